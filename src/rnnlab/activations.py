@@ -1,0 +1,2 @@
+"""Public access to activation functions, as ``keras.activations``."""
+from rnnlab.kernels.activations import ActivationFn, get, names  # noqa: F401

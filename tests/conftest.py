@@ -1,0 +1,37 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rnnlab
+from rnnlab import config
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+os.environ.setdefault("RNNLAB_DATA_DIR", str(SHARED_DATA))
+
+
+@pytest.fixture
+def float64():
+    """Run a test in float64 (gradient checks), restoring the default afterwards."""
+    old = config.floatx()
+    config.set_floatx("float64")
+    yield
+    config.set_floatx(old)
+
+
+@pytest.fixture(autouse=True)
+def _restore_config():
+    old = (config.floatx(), config.kernels())
+    config.set_random_seed(0)
+    yield
+    config.set_floatx(old[0])
+    config.set_kernels(old[1])
+
+
+@pytest.fixture
+def data_dir():
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA
