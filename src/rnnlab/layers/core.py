@@ -5,6 +5,7 @@ import numpy as np
 
 from rnnlab import config
 from rnnlab import initializers as _init
+from rnnlab import regularizers as _reg
 from rnnlab.kernels import activations as _act
 from rnnlab.layers.base import Layer
 
@@ -27,8 +28,8 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = _init.get(kernel_initializer)
         self.bias_initializer = _init.get(bias_initializer)
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
+        self.kernel_regularizer = _reg.get(kernel_regularizer)
+        self.bias_regularizer = _reg.get(bias_regularizer)
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:
@@ -66,7 +67,9 @@ class Dense(Layer):
         cfg = super().get_config()
         cfg.update(units=self.units, activation=self.activation.name, use_bias=self.use_bias,
                    kernel_initializer=_init.serialize(self.kernel_initializer),
-                   bias_initializer=_init.serialize(self.bias_initializer))
+                   bias_initializer=_init.serialize(self.bias_initializer),
+                   kernel_regularizer=_reg.serialize(self.kernel_regularizer),
+                   bias_regularizer=_reg.serialize(self.bias_regularizer))
         return cfg
 
     @classmethod
