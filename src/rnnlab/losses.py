@@ -1,0 +1,200 @@
+"""Losses with Keras's names, formulas and reduction, each returning its gradient.
+
+A loss is reduced over the last axis of the prediction (Keras's per-sample loss), then averaged over
+every remaining entry (samples, and time steps when the model outputs sequences), the weighted
+entries summed and divided by their count ("sum_over_batch_size").  ``loss(y_true, y_pred, w)``
+returns ``(value, dL/dy_pred)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+EPSILON = 1e-7
+
+
+def align_target(y_true: np.ndarray, y_pred_shape: tuple, sparse: bool = False, name: str = "loss"):
+    """Bring targets to the prediction's shape, as tf.keras 2 did for the lecture's models.
+
+    (N,) or (N, 1) targets against (N, 1) or (N, T, 1) predictions broadcast over time; sparse
+    (integer class) targets take the prediction's shape without its last axis.
+    """
+    y = np.asarray(y_true)
+    want = tuple(y_pred_shape[:-1]) if sparse else tuple(y_pred_shape)
+    if y.shape == want:
+        return y
+    if sparse and y.shape == want + (1,):
+        return y[..., 0]
+    n = y_pred_shape[0]
+    if y.ndim >= 1 and y.shape[0] == n:
+        tail = y.shape[1:]
+        squeezable = all(s == 1 for s in tail)
+        if squeezable and (sparse or y_pred_shape[-1] == 1):
+            return np.broadcast_to(y.reshape((n,) + (1,) * (len(want) - 1)), want)
+        if not sparse and len(y_pred_shape) == 3 and tail == (y_pred_shape[-1],):
+            return np.broadcast_to(y[:, None, :], want)  # one target per sample, over time
+    raise ValueError(f"Targets of shape {y.shape} are not compatible with model output of shape "
+                     f"{tuple(y_pred_shape)} for loss {name!r}")
+
+
+class Loss:
+    """Base: subclasses give per-entry values ``_values`` and their gradient ``_grad``."""
+
+    name = "loss"
+    sparse = False
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        y_true = align_target(y_true, y_pred.shape, self.sparse, self.name)
+        values, grad = self._values_and_grad(y_true, y_pred)  # values: y_pred.shape[:-1]
+        count = values.size
+        if sample_weight is not None:
+            w = np.broadcast_to(np.asarray(sample_weight, dtype=values.dtype).reshape(
+                (values.shape[0],) + (1,) * (values.ndim - 1)), values.shape)
+            values = values * w
+            grad = grad * w[..., None]
+        return float(values.sum() / max(count, 1)), (grad / max(count, 1)).astype(y_pred.dtype,
+                                                                               copy=False)
+
+    def get_config(self):
+        return {}
+
+
+class MeanSquaredError(Loss):
+    """L = mean_d (y - p)²;  dL/dp = 2 (p - y) / D."""
+    name = "mean_squared_error"
+
+    def _values_and_grad(self, y, p):
+        d = p - y
+        return np.mean(d * d, axis=-1), 2.0 * d / p.shape[-1]
+
+
+class MeanAbsoluteError(Loss):
+    """L = mean_d |y - p|;  dL/dp = sign(p - y) / D."""
+    name = "mean_absolute_error"
+
+    def _values_and_grad(self, y, p):
+        d = p - y
+        return np.mean(np.abs(d), axis=-1), np.sign(d) / p.shape[-1]
+
+
+class Huber(Loss):
+    """½e² for |e| ≤ δ, δ(|e| - ½δ) beyond;  gradient clip(e, -δ, δ) / D."""
+    name = "huber"
+
+    def __init__(self, delta: float = 1.0):
+        self.delta = float(delta)
+
+    def _values_and_grad(self, y, p):
+        e = p - y
+        a = np.abs(e)
+        quad = np.minimum(a, self.delta)
+        values = 0.5 * quad * quad + self.delta * (a - quad)
+        return np.mean(values, axis=-1), np.clip(e, -self.delta, self.delta) / p.shape[-1]
+
+    def get_config(self):
+        return {"delta": self.delta}
+
+
+class BinaryCrossentropy(Loss):
+    """L = -[y log p + (1 - y) log(1 - p)] with p clipped to [ε, 1 - ε] (Keras's ε = 1e-7).
+
+    dL/dp = (p - y) / (p (1 - p)) inside the clip, 0 outside.  With ``from_logits`` p = σ(z) and
+    dL/dz = σ(z) - y, computed stably.
+    """
+    name = "binary_crossentropy"
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0):
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = float(label_smoothing)
+
+    def _values_and_grad(self, y, p):
+        y = y.astype(p.dtype)
+        if self.label_smoothing:
+            y = y * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
+        D = p.shape[-1]
+        if self.from_logits:
+            values = np.maximum(p, 0) - p * y + np.log1p(np.exp(-np.abs(p)))
+            sig = 0.5 * (1.0 + np.tanh(0.5 * p))
+            return np.mean(values, axis=-1), (sig - y) / D
+        pc = np.clip(p, EPSILON, 1.0 - EPSILON)
+        values = -(y * np.log(pc) + (1.0 - y) * np.log(1.0 - pc))
+        inside = (p >= EPSILON) & (p <= 1.0 - EPSILON)
+        grad = np.where(inside, (pc - y) / (pc * (1.0 - pc)), 0.0)
+        return np.mean(values, axis=-1), grad / D
+
+    def get_config(self):
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+
+class CategoricalCrossentropy(Loss):
+    """L = -Σ y log(p / Σp) (p clipped); with from_logits p = softmax(z), dL/dz = softmax(z)·Σy - y."""
+    name = "categorical_crossentropy"
+
+    def __init__(self, from_logits: bool = False):
+        self.from_logits = bool(from_logits)
+
+    def _values_and_grad(self, y, p):
+        y = y.astype(p.dtype)
+        if self.from_logits:
+            z = p - p.max(axis=-1, keepdims=True)
+            logsum = np.log(np.exp(z).sum(axis=-1, keepdims=True))
+            logp = z - logsum
+            sm = np.exp(logp)
+            return -(y * logp).sum(-1), sm * y.sum(-1, keepdims=True) - y
+        s = p.sum(axis=-1, keepdims=True)
+        q = p / s
+        qc = np.clip(q, EPSILON, 1.0 - EPSILON)
+        values = -(y * np.log(qc)).sum(-1)
+        inside = (q >= EPSILON) & (q <= 1.0 - EPSILON)
+        dq = np.where(inside, -y / qc, 0.0)
+        # q = p / s: dL/dp = (dq - Σ dq·q) / s
+        grad = (dq - (dq * q).sum(-1, keepdims=True)) / s
+        return values, grad
+
+    def get_config(self):
+        return {"from_logits": self.from_logits}
+
+
+class SparseCategoricalCrossentropy(CategoricalCrossentropy):
+    """Categorical cross-entropy with integer class targets."""
+    name = "sparse_categorical_crossentropy"
+    sparse = True
+
+    def _values_and_grad(self, y, p):
+        k = p.shape[-1]
+        yi = np.asarray(y)
+        if not np.all(np.equal(np.mod(yi, 1), 0)) or yi.min(initial=0) < 0 or yi.max(initial=0) >= k:
+            raise ValueError(f"sparse_categorical_crossentropy targets must be integers in [0, {k}), "
+                             f"got values from {yi.min()} to {yi.max()}")
+        onehot = np.eye(k, dtype=p.dtype)[yi.astype(np.int64)]
+        return super()._values_and_grad(onehot, p)
+
+
+_ALIASES = {
+    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
+    "huber": Huber, "huber_loss": Huber,
+    "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+}
+_CLASSES = {c.__name__: c for c in set(_ALIASES.values())}
+
+
+def get(identifier) -> Loss:
+    """A loss from a Keras name or instance; ValueError naming an unknown name."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str):
+        try:
+            return _ALIASES[identifier.lower()]()
+        except KeyError:
+            raise ValueError(f"Unknown loss {identifier!r}: expected one of {sorted(_ALIASES)}") from None
+    raise TypeError(f"loss must be a name or a rnnlab Loss, got {identifier!r}")
+
+
+def serialize(loss: Loss) -> dict:
+    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+
+
+def deserialize(spec) -> Loss:
+    return _CLASSES[spec["class_name"]](**spec["config"])

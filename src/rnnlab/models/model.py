@@ -1,0 +1,406 @@
+"""The Model base class: compile, fit, evaluate, predict, summary and weights.
+
+A concrete model (Sequential, or a functional graph) provides ``_forward_batch(xs, training)``
+returning ``(outputs, backward)``, where ``backward(d_outputs)`` runs every layer's backward
+closure in reverse order; plus ``layers``, ``input_names`` and ``output_names``.  Everything about
+training lives here once.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from rnnlab import callbacks as _cb
+from rnnlab import config
+from rnnlab import losses as _losses
+from rnnlab import metrics as _metrics
+from rnnlab import optimizers as _opt
+from rnnlab.layers.base import unique_name
+from rnnlab.models import training as T
+
+
+class Model:
+    """Base of Sequential and functional models (``Model(inputs, outputs)``)."""
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs):
+            from rnnlab.models.functional import Functional
+            return Functional(*args, **kwargs)
+        return super().__new__(cls)
+
+    def __init__(self, name=None):
+        self.name = name or unique_name(self._default_name)
+        self.optimizer = None
+        self.loss = None
+        self.compiled_metrics = []
+        self.stop_training = False
+        self.history = None
+        self._compile_config = None
+
+    _default_name = "model"
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def layers(self) -> list:
+        raise NotImplementedError
+
+    @property
+    def input_names(self) -> list[str]:
+        return ["input"]
+
+    @property
+    def output_names(self) -> list[str]:
+        return ["output"]
+
+    @property
+    def built(self) -> bool:
+        return bool(self.layers) and all(layer.built for layer in self.layers)
+
+    def _ensure_built_for(self, xs):
+        """Build from the data's shapes when the model was given no input shape."""
+
+    def _unique_layers(self):
+        seen, out = set(), []
+        for layer in self.layers:
+            if id(layer) not in seen:
+                seen.add(id(layer))
+                out.append(layer)
+        return out
+
+    def _param_items(self):
+        """(key, layer, param name) for every trainable parameter, in Keras's order."""
+        for layer in self._unique_layers():
+            for pname in layer.trainable_param_names():
+                yield f"{layer.name}/{pname}", layer, pname
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w for layer in self._unique_layers() for w in layer.get_weights()]
+
+    def set_weights(self, weights) -> None:
+        weights = list(weights)
+        layers = self._unique_layers()
+        need = sum(len(layer.params) for layer in layers)
+        if len(weights) != need:
+            raise ValueError(f"Model {self.name!r} expects {need} weight arrays, got {len(weights)}")
+        i = 0
+        chunks = []
+        for layer in layers:
+            n = len(layer.params)
+            chunk = weights[i:i + n]
+            for (key, old), new in zip(layer.params.items(), chunk):
+                if np.shape(new) != old.shape:
+                    raise ValueError(f"Weight {layer.name}/{key} has shape {old.shape}, got "
+                                     f"{np.shape(new)}")
+            chunks.append((layer, chunk))
+            i += n
+        for layer, chunk in chunks:
+            layer.set_weights(chunk)
+
+    def count_params(self) -> int:
+        return sum(layer.count_params() for layer in self._unique_layers())
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
+        """Configure training: optimizer, loss and metrics by name or object."""
+        if loss is None:
+            raise ValueError("compile() needs a loss, e.g. loss='mse'")
+        opt = _opt.get(optimizer)
+        n_out = len(self.output_names)
+        loss_list = loss if isinstance(loss, (list, tuple)) else (
+            [loss[k] for k in self.output_names] if isinstance(loss, dict) else [loss] * n_out)
+        if len(loss_list) != n_out:
+            raise ValueError(f"compile() got {len(loss_list)} losses for {n_out} outputs")
+        losses = [_losses.get(l) for l in loss_list]
+        if metrics is None:
+            metrics = []
+        elif isinstance(metrics, (str, _metrics.Metric)):
+            metrics = [metrics]  # the lecture writes metrics='accuracy'
+        if loss_weights is None:
+            loss_weights = [1.0] * n_out
+        metric_objs = []
+        for i, l in enumerate(losses):
+            for m in metrics:
+                metric_objs.append((i, _metrics.get(m, l.name)))
+        self.optimizer, self.losses_, self.loss_weights = opt, losses, [float(w) for w in loss_weights]
+        self.loss = losses[0] if n_out == 1 else losses
+        self.compiled_metrics = metric_objs
+        self._compile_config = {"loss": [_losses.serialize(l) for l in losses],
+                                "metrics": [m if isinstance(m, str) else m.name for m in metrics],
+                                "loss_weights": self.loss_weights}
+
+    def _metric_name(self, i, metric):
+        if len(self.output_names) == 1:
+            return metric.name
+        return f"{self.output_names[i]}_{metric.name}"
+
+    # ------------------------------------------------------------------ one step
+    def _regularization(self, add_grads: bool) -> float:
+        penalty = 0.0
+        for layer in self._unique_layers():
+            for pname, reg in layer.regularizers.items():
+                w = layer.params[pname]
+                penalty += reg.penalty(w)
+                if add_grads and layer.trainable and pname not in layer.non_trainable:
+                    layer.grads[pname] += reg.gradient(w).astype(w.dtype, copy=False)
+        return penalty
+
+    def _losses_and_grads(self, outs, ys, sws, tracker, need_grads=True):
+        total, douts = 0.0, []
+        for i, (out, y, loss, lw) in enumerate(zip(outs, ys, self.losses_, self.loss_weights)):
+            value, d = loss(y, out, sws[i] if sws else None)
+            total += lw * value
+            douts.append(d * lw if lw != 1.0 else d)
+            if tracker is not None:
+                n = int(np.prod(out.shape[:-1]))
+                for j, metric in self.compiled_metrics:
+                    if j == i:
+                        vals = metric.values(y, out)
+                        tracker.add(self._metric_name(i, metric), vals.sum(), vals.size)
+        return total, douts
+
+    def _train_step(self, xs, ys, sws, tracker):
+        for layer in self._unique_layers():
+            layer.zero_grads()
+        outs, backward = self._forward_batch(xs, training=True)
+        loss, douts = self._losses_and_grads(outs, ys, sws, tracker)
+        backward(douts)
+        loss += self._regularization(add_grads=True)
+        self.optimizer.apply((key, layer.params[p], layer.grads[p])
+                             for key, layer, p in self._param_items())
+        return loss
+
+    # ------------------------------------------------------------------ data
+    def _prepare(self, x, y=None, sample_weight=None, class_weight=None, need_y=True):
+        xs = T.as_list(x, self.input_names, "x")
+        ys = None
+        if y is not None:
+            ys = T.as_list(y, self.output_names, "y")
+        elif need_y:
+            raise ValueError("y is required to train or evaluate a model")
+        n = T.check_lengths({"x": xs, "y": ys or []})
+        sws = None
+        if sample_weight is not None:
+            sw = T._to_array(sample_weight, "sample_weight").astype(np.float64)
+            if sw.shape != (n,):
+                raise ValueError(f"sample_weight must have shape ({n},), got {sw.shape}")
+            sws = [sw] * len(self.output_names)
+        if class_weight is not None:
+            if ys is None or len(ys) != 1:
+                raise ValueError("class_weight needs exactly one output")
+            yv = ys[0].reshape(n, -1)
+            cls = yv.argmax(axis=1) if yv.shape[1] > 1 else np.rint(yv[:, 0]).astype(np.int64)
+            unknown = sorted(set(np.unique(cls).tolist()) - set(class_weight))
+            if unknown:
+                raise ValueError(f"class_weight has no entry for class(es) {unknown}")
+            cw = np.array([class_weight[c] for c in cls], dtype=np.float64)
+            sws = [cw * (sws[0] if sws else 1.0)]
+        return xs, ys, sws, n
+
+    def _check_targets(self, xs, ys):
+        """Check y against the model's output shape on one sample, before any weight changes."""
+        outs, _ = self._forward_batch([x[:1] for x in xs], training=False)
+        for out, y, loss in zip(outs, ys, self.losses_):
+            _losses.align_target(y[:1], out.shape, loss.sparse, loss.name)
+
+    @staticmethod
+    def _take(arrs, idx):
+        return None if arrs is None else [a[idx] for a in arrs]
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None):
+        """Train for ``epochs`` epochs; return a History whose ``.history`` has per-epoch logs."""
+        if self.optimizer is None:
+            raise RuntimeError(f"Model {self.name!r} must be compiled before fit(): call "
+                               "model.compile(optimizer=..., loss=...)")
+        batch_size = T.check_batch_size(batch_size)
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+        if not (isinstance(validation_split, (int, float)) and 0.0 <= validation_split < 1.0):
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        xs, ys, sws, n = self._prepare(x, y, sample_weight, class_weight)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be a tuple (x_val, y_val) or "
+                                 "(x_val, y_val, sample_weight)")
+            vx, vy, vsw, _ = self._prepare(validation_data[0], validation_data[1],
+                                           validation_data[2] if len(validation_data) == 3 else None)
+            val = (vx, vy, vsw)
+        elif validation_split > 0.0:
+            split = int(n * (1.0 - validation_split))
+            if split < 1 or split >= n:
+                raise ValueError(f"validation_split={validation_split} leaves no training or no "
+                                 f"validation samples out of {n}")
+            idx_t, idx_v = np.arange(split), np.arange(split, n)
+            val = (self._take(xs, idx_v), self._take(ys, idx_v), self._take(sws, idx_v))
+            xs, ys, sws = self._take(xs, idx_t), self._take(ys, idx_t), self._take(sws, idx_t)
+            n = split
+        self._ensure_built_for(xs)
+        self._check_targets(xs, ys)
+        if val is not None:
+            self._check_targets(val[0], val[1])
+
+        history = _cb.History()
+        cbs = _cb.CallbackList(list(callbacks or []) + [history], self)  # History last, as Keras
+        self.stop_training = False
+        steps = -(-n // batch_size)
+        rng = config.rng()
+        cbs.on_train_begin({})
+        logs = {}
+        for epoch in range(int(initial_epoch), int(epochs)):
+            cbs.on_epoch_begin(epoch, {})
+            order = rng.permutation(n) if shuffle else np.arange(n)
+            tracker = T.MeanTracker()
+            t0 = time.perf_counter()
+            if verbose == 1:
+                print(f"Epoch {epoch + 1}/{epochs}")
+            bar = T.progress_bar(steps, None, verbose)
+            for step in range(steps):
+                idx = order[step * batch_size:(step + 1) * batch_size]
+                if shuffle:
+                    idx = np.sort(idx)  # contiguous-ish gathers; order within a batch is irrelevant
+                cbs.on_train_batch_begin(step, {})
+                bx, by, bsw = self._take(xs, idx), self._take(ys, idx), self._take(sws, idx)
+                loss = self._train_step(bx, by, bsw, tracker)
+                tracker.add("loss", loss * len(idx), len(idx))
+                batch_logs = {"loss": loss, **tracker.result()}
+                batch_logs["loss"] = tracker.result()["loss"]
+                cbs.on_train_batch_end(step, batch_logs)
+                if bar is not None:
+                    bar.set_postfix_str(T.format_logs(batch_logs), refresh=False)
+                    bar.update(1)
+                if self.stop_training:
+                    break
+            logs = tracker.result()
+            logs = {"loss": logs.pop("loss"), **logs}
+            if val is not None:
+                vlogs = self._evaluate_arrays(*val, batch_size=batch_size)
+                logs.update({f"val_{k}": v for k, v in vlogs.items()})
+            if bar is not None:
+                bar.set_postfix_str(T.format_logs(logs), refresh=False)
+                bar.close()
+            elif verbose == 2:
+                print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - t0:.1f}s - "
+                      f"{T.format_logs(logs)}")
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        history.params = {"epochs": epochs, "steps": steps, "verbose": verbose}
+        history.model = self
+        self.history = history
+        return history
+
+    # ------------------------------------------------------------------ evaluate / predict
+    def _evaluate_arrays(self, xs, ys, sws, batch_size, verbose=0):
+        tracker = T.MeanTracker()
+        n = xs[0].shape[0]
+        steps = -(-n // batch_size)
+        bar = T.progress_bar(steps, None, verbose)
+        for step in range(steps):
+            sl = slice(step * batch_size, (step + 1) * batch_size)
+            bx, by = [a[sl] for a in xs], [a[sl] for a in ys]
+            bsw = None if sws is None else [a[sl] for a in sws]
+            outs, _ = self._forward_batch(bx, training=False)
+            loss, _ = self._losses_and_grads(outs, by, bsw, tracker)
+            m = bx[0].shape[0]
+            tracker.add("loss", loss * m, m)
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        res = tracker.result()
+        res["loss"] += self._regularization(add_grads=False)
+        return {"loss": res.pop("loss"), **res}
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 return_dict=False):
+        """Loss (and metrics) on the given data: a float, or [loss, *metrics] as Keras returns."""
+        if self.optimizer is None:
+            raise RuntimeError(f"Model {self.name!r} must be compiled before evaluate()")
+        batch_size = T.check_batch_size(batch_size)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        xs, ys, sws, _ = self._prepare(x, y, sample_weight)
+        self._ensure_built_for(xs)
+        self._check_targets(xs, ys)
+        logs = self._evaluate_arrays(xs, ys, sws, batch_size, verbose)
+        if verbose:
+            print(T.format_logs(logs))
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto"):
+        """Outputs for ``x`` in batches (a list of arrays for multi-output models)."""
+        batch_size = T.check_batch_size(batch_size)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        xs, _, _, n = self._prepare(x, None, need_y=False)
+        self._ensure_built_for(xs)
+        steps = -(-n // batch_size)
+        bar = T.progress_bar(steps, None, verbose)
+        chunks = []
+        for step in range(steps):
+            sl = slice(step * batch_size, (step + 1) * batch_size)
+            outs, _ = self._forward_batch([a[sl] for a in xs], training=False)
+            chunks.append(outs)
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        result = [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
+        return result[0] if len(result) == 1 else result
+
+    def __call__(self, x, training=False):
+        """Apply the model eagerly to arrays."""
+        xs = T.as_list(x, self.input_names, "x")
+        self._ensure_built_for(xs)
+        outs, _ = self._forward_batch(xs, training=training)
+        return outs[0] if len(outs) == 1 else outs
+
+    # ------------------------------------------------------------------ summary
+    def _summary_rows(self):
+        """(name (type), output shape, params, connected-to) per layer."""
+        raise NotImplementedError
+
+    def summary(self, print_fn=None, line_length=None):
+        """Print Keras's table: layer name and type, output shape, parameter count, totals."""
+        rows = self._summary_rows()
+        connected = any(r[3] is not None for r in rows)
+        headers = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if connected else [])
+        cells = [[r[0], r[1], f"{r[2]:,}"] + ([r[3] or ""] if connected else []) for r in rows]
+        widths = [max([len(h)] + [len(c[i]) for c in cells]) + 3 for i, h in enumerate(headers)]
+        total = sum(widths)
+        if line_length:
+            total = max(total, int(line_length))
+        line = lambda vals: "".join(str(v).ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa
+        trainable = sum(layer.params[p].size for _, layer, p in self._param_items())
+        count = self.count_params()
+        out = [f'Model: "{self.name}"', "_" * total, line(headers), "=" * total]
+        for i, c in enumerate(cells):
+            out.append(line(c))
+            if i < len(cells) - 1:
+                out.append("")
+        out += ["=" * total, f"Total params: {count:,}", f"Trainable params: {trainable:,}",
+                f"Non-trainable params: {count - trainable:,}", "_" * total]
+        text = "\n".join(out)
+        (print_fn or print)(text)
+        return None
+
+    # ------------------------------------------------------------------ saving
+    def save(self, filepath) -> None:
+        """Write the model (config, weights, optimizer state) to one safe zip file."""
+        from rnnlab.models.saving import save_model
+        save_model(self, filepath)
+
+    def save_weights(self, filepath) -> None:
+        from rnnlab.models.saving import save_weights
+        save_weights(self, filepath)
+
+    def load_weights(self, filepath) -> None:
+        from rnnlab.models.saving import load_weights
+        load_weights(self, filepath)

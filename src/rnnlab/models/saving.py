@@ -1,0 +1,189 @@
+"""Model files: a zip holding ``config.json`` (architecture, compile settings, format version),
+``weights.npz`` and ``optimizer.npz`` (read with allow_pickle=False), and ``manifest.json`` with
+the SHA-256 of each member so that a truncated or modified file is refused.  Never pickle.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+FORMAT = "rnnlab-model"
+FORMAT_VERSION = 1
+
+
+class ModelFileError(ValueError):
+    """A model file that is not a valid rnnlab model (truncated, modified or too new)."""
+
+
+def _layer_classes():
+    import rnnlab.layers as L
+    from rnnlab.layers.base import Layer
+    return {name: obj for name, obj in vars(L).items()
+            if isinstance(obj, type) and issubclass(obj, Layer)}
+
+
+def _npz_bytes(arrays: dict) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _weights_dict(model) -> dict:
+    return {f"{layer.name}/{k}": v for layer in model._unique_layers()
+            for k, v in layer.params.items()}
+
+
+def _write_zip(filepath, members: dict[str, bytes]) -> None:
+    """Write atomically: a temp file in the same folder, then rename (no half-written model)."""
+    filepath = os.fspath(filepath)
+    folder = os.path.dirname(os.path.abspath(filepath))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"Cannot save model: folder {folder!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=".rnnlab-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
+        os.replace(tmp, filepath)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_model(model, filepath) -> None:
+    from rnnlab import __version__
+    from rnnlab import optimizers as _opt
+    if not model.built:
+        raise ValueError(f"Model {model.name!r} is not built yet: call it on data, fit it, or give "
+                         "the first layer an input_shape before saving")
+    cfg = {"format": FORMAT, "format_version": FORMAT_VERSION, "rnnlab_version": __version__,
+           "class_name": type(model).__name__, "config": model.get_config(), "compile": None}
+    members = {"weights.npz": _npz_bytes(_weights_dict(model))}
+    if model.optimizer is not None:
+        opt = model.optimizer
+        cfg["compile"] = {**model._compile_config, "optimizer": _opt.serialize(opt),
+                          "iterations": opt.iterations}
+        state = {f"{key}/{i}": s for key, slots in opt.state.items() for i, s in enumerate(slots)}
+        members["optimizer.npz"] = _npz_bytes(state)
+    members["config.json"] = json.dumps(cfg, indent=1).encode()
+    manifest = {name: _sha(data) for name, data in members.items()}
+    members["manifest.json"] = json.dumps(manifest).encode()
+    _write_zip(filepath, members)
+
+
+def _read_members(filepath) -> dict[str, bytes]:
+    filepath = os.fspath(filepath)
+    if not os.path.exists(filepath):
+        raise FileNotFoundError(f"No model file at {filepath!r}")
+    try:
+        with zipfile.ZipFile(filepath) as zf:
+            members = {name: zf.read(name) for name in zf.namelist()}
+    except (zipfile.BadZipFile, EOFError, OSError, zlib_error()) as exc:
+        raise ModelFileError(f"{filepath!r} is not a readable rnnlab model file (truncated or "
+                             f"corrupted?): {exc}") from None
+    if "manifest.json" not in members or "config.json" not in members:
+        raise ModelFileError(f"{filepath!r} is not an rnnlab model file (no manifest/config)")
+    try:
+        manifest = json.loads(members.pop("manifest.json"))
+    except ValueError:
+        raise ModelFileError(f"{filepath!r}: manifest.json is not valid JSON") from None
+    if set(manifest) != set(members):
+        raise ModelFileError(f"{filepath!r}: members {sorted(members)} do not match the manifest "
+                             f"{sorted(manifest)} (file modified?)")
+    for name, digest in manifest.items():
+        if _sha(members[name]) != digest:
+            raise ModelFileError(f"{filepath!r}: {name} fails its SHA-256 check (file modified "
+                                 "or corrupted)")
+    return members
+
+
+def zlib_error():
+    import zlib
+    return zlib.error
+
+
+def _load_npz(data: bytes, what: str) -> dict:
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except ValueError as exc:
+        raise ModelFileError(f"{what} could not be read safely: {exc}") from None
+
+
+def load_model(filepath, compile=True):  # noqa: A002
+    from rnnlab import optimizers as _opt
+    from rnnlab.models.functional import Functional
+    from rnnlab.models.sequential import Sequential
+
+    members = _read_members(filepath)
+    try:
+        cfg = json.loads(members["config.json"])
+    except ValueError:
+        raise ModelFileError(f"{filepath!r}: config.json is not valid JSON") from None
+    if cfg.get("format") != FORMAT:
+        raise ModelFileError(f"{filepath!r} is not an rnnlab model file")
+    version = cfg.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFileError(f"{filepath!r} was written in model format version {version}, newer "
+                             f"than this rnnlab understands ({FORMAT_VERSION}); upgrade rnnlab")
+    classes = {"Sequential": Sequential, "Functional": Functional}
+    if cfg.get("class_name") not in classes:
+        raise ModelFileError(f"{filepath!r}: unknown model class {cfg.get('class_name')!r}")
+    model = classes[cfg["class_name"]].from_config(cfg["config"], _layer_classes())
+    weights = _load_npz(members["weights.npz"], "weights.npz")
+    expected = _weights_dict(model)
+    if set(weights) != set(expected):
+        raise ModelFileError(f"{filepath!r}: weights {sorted(weights)} do not match the "
+                             f"architecture's {sorted(expected)}")
+    for key, arr in expected.items():
+        if weights[key].shape != arr.shape:
+            raise ModelFileError(f"{filepath!r}: weight {key} has shape {weights[key].shape}, "
+                                 f"expected {arr.shape}")
+        arr[...] = weights[key]
+    comp = cfg.get("compile")
+    if compile and comp:
+        from rnnlab import losses as _losses
+        losses = [_losses.deserialize(spec) for spec in comp["loss"]]
+        model.compile(optimizer=_opt.deserialize(comp["optimizer"]),
+                      loss=losses if len(losses) > 1 else losses[0], metrics=comp["metrics"],
+                      loss_weights=comp["loss_weights"])
+        opt = model.optimizer
+        opt.iterations = int(comp["iterations"])
+        state = _load_npz(members.get("optimizer.npz", _npz_bytes({})), "optimizer.npz")
+        slots: dict[str, list] = {}
+        for key in sorted(state, key=lambda k: (k.rsplit("/", 1)[0], int(k.rsplit("/", 1)[1]))):
+            slots.setdefault(key.rsplit("/", 1)[0], []).append(state[key])
+        opt.state = slots
+    return model
+
+
+def save_weights(model, filepath) -> None:
+    """Weights only, as one .npz keyed ``layer/param`` (plus a manifest inside a zip)."""
+    data = _npz_bytes(_weights_dict(model))
+    _write_zip(filepath, {"weights.npz": data,
+                          "manifest.json": json.dumps({"weights.npz": _sha(data)}).encode()})
+
+
+def load_weights(model, filepath) -> None:
+    members = _read_members(filepath)
+    weights = _load_npz(members["weights.npz"], "weights.npz")
+    expected = _weights_dict(model)
+    if set(weights) != set(expected):
+        raise ModelFileError(f"{filepath!r}: weights {sorted(weights)} do not match the model's "
+                             f"{sorted(expected)}")
+    for key, arr in expected.items():
+        if weights[key].shape != arr.shape:
+            raise ModelFileError(f"weight {key} has shape {weights[key].shape}, expected {arr.shape}")
+    for key, arr in expected.items():
+        arr[...] = weights[key]

@@ -1,0 +1,131 @@
+"""Sequential: a linear stack of layers, the lecture's model type."""
+from __future__ import annotations
+
+import numpy as np
+
+from rnnlab.layers.base import Layer
+from rnnlab.models.model import Model
+
+
+def _fmt_shape(shape) -> str:
+    if isinstance(shape, list):
+        return "[" + ", ".join(_fmt_shape(s) for s in shape) + "]"
+    return "(" + ", ".join("None" if s is None else str(s) for s in shape) + (
+        ",)" if len(shape) == 1 else ")")
+
+
+class Sequential(Model):
+    """``Sequential([layer, ...])``: each layer's output feeds the next; masks flow along."""
+
+    _default_name = "sequential"
+
+    def __init__(self, layers=None, name=None):
+        super().__init__(name=name)
+        self._layers: list[Layer] = []
+        self._input_shape = None
+        for layer in layers or []:
+            self.add(layer)
+
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    def add(self, layer) -> None:
+        """Append a layer; if the stack's input shape is known, build it right away (as Keras)."""
+        from rnnlab.models.functional import InputSpec
+        if isinstance(layer, InputSpec):
+            if self._layers:
+                raise ValueError("An Input can only be the first element of a Sequential model")
+            self._input_shape = layer.shape
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential accepts rnnlab layers, got {layer!r}")
+        if any(l.name == layer.name for l in self._layers):
+            raise ValueError(f"All layers added to a Sequential model should have unique names: "
+                             f"{layer.name!r} is already used")
+        if any(l is layer for l in self._layers):
+            raise ValueError(f"Layer {layer.name!r} is already in this model")
+        self._layers.append(layer)
+        if len(self._layers) == 1 and self._input_shape is None and layer.batch_input_shape:
+            self._input_shape = tuple(layer.batch_input_shape)
+        if self._input_shape is not None:
+            self.build(self._input_shape)
+
+    def pop(self) -> Layer:
+        if not self._layers:
+            raise IndexError("There are no layers in the model to pop")
+        return self._layers.pop()
+
+    def build(self, input_shape=None) -> None:
+        """Build every layer for inputs of ``input_shape`` (batch axis included)."""
+        shape = tuple(input_shape if input_shape is not None else self._input_shape)
+        self._input_shape = shape
+        for layer in self._layers:
+            layer.ensure_built(shape)
+            shape = layer.compute_output_shape(shape)
+            if isinstance(shape, list):
+                raise ValueError(f"Layer {layer.name!r} has several outputs (return_state?); use "
+                                 "the functional API (rnnlab.Model) for it")
+
+    def _output_shapes(self):
+        shapes, shape = [], self._input_shape
+        for layer in self._layers:
+            shape = None if shape is None else layer.compute_output_shape(shape)
+            shapes.append(shape)
+        return shapes
+
+    def _ensure_built_for(self, xs):
+        if not self._layers:
+            raise ValueError(f"Sequential model {self.name!r} has no layers")
+        x = xs[0]
+        if not self.built or self._input_shape is None:
+            self.build((None,) + tuple(x.shape[1:]))
+
+    def _forward_batch(self, xs, training):
+        x, mask = xs[0], None
+        closures = []
+        for layer in self._layers:
+            out, back = layer.forward(x, training=training, mask=mask)
+            mask = layer.compute_mask(x, mask)
+            closures.append(back)
+            x = out
+        out = x
+
+        def backward(douts):
+            d = douts[0]
+            for back in reversed(closures):
+                d = back(d)
+                if d is None:
+                    break
+            return [d]
+
+        return [out], backward
+
+    def _summary_rows(self):
+        shapes = self._output_shapes()
+        rows = []
+        for layer, shape in zip(self._layers, shapes):
+            shown = "?" if shape is None else _fmt_shape(shape)
+            rows.append((f"{layer.name} ({type(layer).__name__})", shown,
+                         layer.count_params() if layer.built else 0, None))
+        return rows
+
+    def get_config(self) -> dict:
+        return {"name": self.name,
+                "input_shape": None if self._input_shape is None else list(self._input_shape),
+                "layers": [{"class_name": type(l).__name__, "config": l.get_config()}
+                           for l in self._layers]}
+
+    @classmethod
+    def from_config(cls, cfg, layer_classes):
+        layers = [layer_classes[spec["class_name"]].from_config(spec["config"])
+                  for spec in cfg["layers"]]
+        model = cls(name=cfg["name"])
+        for layer in layers:
+            model._layers.append(layer)
+        if cfg.get("input_shape") is not None:
+            model.build(tuple(cfg["input_shape"]))
+        return model
+
+
+__all__ = ["Sequential", "np"]

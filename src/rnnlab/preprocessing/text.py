@@ -1,0 +1,408 @@
+"""Text tokenization with the semantics of Keras's ``preprocessing.text`` (keras-preprocessing 1.1.2).
+
+The :class:`Tokenizer` gives the same vocabulary, indices, sequences and matrices as Keras's, so
+a lecture notebook keeps its numbers after swapping the import.  It is written for speed: every
+text goes through one ``str.translate`` with a precomputed table, one ``str.split`` and C-level
+``Counter`` updates, and sequences come from ``map(dict.get, words)`` over a lookup table built
+once per call, so no Python code runs per word.
+
+Deliberate differences from Keras (all on input Keras mishandles):
+
+* a text that is neither a ``str`` nor a ``list`` of ``str`` tokens (None, NaN, bytes, numbers)
+  raises ``TypeError`` naming its position; a single string passed as ``texts`` raises too
+  (Keras would silently treat every character as a document);
+* ``num_words < 1`` raises ``ValueError`` (Keras treats 0 as "no limit");
+* a failed :meth:`Tokenizer.fit_on_texts` leaves the tokenizer unchanged;
+* :func:`tokenizer_from_json` restores ``word_counts`` as an ``OrderedDict`` and the doc counts as
+  ``defaultdict(int)`` so the tokenizer can keep fitting (Keras's restored one cannot).
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from collections import Counter, OrderedDict, defaultdict
+from functools import lru_cache
+from hashlib import md5
+from itertools import repeat
+from operator import itemgetter
+
+import numpy as np
+
+DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
+_MODES = ("binary", "count", "tfidf", "freq")
+
+__all__ = ["Tokenizer", "tokenizer_from_json", "text_to_word_sequence", "one_hot",
+           "hashing_trick", "DEFAULT_FILTERS"]
+
+
+def _check_split(split):
+    if not isinstance(split, str) or not split:
+        raise ValueError(f"split must be a non-empty string, got {split!r}")
+
+
+def _filters_key(filters) -> str:
+    """Filters as one string of single characters (Keras accepts a string or a list of chars)."""
+    if filters is None:
+        return ""
+    if isinstance(filters, str):
+        return filters
+    chars = list(filters)
+    for c in chars:
+        if not isinstance(c, str) or len(c) != 1:
+            raise ValueError(f"filters must be a string or a list of single characters, "
+                             f"got element {c!r}")
+    return "".join(chars)
+
+
+@lru_cache(maxsize=64)
+def _table(filters: str, split: str) -> dict:
+    """The ``str.translate`` table that turns every filter character into the separator."""
+    return str.maketrans(dict.fromkeys(filters, split))
+
+
+def _bad_text(pos, text, what="text"):
+    return TypeError(f"{what} at position {pos} must be a str (or a list of str tokens), "
+                     f"got {type(text).__name__}: {text!r:.60}")
+
+
+def _check_texts(texts):
+    if isinstance(texts, (str, bytes)):
+        raise TypeError("texts must be a list (or other iterable) of strings, got a single "
+                        f"{type(texts).__name__}; wrap it in a list")
+    try:
+        return iter(texts)
+    except TypeError:
+        raise TypeError(f"texts must be an iterable of strings, got {type(texts).__name__}") \
+            from None
+
+
+def _token_list(pos, tokens, lower):
+    """A list of already-split tokens (Keras's list input), lowered if asked."""
+    for t in tokens:
+        if not isinstance(t, str):
+            raise TypeError(f"text at position {pos} is a list whose tokens must all be str, "
+                            f"found {type(t).__name__}: {t!r:.60}")
+    return [t.lower() for t in tokens] if lower else tokens
+
+
+def text_to_word_sequence(text, filters=DEFAULT_FILTERS, lower=True, split=" "):
+    """Split a text into words: lowercase, turn every filter character into ``split``, split,
+    drop empty strings (Keras's function, same output)."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}: {text!r:.60}")
+    _check_split(split)
+    if lower:
+        text = text.lower()
+    return list(filter(None, text.translate(_table(_filters_key(filters), split)).split(split)))
+
+
+def hashing_trick(text, n, hash_function=None, filters=DEFAULT_FILTERS, lower=True, split=" "):
+    """Words of ``text`` hashed into ``[1, n - 1]`` (0 stays reserved); ``hash_function`` is
+    Python's ``hash`` (not stable across runs), ``"md5"`` (stable) or any ``str -> int``."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"n (the hashing space size) must be an integer >= 2, got {n!r}")
+    if hash_function is None:
+        hash_function = hash
+    elif hash_function == "md5":
+        def hash_function(w):
+            return int(md5(w.encode()).hexdigest(), 16)
+    words = text_to_word_sequence(text, filters=filters, lower=lower, split=split)
+    return [hash_function(w) % (n - 1) + 1 for w in words]
+
+
+def one_hot(text, n, filters=DEFAULT_FILTERS, lower=True, split=" "):
+    """:func:`hashing_trick` with Python's ``hash`` (Keras's misnamed ``one_hot``)."""
+    return hashing_trick(text, n, hash_function=hash, filters=filters, lower=lower, split=split)
+
+
+class Tokenizer:
+    """Vocabulary of a text corpus, indexed by frequency (1 = most frequent; 0 is never used).
+
+    Arguments are Keras's: ``num_words`` keeps only indices ``< num_words`` when converting
+    (the vocabulary itself keeps every word); ``filters`` are characters treated as separators;
+    ``lower`` lowercases first; ``split`` is the separator; ``char_level`` makes every character
+    a token; ``oov_token`` gets index 1 and stands in for unknown (or cut-off) words.
+    A text may also be a list of str tokens, used as is (lowered if ``lower``).
+    """
+
+    def __init__(self, num_words=None, filters=DEFAULT_FILTERS, lower=True, split=" ",
+                 char_level=False, oov_token=None, document_count=0, **kwargs):
+        if "nb_words" in kwargs:
+            warnings.warn("The `nb_words` argument in `Tokenizer` has been renamed `num_words`.")
+            num_words = kwargs.pop("nb_words")
+        if kwargs:
+            raise TypeError(f"Unrecognized keyword arguments for Tokenizer: {sorted(kwargs)}")
+        if num_words is not None:
+            if isinstance(num_words, bool) or not isinstance(num_words, (int, np.integer)):
+                raise TypeError(f"num_words must be an integer or None, got {num_words!r}")
+            if num_words < 1:
+                raise ValueError(f"num_words must be >= 1 (or None for no limit), got {num_words}")
+            num_words = int(num_words)
+        _check_split(split)
+        _filters_key(filters)
+        self.word_counts = OrderedDict()
+        self.word_docs = defaultdict(int)
+        self.filters = filters
+        self.split = split
+        self.lower = lower
+        self.num_words = num_words
+        self.document_count = int(document_count)
+        self.char_level = char_level
+        self.oov_token = oov_token
+        self.index_docs = defaultdict(int)
+        self.word_index = {}
+        self.index_word = {}
+
+    # -- tokenizing ----------------------------------------------------------------------------
+
+    def _tokens(self, texts):
+        """Yield ``(tokens, from_split)`` per text; ``from_split`` lists may contain '' (to drop).
+
+        Keeping the empty strings that ``str.split`` leaves between adjacent separators lets the
+        callers skip a per-text filtering pass: '' is never a word of a split text, so counting
+        code deletes it once at the end and lookup code maps it to "no index".
+        """
+        lower = self.lower
+        split = self.split
+        _check_split(split)
+        table = _table(_filters_key(self.filters), split)
+        char_level = self.char_level
+        for pos, text in enumerate(_check_texts(texts)):
+            if type(text) is not str:
+                if isinstance(text, list):
+                    yield _token_list(pos, text, lower), False
+                    continue
+                if not isinstance(text, str):
+                    raise _bad_text(pos, text)
+            if lower:
+                text = text.lower()
+            if char_level:
+                yield text, False
+            else:
+                yield text.translate(table).split(split), True
+
+    def fit_on_texts(self, texts):
+        """Count words (``word_counts``), documents per word (``word_docs``) and rebuild
+        ``word_index``/``index_word``/``index_docs``: sorted by count, ties by first appearance,
+        with ``oov_token`` (if any) forced to index 1."""
+        counts = Counter()
+        docs = Counter()
+        split_counts = Counter()   # tokens of split texts: may hold '' to discard
+        split_docs = Counter()
+        n_docs = 0
+        # Words must keep their first-appearance order across both kinds of text, so the
+        # split texts get their own counters only while no list input has been seen.
+        mixed = False
+        for tokens, from_split in self._tokens(texts):
+            n_docs += 1
+            if from_split and not mixed:
+                split_counts.update(tokens)
+                split_docs.update(set(tokens))
+                continue
+            if not mixed:
+                mixed = True
+                counts = split_counts
+                docs = split_docs
+                counts.pop("", None)
+                docs.pop("", None)
+            if from_split:
+                tokens = list(filter(None, tokens))
+            counts.update(tokens)
+            docs.update(set(tokens))
+        if not mixed:
+            counts, docs = split_counts, split_docs
+            counts.pop("", None)
+            docs.pop("", None)
+
+        self.document_count += n_docs
+        wc = self.word_counts
+        if wc:
+            for w, c in counts.items():
+                wc[w] = wc.get(w, 0) + c
+        else:
+            wc.update(counts)
+        wd = self.word_docs
+        for w, c in docs.items():
+            wd[w] += c
+        self._reindex()
+
+    def _reindex(self):
+        ordered = sorted(self.word_counts.items(), key=itemgetter(1), reverse=True)
+        vocab = [] if self.oov_token is None else [self.oov_token]
+        vocab.extend(map(itemgetter(0), ordered))
+        # dict(zip(...)) like Keras: an oov_token that is also a word keeps its later index.
+        self.word_index = dict(zip(vocab, range(1, len(vocab) + 1)))
+        self.index_word = {i: w for w, i in self.word_index.items()}
+        wi = self.word_index
+        idx = self.index_docs
+        for w, c in self.word_docs.items():
+            idx[wi[w]] = c
+
+    def fit_on_sequences(self, sequences):
+        """Count, per index, the sequences it occurs in (``index_docs``, for tfidf)."""
+        sequences = list(sequences)
+        counts = Counter()
+        for seq in sequences:
+            counts.update(set(seq))
+        self.document_count += len(sequences)
+        for i, c in counts.items():
+            self.index_docs[int(i)] += c
+
+    # -- texts <-> sequences -------------------------------------------------------------------
+
+    def _lookups(self):
+        """``(split_get, list_get, oov)``: ``get(w, oov)`` is the output index of token ``w``, with
+        0/None meaning "drop", following Keras's num_words/oov rules.  ``split_get`` also drops
+        the '' that ``str.split`` leaves between adjacent separators."""
+        wi = self.word_index
+        nw = self.num_words
+        if self.oov_token is None:
+            oov = None
+            table = wi if not nw else {w: i for w, i in wi.items() if i < nw}
+        else:
+            oov = wi.get(self.oov_token)
+            if oov is None:
+                raise ValueError(f"oov_token {self.oov_token!r} has no index yet: fit the "
+                                 "tokenizer on some texts first")
+            table = wi if not nw else {w: (i if i < nw else oov) for w, i in wi.items()}
+        split_table = table
+        if oov is not None or "" in table:
+            split_table = dict(table)
+            split_table[""] = 0
+        return split_table.get, table.get, oov
+
+    def texts_to_sequences(self, texts):
+        """Each text as a list of word indices (unknown words dropped, or ``oov_token``'s)."""
+        return list(self.texts_to_sequences_generator(texts))
+
+    def texts_to_sequences_generator(self, texts):
+        """Lazily yield :meth:`texts_to_sequences`'s lists."""
+        split_get, list_get, oov = self._lookups()
+        if oov is None:
+            for tokens, from_split in self._tokens(texts):
+                yield list(filter(None, map(split_get if from_split else list_get, tokens)))
+        else:
+            oovs = repeat(oov)
+            for tokens, from_split in self._tokens(texts):
+                if from_split:
+                    yield list(filter(None, map(split_get, tokens, oovs)))
+                else:
+                    yield list(map(list_get, tokens, oovs))
+
+    def sequences_to_texts(self, sequences):
+        """Each sequence of indices back to a space-joined string of its words."""
+        return list(self.sequences_to_texts_generator(sequences))
+
+    def sequences_to_texts_generator(self, sequences):
+        """Lazily yield :meth:`sequences_to_texts`'s strings."""
+        iw = self.index_word
+        nw = self.num_words
+        oov_index = self.word_index.get(self.oov_token)
+        oov_word = None
+        if self.oov_token is not None:
+            if oov_index not in iw:
+                raise ValueError(f"oov_token {self.oov_token!r} is not in the tokenizer's "
+                                 "index; fit the tokenizer first")
+            oov_word = iw[oov_index]
+        if nw:
+            table = {i: (w if i < nw else oov_word) for i, w in iw.items()}
+        else:
+            table = iw
+        missing = object()
+        for seq in sequences:
+            words = map(table.get, seq, repeat(oov_word if oov_word is not None else missing))
+            yield " ".join([w for w in words if w is not missing and w is not None])
+
+    # -- matrices ------------------------------------------------------------------------------
+
+    def texts_to_matrix(self, texts, mode="binary"):
+        """:meth:`texts_to_sequences` then :meth:`sequences_to_matrix`."""
+        return self.sequences_to_matrix(self.texts_to_sequences(texts), mode=mode)
+
+    def sequences_to_matrix(self, sequences, mode="binary"):
+        """A ``(len(sequences), num_words)`` float64 matrix, one row per sequence.
+
+        ``binary``: 1 where an index occurs; ``count``: its count ``c``; ``freq``: ``c / len(seq)``;
+        ``tfidf``: ``(1 + log c) · log(1 + document_count / (1 + index_docs[j]))``.
+        Indices ``>= num_words`` are ignored (but still count in ``len(seq)`` for ``freq``).
+        """
+        if mode not in _MODES:
+            raise ValueError(f"Unknown vectorization mode {mode!r}: expected one of {_MODES}")
+        if not self.num_words:
+            if not self.word_index:
+                raise ValueError("Specify a dimension (`num_words` argument), "
+                                 "or fit on some text data first.")
+            num_words = len(self.word_index) + 1
+        else:
+            num_words = self.num_words
+        if mode == "tfidf" and not self.document_count:
+            raise ValueError("Fit the Tokenizer on some data before using tfidf mode.")
+
+        seqs = [np.asarray(s).ravel() if not isinstance(s, list) else s for s in sequences]
+        lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+        n = len(seqs)
+        flat = np.fromiter((j for s in seqs for j in s), dtype=np.int64, count=int(lengths.sum()))
+        if flat.size and flat.min() < 0:
+            pos = int(np.searchsorted(np.cumsum(lengths), np.argmax(flat < 0), side="right"))
+            raise ValueError(f"sequence at position {pos} holds a negative index")
+        rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        keep = flat < num_words
+        counts = np.bincount(rows[keep] * num_words + flat[keep],
+                             minlength=n * num_words).astype(np.float64).reshape(n, num_words)
+        if mode == "count":
+            return counts
+        if mode == "binary":
+            return (counts > 0).astype(np.float64)
+        if mode == "freq":
+            return counts / np.maximum(lengths, 1)[:, None]
+        docs = np.zeros(num_words, dtype=np.float64)
+        for j, c in self.index_docs.items():
+            if 0 <= j < num_words:
+                docs[j] = c
+        idf = np.log(1 + self.document_count / (1 + docs))
+        out = np.zeros_like(counts)
+        nz = counts > 0
+        out[nz] = (1 + np.log(counts[nz])) * np.broadcast_to(idf, counts.shape)[nz]
+        return out
+
+    # -- serialization -------------------------------------------------------------------------
+
+    def get_config(self):
+        """Keras's config dict: settings plus the count dictionaries as JSON strings."""
+        return {
+            "num_words": self.num_words,
+            "filters": self.filters,
+            "lower": self.lower,
+            "split": self.split,
+            "char_level": self.char_level,
+            "oov_token": self.oov_token,
+            "document_count": self.document_count,
+            "word_counts": json.dumps(self.word_counts),
+            "word_docs": json.dumps(self.word_docs),
+            "index_docs": json.dumps(self.index_docs),
+            "index_word": json.dumps(self.index_word),
+            "word_index": json.dumps(self.word_index),
+        }
+
+    def to_json(self, **kwargs):
+        """The config as a JSON string (readable by Keras's ``tokenizer_from_json`` too)."""
+        return json.dumps({"class_name": type(self).__name__, "config": self.get_config()},
+                          **kwargs)
+
+
+def tokenizer_from_json(json_string):
+    """Rebuild a :class:`Tokenizer` from :meth:`Tokenizer.to_json` (or Keras's) output."""
+    try:
+        payload = json.loads(json_string)
+        config = dict(payload["config"])
+    except (TypeError, ValueError, KeyError) as e:
+        raise ValueError(f"not a tokenizer JSON string: {e}") from None
+    tables = {k: json.loads(config.pop(k)) for k in
+              ("word_counts", "word_docs", "index_docs", "index_word", "word_index")}
+    tok = Tokenizer(**config)
+    tok.word_counts = OrderedDict(tables["word_counts"])
+    tok.word_docs = defaultdict(int, tables["word_docs"])
+    tok.index_docs = defaultdict(int, {int(k): v for k, v in tables["index_docs"].items()})
+    tok.index_word = {int(k): v for k, v in tables["index_word"].items()}
+    tok.word_index = tables["word_index"]
+    return tok
