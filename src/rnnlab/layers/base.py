@@ -156,6 +156,7 @@ class Layer:
         else:
             x = np.asarray(x)
             self.ensure_built((None,) + x.shape[1:])
+        self._check_finite(x)
         return self.forward(x, training=training, mask=mask)[0]
 
     # ------------------------------------------------------------------ config
@@ -190,11 +191,15 @@ class Layer:
         if last_dim is not None and x.shape[-1] != last_dim:
             raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) was built for a last axis "
                              f"of size {last_dim}, got {what} of shape {x.shape}")
-        x = x.astype(self.compute_dtype, copy=False)
-        if not np.isfinite(x).all():
-            raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) got non-finite values "
-                             f"(NaN or inf) in its {what}")
-        return x
+        return x.astype(self.compute_dtype, copy=False)
+
+    def _check_finite(self, x) -> None:
+        """User-facing calls reject NaN/inf; inside a model only the model's inputs are checked, so
+        that a diverging run reports a NaN loss (as Keras does) instead of failing mid-epoch."""
+        for v in (x if isinstance(x, list) else [x]):
+            if np.issubdtype(v.dtype, np.floating) and not np.isfinite(v).all():
+                raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) got non-finite "
+                                 "values (NaN or inf) in its input")
 
 
 def _is_multi(shape) -> bool:
