@@ -78,3 +78,34 @@ def check_layer(layer, x, training=False, mask=None, eps=1e-6, tol=1e-6, check_i
     bad = {k: e for k, e in errors.items() if not e < tol}
     assert not bad, f"{layer.name}: gradient mismatch (relative error) {bad}"
     return errors
+
+
+def check_model(model, xs, tol=1e-6, eps=1e-6, rng=None):
+    """Finite-difference check of a whole model: L = Σ_k Σ out_k·R_k over its outputs, against the
+    model's backward (inputs that are float and every parameter of every layer, shared ones once)."""
+    rng = rng or np.random.default_rng(99)
+    xs = [np.array(x, dtype=np.float64) if np.issubdtype(np.asarray(x).dtype, np.floating)
+          else np.asarray(x) for x in xs]
+    layers = model._unique_layers()
+    for layer in layers:
+        for k in layer.params:
+            layer.params[k] = layer.params[k].astype(np.float64)
+            layer.grads[k] = np.zeros_like(layer.params[k])
+    outs, backward = model._forward_batch(xs, training=False)
+    Rs = [rng.normal(size=o.shape) for o in outs]
+    dxs = backward(Rs)
+
+    def f():
+        o, _ = model._forward_batch(xs, training=False)
+        return sum(float(np.sum(a * r)) for a, r in zip(o, Rs))
+
+    errors = {}
+    for i, (x, d) in enumerate(zip(xs, dxs)):
+        if np.issubdtype(x.dtype, np.floating):
+            errors[f"input{i}"] = rel_error(d, numeric_grad(f, x, eps))
+    for layer in layers:
+        for k in layer.params:
+            errors[f"{layer.name}/{k}"] = rel_error(layer.grads[k], numeric_grad(f, layer.params[k], eps))
+    bad = {k: e for k, e in errors.items() if not e < tol}
+    assert not bad, f"gradient mismatch (relative error) {bad}"
+    return errors

@@ -281,7 +281,7 @@ def test_bad_input_leaves_model_unchanged():
         (dict(x=X, y=y, batch_size=0), ValueError, "batch_size"),
         (dict(x=X, y=y, validation_split=1.0), ValueError, "validation_split"),
         (dict(x=X, y=y, validation_split=-0.1), ValueError, "validation_split"),
-        (dict(x=X[:, :2], y=y), ValueError, "last axis"),
+        (dict(x=X[:, :2], y=y), ValueError, "expects arrays of shape"),
         (dict(x=[["a", "b", "c"]] * 40, y=y), TypeError, "numeric"),
     ]
     for kwargs, exc, msg in cases:

@@ -26,7 +26,7 @@ class Model:
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs):
             from rnnlab.models.functional import Functional
-            return Functional(*args, **kwargs)
+            return super().__new__(Functional)  # Python then runs Functional.__init__
         return super().__new__(cls)
 
     def __init__(self, name=None):

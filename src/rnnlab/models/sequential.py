@@ -1,8 +1,6 @@
 """Sequential: a linear stack of layers, the lecture's model type."""
 from __future__ import annotations
 
-import numpy as np
-
 from rnnlab.layers.base import Layer
 from rnnlab.models.model import Model
 
@@ -23,6 +21,7 @@ class Sequential(Model):
         super().__init__(name=name)
         self._layers: list[Layer] = []
         self._input_shape = None
+        self._graph = None
         for layer in layers or []:
             self.add(layer)
 
@@ -50,56 +49,52 @@ class Sequential(Model):
             self._input_shape = tuple(layer.batch_input_shape)
         if self._input_shape is not None:
             self.build(self._input_shape)
+        else:
+            self._graph = None
 
     def pop(self) -> Layer:
         if not self._layers:
             raise IndexError("There are no layers in the model to pop")
-        return self._layers.pop()
+        layer = self._layers.pop()
+        self._graph = None
+        if self._layers and self._input_shape is not None:
+            self.build(self._input_shape)
+        return layer
 
     def build(self, input_shape=None) -> None:
-        """Build every layer for inputs of ``input_shape`` (batch axis included)."""
+        """Build every layer for inputs of ``input_shape`` (batch axis included): the stack becomes
+        the linear case of a functional graph, Input → layer → layer ..."""
+        from rnnlab.models.functional import Functional, InputSpec
         shape = tuple(input_shape if input_shape is not None else self._input_shape)
+        if not self._layers:
+            raise ValueError(f"Sequential model {self.name!r} has no layers")
         self._input_shape = shape
+        x = inp = InputSpec(batch_shape=shape, name=f"{self.name}_input")
         for layer in self._layers:
-            layer.ensure_built(shape)
-            shape = layer.compute_output_shape(shape)
-            if isinstance(shape, list):
+            x = layer(x)
+            if isinstance(x, list):
                 raise ValueError(f"Layer {layer.name!r} has several outputs (return_state?); use "
                                  "the functional API (rnnlab.Model) for it")
+        self._graph = Functional(inp, x, name=f"{self.name}_graph")
+
+    @property
+    def built(self):
+        return getattr(self, "_graph", None) is not None and len(self._graph._nodes) == len(self._layers)
 
     def _output_shapes(self):
-        shapes, shape = [], self._input_shape
-        for layer in self._layers:
-            shape = None if shape is None else layer.compute_output_shape(shape)
-            shapes.append(shape)
-        return shapes
+        if not self.built:
+            return [None] * len(self._layers)
+        return [n.outputs[0].shape for n in self._graph._nodes]
 
     def _ensure_built_for(self, xs):
         if not self._layers:
             raise ValueError(f"Sequential model {self.name!r} has no layers")
-        x = xs[0]
-        if not self.built or self._input_shape is None:
-            self.build((None,) + tuple(x.shape[1:]))
+        if not self.built:
+            self.build((None,) + tuple(xs[0].shape[1:]))
+        self._graph._ensure_built_for(xs)
 
     def _forward_batch(self, xs, training):
-        x, mask = xs[0], None
-        closures = []
-        for layer in self._layers:
-            out, back = layer.forward(x, training=training, mask=mask)
-            mask = layer.compute_mask(x, mask)
-            closures.append(back)
-            x = out
-        out = x
-
-        def backward(douts):
-            d = douts[0]
-            for back in reversed(closures):
-                d = back(d)
-                if d is None:
-                    break
-            return [d]
-
-        return [out], backward
+        return self._graph._forward_batch(xs, training)
 
     def _summary_rows(self):
         shapes = self._output_shapes()
@@ -128,4 +123,3 @@ class Sequential(Model):
         return model
 
 
-__all__ = ["Sequential", "np"]
