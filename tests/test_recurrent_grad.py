@@ -1,4 +1,4 @@
-"""SimpleRNN / LSTM / GRU: finite-difference gradients for every option, semantics, shapes, errors."""
+"""SimpleRNN/LSTM/GRU: finite-difference gradients for every option; semantics, shapes, errors."""
 import json
 
 import numpy as np
@@ -303,7 +303,7 @@ def test_bad_inputs():
     bad = np.ones((2, 3, 4))
     bad[1, 2, 0] = np.nan
     with pytest.raises(ValueError, match=r"'rnn_x'.*non-finite"):
-        layer.forward(bad)
+        layer(bad)                                   # user-facing calls check finiteness
     with pytest.raises(ValueError, match=r"'rnn_x'.*mask must have shape"):
         layer.forward(np.ones((2, 3, 4)), mask=np.ones((2, 4), bool))
     with pytest.raises(ValueError, match=r"'rnn_x'.*at least one time step"):
@@ -326,6 +326,8 @@ def test_bad_inputs():
         lstm.forward([np.ones((2, 3, 4)), np.zeros((2, 2))])
     with pytest.raises(ValueError, match=r"'lstm_x'.*initial state c0 must have shape \(2, 2\)"):
         lstm.forward([np.ones((2, 3, 4)), np.zeros((2, 2)), np.zeros((3, 2))])
+    with pytest.raises(ValueError, match=r"'lstm_x'.*non-finite"):
+        lstm([np.ones((2, 3, 4)), np.zeros((2, 2)), np.full((2, 2), np.inf)])
 
 
 def test_kernel_dispatch_hook(float64):

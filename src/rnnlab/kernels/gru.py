@@ -1,17 +1,17 @@
 """GRU over a whole sequence (Keras 3 equations; σ = recurrent_activation, act = activation).
 
-reset_after=True (Keras 3 default, cuDNN/PyTorch convention), bias (2, 3u) = [input bias b; recurrent
-bias rb], gate slices in the order z, r, h::
+reset_after=True (Keras 3 default, cuDNN/PyTorch convention), bias (2, 3u) = [input bias b;
+recurrent bias rb], gate slices in the order z, r, h::
 
     z_t = σ(x_t W_z + b_z + h_{t-1} U_z + rb_z)
     r_t = σ(x_t W_r + b_r + h_{t-1} U_r + rb_r)
     h̃_t = act(x_t W_h + b_h + r_t ⊙ (h_{t-1} U_h + rb_h))
     h_t = z_t ⊙ h_{t-1} + (1 - z_t) ⊙ h̃_t
 
-reset_after=False (original GRU), bias (3u,): h̃_t = act(x_t W_h + b_h + (r_t ⊙ h_{t-1}) U_h), and no
-recurrent bias.  Recurrent dropout ρ multiplies h_{t-1} where it enters the recurrent matmuls (and the
-product r ⊙ h_{t-1} of reset_after=False), not the carry z ⊙ h_{t-1}.  Calling conventions are those
-of :mod:`rnnlab.kernels.simple_rnn`, with the extra keyword ``reset_after``.
+reset_after=False (original GRU), bias (3u,): h̃_t = act(x_t W_h + b_h + (r_t ⊙ h_{t-1}) U_h), and
+no recurrent bias.  Recurrent dropout ρ multiplies h_{t-1} where it enters the recurrent matmuls
+(and the product r ⊙ h_{t-1} of reset_after=False), not the carry z ⊙ h_{t-1}.  Calling
+conventions are those of :mod:`rnnlab.kernels.simple_rnn`, with the extra keyword ``reset_after``.
 
 Backward, for g = dL/dh_t (reset_after=True, q = h_{t-1}U_h + rb_h)::
 
@@ -133,7 +133,7 @@ def gru_backward(d_outputs, d_h_last, cache):
             d_rec[:, :2 * u] += hd.T @ d[:, :2 * u]
             d_rec[:, 2 * u:] += aux[t].T @ da_h
             dhd = d[:, :2 * u] @ Uzr.T + dp * r
-        g = (dhd if rec_mask is None else dhd * rec_mask) + dh * z
+        g = (dhd if rec_mask is None else dhd * rec_mask) + dh * z + g_skip
     d2 = dxw.reshape(-1, 3 * u)
     d_kernel = xs.reshape(-1, xs.shape[-1]).T @ d2
     d_bias = None

@@ -1,4 +1,5 @@
-"""LSTM over a whole sequence, as on the lecture's slides (σ = recurrent_activation, tanh = activation):
+"""LSTM over a whole sequence, as on the lecture's slides
+(σ = recurrent_activation, tanh = activation):
 
     i_t = σ(W0i + X_t·W1i + Ŷ_{t-1}·W2i)      f_t = σ(W0f + X_t·W1f + Ŷ_{t-1}·W2f)
     C̃_t = tanh(W0c + X_t·W1c + Ŷ_{t-1}·W2c)   o_t = σ(W0o + X_t·W1o + Ŷ_{t-1}·W2o)
@@ -56,7 +57,8 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
         s = act(c)
         h = o * s
         zs[t] = z
-        gates[t, :, :u], gates[t, :, u:2 * u], gates[t, :, 2 * u:3 * u], gates[t, :, 3 * u:] = i, f, cc, o
+        gates[t, :, :u], gates[t, :, u:2 * u] = i, f
+        gates[t, :, 2 * u:3 * u], gates[t, :, 3 * u:] = cc, o
         c_new[t], s_new[t] = c, s
         if sm is None:
             hs[t + 1], cs[t + 1] = h, c

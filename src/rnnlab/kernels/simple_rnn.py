@@ -1,6 +1,6 @@
 """SimpleRNN over a whole sequence: the lecture's neuron, vectorised over a batch and ``u`` units.
 
-    Ŷ_t = act(W0 + X_t·W1 + Ŷ_{t-1}·W2)        (slides: w0 bias, w1 input weight, w2 recurrent weight)
+    Ŷ_t = act(W0 + X_t·W1 + Ŷ_{t-1}·W2)    (slides: w0 bias, w1 input weight, w2 recurrent weight)
 
 Keras layout: ``kernel`` = W1 (m, u), ``recurrent_kernel`` = W2 (u, u), ``bias`` = W0 (u,) or None.
 
@@ -41,7 +41,8 @@ class KernelRegistry:
     """The (forward, backward) pairs of one cell by kind: "reference" here, "fast" when registered.
 
     A compiled implementation registers itself with :meth:`register` (for instance when the module
-    ``rnnlab.kernels.fast`` is imported, which :meth:`get` tries the first time "fast" is asked for).
+    ``rnnlab.kernels.fast`` is imported, which :meth:`get` tries the first time "fast" is
+    asked for).
     """
 
     def __init__(self, cell: str, forward, backward):

@@ -91,8 +91,9 @@ class RNNBase(Layer):
     def build(self, input_shape):
         shape = input_shape[0] if _is_multi(input_shape) else input_shape
         if len(shape) != 3:
-            raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) expects inputs of rank 3 "
-                             f"(batch, timesteps, features), got input shape {tuple(shape)}")
+            raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) expects inputs of "
+                             f"rank 3 (batch, timesteps, features), got input shape "
+                             f"{tuple(shape)}")
         if shape[-1] is None:
             raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) needs a known last axis "
                              f"(features), got input shape {tuple(shape)}")
@@ -259,7 +260,8 @@ class RNNBase(Layer):
 
 
 class SimpleRNN(RNNBase):
-    """Fully connected recurrent layer: ``h_t = activation(x_t·kernel + h_{t-1}·recurrent_kernel + bias)``.
+    """Fully connected recurrent layer:
+    ``h_t = activation(x_t·kernel + h_{t-1}·recurrent_kernel + bias)``.
 
     The lecture's ``Ŷ_t = tanh(W0 + X_t·W1 + Ŷ_{t-1}·W2)`` with ``units`` neurons; the math and its
     gradient are in :mod:`rnnlab.kernels.simple_rnn`.
@@ -317,9 +319,9 @@ class LSTM(_GatedRNN):
 class GRU(_GatedRNN):
     """Gated Recurrent Unit (Cho et al., 2014), Keras's z, r, h layout.
 
-    ``reset_after=True`` (default, as Keras 3 and PyTorch) applies the reset gate after the recurrent
-    matmul and has a (2, 3·units) bias; ``reset_after=False`` is the original variant with a
-    (3·units,) bias.  The equations and their gradient are in :mod:`rnnlab.kernels.gru`.
+    ``reset_after=True`` (default, as Keras 3 and PyTorch) applies the reset gate after the
+    recurrent matmul and has a (2, 3·units) bias; ``reset_after=False`` is the original variant
+    with a (3·units,) bias.  The equations and their gradient are in :mod:`rnnlab.kernels.gru`.
     """
 
     _kernels = _gru_k
