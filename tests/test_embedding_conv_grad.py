@@ -1,4 +1,4 @@
-"""Embedding, Conv1D and pooling: finite-difference gradients, hand-derived values, configs, errors."""
+"""Embedding, Conv1D, pooling: finite-difference gradients, hand-derived values, configs, errors."""
 import json
 
 import numpy as np
@@ -120,8 +120,9 @@ def test_conv1d_param_count_and_shapes():
     assert layer.params["kernel"].dtype == np.float32
     assert layer.compute_output_shape((None, None, 50)) == (None, None, 5)
     assert Conv1D(32, 3).compute_output_shape((4, 10, 128)) == (4, 8, 32)
-    assert Conv1D(2, 3, strides=2, padding="same").compute_output_shape((None, 7, 3)) == (None, 4, 2)
-    assert Conv1D(2, 3, strides=2, padding="causal").compute_output_shape((None, 7, 3)) == (None, 4, 2)
+    for padding in ("same", "causal"):  # ceil(7 / 2)
+        layer2 = Conv1D(2, 3, strides=2, padding=padding)
+        assert layer2.compute_output_shape((None, 7, 3)) == (None, 4, 2)
     assert Conv1D(2, 3, dilation_rate=2).compute_output_shape((None, 7, 3)) == (None, 3, 2)
     y = layer(np.ones((2, 9, 50), dtype=np.float32))
     assert y.shape == (2, 8, 5) and y.dtype == np.float32
@@ -220,6 +221,19 @@ def test_embedding_lecture_shapes_and_params():
     assert big.count_params() == 500050
     assert big.compute_output_shape((None, None)) == (None, None, 50)
     assert Embedding(3, 2, input_length=7).batch_input_shape == (None, 7)
+    assert Embedding(3, 2).batch_input_shape == (None, None)          # as Keras 2
+    assert Embedding(3, 2, input_shape=(4,)).batch_input_shape == (None, 4)
+
+
+def test_lecture_sequential_is_built_from_the_embedding():
+    from rnnlab.models import Sequential
+    model = Sequential([Embedding(10000 + 1, 50), Conv1D(filters=5, kernel_size=2, strides=1)])
+    lines = []
+    model.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert "(None, None, 50)" in text and "500,050" in text
+    assert "(None, None, 5)" in text and "505" in text
+    assert model.count_params() == 500050 + 505
 
 
 def test_embedding_mask_zero():

@@ -104,7 +104,7 @@ def test_pooling_valid_matches_torch(float64, kind, pool, strides):
     rng = np.random.default_rng(POOL_CASES.index((pool, strides)))
     x = rng.normal(size=(3, int(rng.integers(pool, 13)), 4))
     if kind == "max":
-        x[0, :2, 0] = 1.5                            # a tie: both must send the gradient to the first
+        x[0, :2, 0] = 1.5                  # a tie: both must send the gradient to the first
     layer = (MaxPooling1D if kind == "max" else AveragePooling1D)(pool, strides=strides)
     y, backward = layer.forward(x)
     dy = rng.normal(size=y.shape)

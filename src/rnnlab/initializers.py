@@ -141,6 +141,8 @@ _NAMED = {
     "ones": lambda: Ones(),
     "constant": lambda: Constant(),
     "random_uniform": lambda: RandomUniform(),
+    "uniform": lambda: RandomUniform(),
+    "normal": lambda: RandomNormal(),
     "random_normal": lambda: RandomNormal(),
     "truncated_normal": lambda: VarianceScaling(1.0, "fan_in", "truncated_normal"),
     "glorot_uniform": lambda: VarianceScaling(1.0, "fan_avg", "uniform"),

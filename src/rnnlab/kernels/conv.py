@@ -54,7 +54,7 @@ def pads_1d(length: int, kernel_size: int, padding: str, stride: int, dilation: 
 
 
 def window_indices(out_length: int, kernel_size: int, stride: int, dilation: int = 1) -> np.ndarray:
-    """(out, K) positions in the padded input read by each output step: ``t·stride + k·dilation``."""
+    """(out, K) positions ``t·stride + k·dilation`` read by each output step (padded input)."""
     return (np.arange(out_length)[:, None] * stride
             + np.arange(kernel_size)[None, :] * dilation)
 
@@ -65,7 +65,7 @@ def conv1d_forward(x, kernel, bias, stride=1, dilation=1, pad_left=0, pad_right=
 
     ``z[n, t, f] = b[f] + Σ_k Σ_c xp[n, t·s + k·d, c] · W[k, c, f]`` with ``xp`` the zero-padded
     input, ``W`` of shape (K, C, F).  The windows are gathered into ``cols`` (N·out, K·C) so that
-    ``z = cols · W.reshape(K·C, F)``.  Returns ``(z, cols)``; ``cols`` is kept for the backward pass.
+    ``z = cols · W.reshape(K·C, F)``.  Returns ``(z, cols)``, ``cols`` kept for the backward pass.
     """
     n, length, c = x.shape
     k, c_w, f = kernel.shape
@@ -174,7 +174,7 @@ def avg_pool1d_backward(dy, cache, x_shape):
 
 # ---------------------------------------------------------------------------- embedding
 def embedding_lookup(table, indices):
-    """Rows of ``table`` (V, D) at integer ``indices`` of any shape: output ``indices.shape + (D,)``."""
+    """Rows of ``table`` (V, D) at integer ``indices`` of any shape: ``indices.shape + (D,)``."""
     return table[indices]
 
 

@@ -23,7 +23,7 @@ _NAME_COUNTS: defaultdict[str, int] = defaultdict(int)
 def _snake(name: str) -> str:
     s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
     s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", s)
-    return s.lower()
+    return re.sub(r"(\d)_d$", r"\1d", s.lower())  # Conv1D -> conv1d, as Keras
 
 
 def unique_name(prefix: str) -> str:

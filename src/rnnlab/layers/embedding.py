@@ -33,9 +33,12 @@ class Embedding(Layer):
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
                  embeddings_regularizer=None, mask_zero: bool = False, input_length=None,
                  **kwargs):
-        if input_length is not None and "input_shape" not in kwargs \
-                and "batch_input_shape" not in kwargs:
-            kwargs["batch_input_shape"] = (None, int(input_length))
+        # As Keras 2: an Embedding knows its input shape, (None, input_length), so a Sequential
+        # model that starts with one is built at once (the lecture's summary() needs this).
+        if kwargs.get("input_shape") is None and kwargs.get("batch_input_shape") is None:
+            kwargs.pop("input_shape", None)
+            length = None if input_length is None else int(input_length)
+            kwargs["batch_input_shape"] = (None, length)
         super().__init__(**kwargs)
         for what, v in (("input_dim", input_dim), ("output_dim", output_dim)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:

@@ -1,4 +1,4 @@
-"""1-D pooling over the time axis: windowed (Max/Average) and global (Max/Average), channels last."""
+"""1-D pooling over the time axis, channels last: windowed and global, Max and Average."""
 from __future__ import annotations
 
 import numpy as np
