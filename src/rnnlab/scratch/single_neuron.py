@@ -52,7 +52,8 @@ def _check_y(y, n: int) -> np.ndarray:
     if y.ndim == 2 and y.shape[1] == 1:  # Keras-style (N, 1) targets
         y = y[:, 0]
     if y.ndim != 1 or y.shape[0] != n:
-        raise ValueError(f"y must have one target per series of X (length {n}), got shape {y.shape}")
+        raise ValueError(f"y must have one target per series of X (length {n}), "
+                         f"got shape {y.shape}")
     if not np.all(np.isfinite(y)):
         raise ValueError("y contains NaN or infinite values")
     return y
@@ -74,7 +75,8 @@ def _check_w(w) -> np.ndarray:
 def forward(X, y, w):
     """Run the neuron over every series; return ``(y_pred_arr, loss)``.
 
-    ``ŷ_t = tanh(w0 + w1·x_t + w2·ŷ_{t-1})`` with ``ŷ_0 = 0``, and ``L = (1/N) Σ_i (y_i - ŷ_{iT})²``.
+    ``ŷ_t = tanh(w0 + w1·x_t + w2·ŷ_{t-1})`` with ``ŷ_0 = 0``, and
+    ``L = (1/N) Σ_i (y_i - ŷ_{iT})²``.
     ``y_pred_arr`` has shape (N, T+1): column t holds ŷ_t, so column 0 is the zero start state and
     the last column is the prediction.
     """
@@ -127,7 +129,7 @@ def _time_major_pred(y_pred_arr, data):
 
 
 # ---------------------------------------------------------------------------- lecture's backward
-def backward_t(X, y_pred_arr, w, grads, t):
+def backward_t(X, y_pred_arr, w, grads, t, N=None):
     """One step of the lecture's forward-accumulated derivative: ∂o_{t+1}/∂w from ∂o_t/∂w.
 
     With 0-based column ``t`` (``X[:, t]`` is x_{t+1}, ``y_pred_arr[:, t]`` is ŷ_t)::
@@ -135,9 +137,14 @@ def backward_t(X, y_pred_arr, w, grads, t):
         ∂o_{t+1}/∂w = (1, x_{t+1}, ŷ_t) + w2 · (1 - ŷ_t²) · ∂o_t/∂w,     ∂o_0/∂w = 0
 
     (the slide's ∂ŷ_t/∂w0 = (1 - ŷ_t²)(1 + w2 ∂ŷ_{t-1}/∂w0), written for o rather than ŷ).
-    ``grads`` is the (N, 3) array ∂o_t/∂w; the (N, 3) array ∂o_{t+1}/∂w is returned.
+    ``grads`` is the (N, 3) array ∂o_t/∂w; the (N, 3) array ∂o_{t+1}/∂w is returned.  ``N`` (the
+    lecture passes it) may be omitted.  As the inner step of :func:`backward` it does not validate
+    its arrays; the public functions do.
     """
-    N = X.shape[0]
+    if N is None:
+        N = X.shape[0]
+    elif N != X.shape[0]:
+        raise ValueError(f"N={N} does not match X's {X.shape[0]} series")
     y_t = y_pred_arr[:, t]
     if t == 0:
         grads_w0 = np.ones((N,))
