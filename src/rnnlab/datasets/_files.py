@@ -7,19 +7,19 @@ Lookup order for a file ``fname`` (see :func:`get_file`):
 3. the user cache: ``$RNNLAB_CACHE_DIR``, else ``$XDG_CACHE_HOME/rnnlab``, else ``~/.cache/rnnlab``;
 4. a download from the dataset's canonical URL into the cache.
 
-Verification policy.  A file found *by name* (in a ``path`` directory, the data directory or the cache)
-is checked against its SHA-256 when the loader knows one, and a mismatch raises :class:`ChecksumError`
-instead of silently training on a different file.  A file passed explicitly as ``path=<file>`` is
-trusted as given: the caller chose that exact file (an edited or updated copy is legitimate).  Digests are
-remembered per process keyed by ``(real path, size, mtime)``, so loading the same 12 MB archive twice
-hashes it once, while any change to the file triggers a fresh check.
+Verification policy.  A file found *by name* (in a ``path`` directory, the data directory or the
+cache) is checked against its SHA-256 when the loader knows one, and a mismatch raises
+:class:`ChecksumError` instead of silently training on a different file.  A file passed explicitly
+as ``path=<file>`` is trusted as given: the caller chose that exact file (an edited or updated copy
+is legitimate).  Digests are remembered per process keyed by ``(real path, size, mtime)``, so
+loading the same 12 MB file twice hashes it once, while any change to the file triggers a new check.
 
 Downloads are atomic: the body is streamed into a temporary file in the destination directory while
 being hashed, checked, and only then moved into place with :func:`os.replace`.  Any failure (network
 error, timeout, truncated body, wrong hash, Ctrl-C) removes the temporary file, so the cache never
-holds a partial or corrupt file.  Every socket operation has a timeout, so a silent server cannot hang
-a load.  Archives published without a checksum (the IMDB and Yelp archives) pass ``sha256=None``: their
-downloads are checked for completeness against ``Content-Length`` only.
+holds a partial or corrupt file.  Every socket operation has a timeout, so a silent server cannot
+hang a load.  Archives published without a checksum (the IMDB and Yelp archives) pass
+``sha256=None``: their downloads are checked for completeness against ``Content-Length`` only.
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ _VERIFIED: dict[tuple[str, int, int], str] = {}  # (realpath, size, mtime_ns) ->
 
 
 class ChecksumError(ValueError):
-    """A data file's SHA-256 differs from the published one (corrupt, truncated or a different file)."""
+    """A data file's SHA-256 differs from the published one (corrupt, truncated or another file)."""
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -100,7 +100,7 @@ def verify(path, sha256: str | None) -> Path:
 
 
 def _candidates(fname: str, path, cache_subdir: str) -> list[Path]:
-    """Where ``fname`` may live, in lookup order (an explicit ``path`` excludes the other places)."""
+    """Where ``fname`` may live, in lookup order (an explicit ``path`` excludes the others)."""
     if path is not None:
         p = Path(path).expanduser()
         return [p] if p.is_file() else [p / fname]
@@ -109,7 +109,8 @@ def _candidates(fname: str, path, cache_subdir: str) -> list[Path]:
     return places
 
 
-def find_file(fname: str, sha256: str | None = None, path=None, cache_subdir: str = "") -> Path | None:
+def find_file(fname: str, sha256: str | None = None, path=None,
+              cache_subdir: str = "") -> Path | None:
     """The first local copy of ``fname`` in lookup order (verified, see module doc), or None."""
     for cand in _candidates(fname, path, cache_subdir):
         if cand.is_file():
@@ -139,8 +140,8 @@ def download(url: str, dest, sha256: str | None = None, timeout: float = DEFAULT
     """Download ``url`` to ``dest`` atomically, checking its SHA-256 (see module doc).
 
     Network failures raise :class:`DatasetNotFoundError`, a wrong hash :class:`ChecksumError`; in
-    every failure case neither ``dest`` nor a temporary file is left behind.  ``progress``: True/False
-    forces the tqdm bar on/off; None shows it for large files when stderr is a terminal.
+    every failure case neither ``dest`` nor a temporary file is left behind.  ``progress``:
+    True/False forces the tqdm bar on/off; None shows it for large files when stderr is a terminal.
     """
     from tqdm.auto import tqdm
 
@@ -196,8 +197,8 @@ def get_file(fname: str, sha256: str | None, url: str | None, path=None, cache_s
 
     ``sha256=None`` skips the hash check (only for archives published without one).  ``url=None``
     means the file cannot be downloaded.  An explicit ``path`` that lacks the file is an error (the
-    other places are not searched).  ``extract=True`` unpacks a tar archive into the cache and returns
-    the extraction directory instead (see :func:`extract_archive`).
+    other places are not searched).  ``extract=True`` unpacks a tar archive into the cache and
+    returns the extraction directory instead (see :func:`extract_archive`).
     """
     if not isinstance(fname, str) or not fname:
         raise ValueError(f"fname must be a non-empty file name, got {fname!r}")
@@ -206,7 +207,8 @@ def get_file(fname: str, sha256: str | None, url: str | None, path=None, cache_s
         if path is not None:
             raise DatasetNotFoundError(
                 f"{fname!r} not found at the given path {str(path)!r}. Pass the file itself or a "
-                "directory that contains it, or path=None to search $RNNLAB_DATA_DIR and the cache.")
+                "directory that contains it, or path=None to search $RNNLAB_DATA_DIR and the "
+                "cache.")
         if url is None:
             raise DatasetNotFoundError(
                 f"{fname!r} not found and it has no download address. "

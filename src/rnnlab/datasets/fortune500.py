@@ -1,8 +1,8 @@
 """The lecture's time series: 502 S&P 500 stocks over 101 trading days (28/09/2020 to 22/02/2021).
 
-Each row of ``fortune500_100_days.csv`` is one ticker's adjusted close, min-max scaled to [-1, 1]; the
-first column (``Fortune500``) holds the ticker.  :func:`load_data` returns what the lecture builds
-with pandas::
+Each row of ``fortune500_100_days.csv`` is one ticker's adjusted close, min-max scaled to [-1, 1];
+the first column (``Fortune500``) holds the ticker.  :func:`load_data` returns what the lecture
+builds with pandas::
 
     df = pd.read_csv("fortune500_100_days.csv")
     X = df.iloc[:, 1:].values; y = X[:, -1]; X = X[:, :-1]
@@ -67,6 +67,6 @@ def load_series(ticker: str, path=None) -> np.ndarray:
     tickers, values, _ = _read(path)
     hits = np.flatnonzero(tickers == ticker)
     if hits.size == 0:
-        raise KeyError(f"Unknown ticker {ticker!r}: not among the {len(tickers)} tickers of {FNAME} "
-                       f"(e.g. {', '.join(tickers[:5])})")
+        raise KeyError(f"Unknown ticker {ticker!r}: not among the {len(tickers)} tickers of "
+                       f"{FNAME} (e.g. {', '.join(tickers[:5])})")
     return values[hits[0]].copy()

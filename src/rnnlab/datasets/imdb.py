@@ -26,8 +26,10 @@ from rnnlab.datasets._files import DatasetNotFoundError, cache_dir, find_file, g
 __all__ = ["FILES", "ARCHIVE", "ARCHIVE_URL", "CONVERTED_SUBDIR", "load_data", "convert_archive"]
 
 FILES = {
-    "train": ("imdb_train.csv.gz", "70f9407c7eadbf92e6e1105c9f461d492d41294315f59426a7f08c46ded94f6e"),
-    "test": ("imdb_test.csv.gz", "8ed80cbf36658ae057489d5ce3c1bb099e378e9d4f08868b8b758bfb3bd02aca"),
+    "train": ("imdb_train.csv.gz",
+              "70f9407c7eadbf92e6e1105c9f461d492d41294315f59426a7f08c46ded94f6e"),
+    "test": ("imdb_test.csv.gz",
+             "8ed80cbf36658ae057489d5ce3c1bb099e378e9d4f08868b8b758bfb3bd02aca"),
 }
 ARCHIVE = "aclImdb_v1.tar.gz"
 ARCHIVE_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
@@ -44,7 +46,8 @@ def _read_csv(file: Path):
             raise ValueError(f"{str(file)!r}: expected columns label,rating,text, got {header}")
         for row in reader:
             if len(row) != 3:
-                raise ValueError(f"{str(file)!r} line {reader.line_num}: {len(row)} fields, expected 3")
+                raise ValueError(f"{str(file)!r} line {reader.line_num}: {len(row)} fields, "
+                                 "expected 3")
             labels.append(int(row[0]))
             ratings.append(int(row[1]))
             texts.append(row[2])
@@ -108,8 +111,8 @@ def _locate(path):
     p = Path(path).expanduser() if path is not None else None
     if p is not None and p.is_file():
         if not tarfile.is_tarfile(p):
-            raise ValueError(f"path={str(path)!r} is a file but not the {ARCHIVE} archive: pass the "
-                             "directory holding imdb_train.csv.gz and imdb_test.csv.gz")
+            raise ValueError(f"path={str(path)!r} is a file but not the {ARCHIVE} archive: pass "
+                             "the directory holding imdb_train.csv.gz and imdb_test.csv.gz")
         return convert_archive(p, cache_dir() / CONVERTED_SUBDIR)
     csvs = {s: find_file(f, sha, path) for s, (f, sha) in FILES.items()}
     if all(csvs.values()):
@@ -156,7 +159,8 @@ def load_data(path=None, num_train=None, num_test=None, seed=None, with_ratings=
     global generator of :mod:`rnnlab.config`, so ``set_random_seed`` makes it reproducible).  Full
     splits keep the file order (all negatives, then all positives): shuffle before training without
     ``fit(shuffle=True)``.  ``with_ratings=True`` appends the 1-10 rating array to each tuple:
-    ``(x, y, ratings)``.  ``path``: a directory with the CSVs, the archive, or an extracted aclImdb/.
+    ``(x, y, ratings)``.  ``path``: a directory with the CSVs, the archive, or an extracted
+    ``aclImdb/`` folder.
     """
     _check_num(num_train, "train")
     _check_num(num_test, "test")

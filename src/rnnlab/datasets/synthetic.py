@@ -98,6 +98,7 @@ _FILLER_SENTENCES = (
     "we paid by card", "the parking lot was across the street", "we shared two plates",
     "my sister picked the place", "it was a busy evening",
 )
+_FILLER_SPLIT = tuple(tuple(f.split()) for f in _FILLER_SENTENCES)
 _FILLER_WORDS = ("honestly", "overall", "really", "today", "again", "also", "so", "well")
 
 
@@ -136,9 +137,9 @@ def reviews(n: int = 2000, seed: int | None = 0):
         length = sum(map(len, sentences))
         while length < target:
             room = target - length
-            fits = [f.split() for f in _FILLER_SENTENCES if len(f.split()) <= room]
+            fits = [f for f in _FILLER_SPLIT if len(f) <= room]
             if fits and rng.random() < 0.8:
-                extra = fits[rng.integers(len(fits))]
+                extra = list(fits[rng.integers(len(fits))])
                 sentences.insert(int(rng.integers(len(sentences) + 1)), extra)
             else:
                 extra = [_FILLER_WORDS[rng.integers(len(_FILLER_WORDS))]]

@@ -1,10 +1,11 @@
 """Yelp review polarity (Zhang, Zhao & LeCun, 2015): 560,000 train and 38,000 test reviews.
 
-The official files ``train.csv``/``test.csv`` (folder ``yelp_review_polarity_csv/`` of the archive
-``yelp_review_polarity_csv.tgz``) have no header and two quoted columns: the class, "1" (negative,
-1-2 stars) or "2" (positive), and the text, in which ``""`` is a literal quote and the two characters
-``\\n`` stand for a newline.  Some texts carry backslash-escaped quotes (``\\""`` in the file, i.e.
-``\\"`` after CSV decoding); those become a plain ``"`` too.  Other backslashes are kept.
+The official files ``train.csv``/``test.csv`` (folder ``yelp_review_polarity_csv/`` of the
+archive ``yelp_review_polarity_csv.tgz``) have no header and two quoted columns: the class, "1"
+(negative, 1-2 stars) or "2" (positive), and the text, in which ``""`` is a literal quote and the
+two characters ``\\n`` stand for a newline.  Some texts carry backslash-escaped quotes (``\\""``
+in the file, i.e. ``\\"`` after CSV decoding); those become a plain ``"`` too.  Other backslashes
+are kept.
 Labels become 0/1 as in ``tfds`` (class 1 -> 0, class 2 -> 1).
 
 Lookup: in each place (``path``, then each ``$RNNLAB_DATA_DIR``, then the cache) the extracted
