@@ -1,0 +1,118 @@
+"""The lecture's first half: predict day 101 of each Fortune 500 series from days 1-100.
+
+``run(...)`` returns the baselines, the from-scratch neuron, SimpleRNN(1) and the 10→5→1 stack,
+each against the lecture's value.  With ``data=None`` it loads the lecture's CSV (falling back to
+rnnlab's synthetic series, and saying so, when no copy can be found or downloaded).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rnnlab import config, scratch
+from rnnlab.lecture.results import Row, fmt
+
+LECTURE = {
+    "mean": 0.3516210190443937,
+    "last": 0.033289150367058463,
+    "scratch_w": [-0.07161043, 1.15476269, 0.25800392],
+    "scratch_mse": 0.03900926352398098,
+    "simple_rnn": 0.04377151881286946,
+    "stack": 0.02624883636777101,
+}
+
+
+@dataclass
+class TimeSeriesResult:
+    rows: list
+    source: str                      # "lecture data" or a note that synthetic data was used
+    synthetic: bool
+    scratch_losses: np.ndarray = None
+    histories: dict = field(default_factory=dict)
+    predictions: dict = field(default_factory=dict)
+    y: np.ndarray = None
+    goog: np.ndarray = None
+    summaries: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
+
+
+def load(path=None):
+    """(X, y, tickers, synthetic?) from the lecture's CSV, or synthetic series if it is missing."""
+    from rnnlab.datasets import DatasetNotFoundError, fortune500, synthetic
+    try:
+        d = fortune500.load_data(path)
+        return d, False
+    except DatasetNotFoundError:
+        return synthetic.time_series(n_series=502, n_steps=101, seed=0), True
+
+
+def simple_rnn_model(stack: bool):
+    from rnnlab import Sequential
+    from rnnlab.layers import SimpleRNN
+    from rnnlab.optimizers import Adam
+    if stack:
+        model = Sequential([SimpleRNN(10, return_sequences=True, input_shape=[None, 1]),
+                            SimpleRNN(5, return_sequences=True), SimpleRNN(1)])
+    else:
+        model = Sequential([SimpleRNN(1, input_shape=(None, 1))])
+    model.compile(optimizer=Adam(learning_rate=0.01), loss="mse")
+    return model
+
+
+def run(path=None, seeds=(0, 1, 2, 3, 4), scratch_epochs=1000, rnn_epochs=50, stack_epochs=30,
+        progress=None) -> TimeSeriesResult:
+    """Run the whole time-series half; ``progress(msg)`` is called before each experiment."""
+    say = progress or (lambda msg: None)
+    data, synthetic = load(path)
+    X, y = np.asarray(data.X, dtype=np.float64), np.asarray(data.y, dtype=np.float64)
+    src = "synthetic series (rnnlab.datasets.synthetic)" if synthetic else "fortune500_100_days.csv"
+    res = TimeSeriesResult(rows=[], source=src, synthetic=synthetic, y=y)
+    tickers = list(data.tickers)
+    res.goog = np.r_[X[tickers.index("GOOG")], y[tickers.index("GOOG")]] if "GOOG" in tickers \
+        else np.r_[X[0], y[0]]
+
+    say("baselines")
+    res.rows.append(Row("MSE, predict day 101 by the mean", fmt(LECTURE["mean"], 7),
+                        fmt(float(np.mean((y - y.mean()) ** 2)), 7)))
+    res.rows.append(Row("MSE, predict day 101 by day 100", fmt(LECTURE["last"], 7),
+                        fmt(float(np.mean((y - X[:, -1]) ** 2)), 7)))
+
+    say(f"single-neuron RNN from scratch ({scratch_epochs} epochs)")
+    t0 = time.perf_counter()
+    losses, w = scratch.single_rnn(X, y, epochs=scratch_epochs, alpha=0.01)
+    res.seconds["scratch"] = time.perf_counter() - t0
+    _, mse = scratch.forward(X, y, w)
+    res.scratch_losses = losses
+    note = "" if scratch_epochs == 1000 else f"{scratch_epochs} epochs (lecture: 1000)"
+    res.rows.append(Row("from-scratch neuron: w", fmt(LECTURE["scratch_w"], 8), fmt(list(w), 8), note))
+    res.rows.append(Row("from-scratch neuron: MSE", fmt(LECTURE["scratch_mse"], 8), fmt(mse, 8), note))
+    y_pred_arr, _ = scratch.forward(X, y, w)
+    res.predictions["scratch"] = y_pred_arr[:, -1]
+
+    X3, y2 = X[:, :, None], y[:, None]
+    for key, stack, epochs, label in (("simple_rnn", False, rnn_epochs, "SimpleRNN(1), Adam(0.01)"),
+                                      ("stack", True, stack_epochs, "SimpleRNN 10→5→1")):
+        say(f"{label}, {epochs} epochs, seeds {list(seeds)}")
+        mses, t0 = [], time.perf_counter()
+        for seed in seeds:
+            config.set_random_seed(seed)
+            model = simple_rnn_model(stack)
+            hist = model.fit(X3, y2, epochs=epochs, verbose=0)
+            pred = model.predict(X3, verbose=0)
+            mses.append(float(np.mean((y2 - pred) ** 2)))
+            if seed == seeds[0]:
+                res.histories[key] = hist.history
+                res.predictions[key] = pred[:, 0]
+                lines = []
+                model.summary(print_fn=lines.append)
+                res.summaries[key] = "\n".join(lines)
+        res.seconds[key] = time.perf_counter() - t0
+        res.rows.append(Row(f"{label}: MSE ({epochs} epochs), median of {len(seeds)} seeds",
+                            fmt(LECTURE[key], 4), fmt(float(np.median(mses)), 4),
+                            "seeds: " + ", ".join(f"{m:.4f}" for m in mses),
+                            extra={"mses": mses, "seeds": list(seeds)}))
+        if stack:
+            res.rows.append(Row("SimpleRNN 10→5→1: parameters", "207", str(model.count_params())))
+    return res
