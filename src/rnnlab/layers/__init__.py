@@ -3,6 +3,10 @@ from rnnlab.layers.base import Layer
 from rnnlab.layers.core import Activation, Dense, Dropout, Flatten
 from rnnlab.layers.conv import Conv1D, Convolution1D
 from rnnlab.layers.embedding import Embedding
+from rnnlab.layers.merge import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
+                                 Subtract)
+from rnnlab.layers.reshaping import (Cropping1D, Masking, Permute, RepeatVector, Reshape,
+                                     ZeroPadding1D)
 from rnnlab.layers.pooling import (AveragePooling1D, AvgPool1D, GlobalAveragePooling1D,
                                    GlobalAvgPool1D, GlobalMaxPool1D, GlobalMaxPooling1D, MaxPool1D,
                                    MaxPooling1D)
@@ -11,4 +15,6 @@ from rnnlab.layers.recurrent import GRU, LSTM, RNNBase, SimpleRNN
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "SimpleRNN", "LSTM", "GRU", "RNNBase",
            "Embedding", "Conv1D", "Convolution1D", "MaxPooling1D", "MaxPool1D", "AveragePooling1D",
            "AvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "GlobalAveragePooling1D",
-           "GlobalAvgPool1D"]
+           "GlobalAvgPool1D",
+           "Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract",
+           "Cropping1D", "Masking", "Permute", "RepeatVector", "Reshape", "ZeroPadding1D"]
