@@ -10,6 +10,7 @@ from rnnlab.layers.reshaping import (Cropping1D, Masking, Permute, RepeatVector,
 from rnnlab.layers.pooling import (AveragePooling1D, AvgPool1D, GlobalAveragePooling1D,
                                    GlobalAvgPool1D, GlobalMaxPool1D, GlobalMaxPooling1D, MaxPool1D,
                                    MaxPooling1D)
+from rnnlab.layers.wrappers import Bidirectional, TimeDistributed
 from rnnlab.layers.recurrent import GRU, LSTM, RNNBase, SimpleRNN
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "SimpleRNN", "LSTM", "GRU", "RNNBase",
@@ -17,4 +18,5 @@ __all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "SimpleRNN", "L
            "AvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "GlobalAveragePooling1D",
            "GlobalAvgPool1D",
            "Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract",
-           "Cropping1D", "Masking", "Permute", "RepeatVector", "Reshape", "ZeroPadding1D"]
+           "Cropping1D", "Masking", "Permute", "RepeatVector", "Reshape", "ZeroPadding1D",
+           "Bidirectional", "TimeDistributed"]
