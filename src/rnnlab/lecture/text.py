@@ -36,7 +36,7 @@ class TextResult:
     seconds: dict = field(default_factory=dict)
 
 
-def build_model(kind: str, max_features=10000, words_embed_dim=50, n_cells=10):
+def build_model(kind: str, max_features=10000, words_embed_dim=50, n_cells=10, optimizer="adam"):
     """One of the lecture's text models, compiled as in the lecture (Adam, BCE, accuracy)."""
     from rnnlab import Sequential
     from rnnlab.layers import LSTM, Conv1D, Dense, Embedding, SimpleRNN
@@ -55,7 +55,7 @@ def build_model(kind: str, max_features=10000, words_embed_dim=50, n_cells=10):
     else:
         raise ValueError(f"Unknown text model {kind!r}: expected one of {ALL_MODELS}")
     model = Sequential(layers)
-    model.compile(loss="binary_crossentropy", optimizer="adam", metrics="accuracy")
+    model.compile(loss="binary_crossentropy", optimizer=optimizer, metrics="accuracy")
     return model
 
 
