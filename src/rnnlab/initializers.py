@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnlab import _registry
+
 
 def _fans(shape):
     if len(shape) == 0:
@@ -158,25 +160,15 @@ _NAMED = {
 
 def get(identifier) -> Initializer:
     """An initializer from a Keras name or an instance; ValueError naming unknown names."""
-    if isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, str):
-        try:
-            return _NAMED[identifier.lower()]()
-        except KeyError:
-            raise ValueError(
-                f"Unknown initializer {identifier!r}: expected one of {sorted(_NAMED)}") from None
-    raise TypeError(f"initializer must be a name or an Initializer, got {identifier!r}")
+    return _registry.get(identifier, _NAMED, Initializer, "initializer")
 
 
 def serialize(init: Initializer) -> dict:
     """A JSON-able description that :func:`deserialize` turns back into the initializer."""
-    return {"class_name": type(init).__name__, "config": init.get_config()}
+    return _registry.serialize(init)
 
 
 def deserialize(spec) -> Initializer:
     if isinstance(spec, str):
         return get(spec)
-    cls = {c.__name__: c for c in (Zeros, Ones, Constant, RandomUniform, RandomNormal,
-                                   VarianceScaling, Orthogonal, Identity)}[spec["class_name"]]
-    return cls(**spec["config"])
+    return _registry.deserialize(spec, {c.__name__: c for c in Initializer.__subclasses__()})

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnlab import _registry
+
 EPSILON = 1e-7
 
 
@@ -182,19 +184,12 @@ _CLASSES = {c.__name__: c for c in set(_ALIASES.values())}
 
 def get(identifier) -> Loss:
     """A loss from a Keras name or instance; ValueError naming an unknown name."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        try:
-            return _ALIASES[identifier.lower()]()
-        except KeyError:
-            raise ValueError(f"Unknown loss {identifier!r}: expected one of {sorted(_ALIASES)}") from None
-    raise TypeError(f"loss must be a name or a rnnlab Loss, got {identifier!r}")
+    return _registry.get(identifier, _ALIASES, Loss, "loss")
 
 
 def serialize(loss: Loss) -> dict:
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    return _registry.serialize(loss)
 
 
 def deserialize(spec) -> Loss:
-    return _CLASSES[spec["class_name"]](**spec["config"])
+    return _registry.deserialize(spec, _CLASSES)

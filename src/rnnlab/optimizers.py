@@ -10,6 +10,10 @@ import warnings
 
 import numpy as np
 
+from rnnlab import _registry
+
+from rnnlab import config
+
 
 class Optimizer:
     _defaults = {"learning_rate": 0.001}
@@ -131,6 +135,12 @@ class Adam(Optimizer):
     def _update(self, p, g, slots):
         t = self.iterations
         m, v = slots[0], slots[1]
+        if config.kernels() == "fast":
+            from rnnlab.kernels.fast.adam import adam_update
+            lr_t = self.learning_rate * np.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
+            if adam_update(p, g, m, v, slots[2] if self.amsgrad else None, lr_t, self.beta_1,
+                           self.beta_2, self.epsilon):
+                return
         m += (1.0 - self.beta_1) * (g - m)
         v += (1.0 - self.beta_2) * (g * g - v)
         lr_t = self.learning_rate * np.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
@@ -203,20 +213,12 @@ _CLASSES = {c.__name__: c for c in _NAMED.values()}
 
 def get(identifier) -> Optimizer:
     """An optimizer from a Keras name ('adam', 'sgd', 'rmsprop', 'adagrad') or an instance."""
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, str):
-        try:
-            return _NAMED[identifier.lower()]()
-        except KeyError:
-            raise ValueError(
-                f"Unknown optimizer {identifier!r}: expected one of {sorted(_NAMED)}") from None
-    raise TypeError(f"optimizer must be a name or a rnnlab Optimizer, got {identifier!r}")
+    return _registry.get(identifier, _NAMED, Optimizer, "optimizer")
 
 
 def serialize(opt: Optimizer) -> dict:
-    return {"class_name": type(opt).__name__, "config": opt.get_config()}
+    return _registry.serialize(opt)
 
 
 def deserialize(spec) -> Optimizer:
-    return _CLASSES[spec["class_name"]](**spec["config"])
+    return _registry.deserialize(spec, _CLASSES)

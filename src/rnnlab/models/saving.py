@@ -141,16 +141,7 @@ def load_model(filepath, compile=True):  # noqa: A002
     if cfg.get("class_name") not in classes:
         raise ModelFileError(f"{filepath!r}: unknown model class {cfg.get('class_name')!r}")
     model = classes[cfg["class_name"]].from_config(cfg["config"], _layer_classes())
-    weights = _load_npz(members["weights.npz"], "weights.npz")
-    expected = _weights_dict(model)
-    if set(weights) != set(expected):
-        raise ModelFileError(f"{filepath!r}: weights {sorted(weights)} do not match the "
-                             f"architecture's {sorted(expected)}")
-    for key, arr in expected.items():
-        if weights[key].shape != arr.shape:
-            raise ModelFileError(f"{filepath!r}: weight {key} has shape {weights[key].shape}, "
-                                 f"expected {arr.shape}")
-        arr[...] = weights[key]
+    _assign_weights(model, members, filepath)
     comp = cfg.get("compile")
     if compile and comp:
         from rnnlab import losses as _losses
@@ -176,7 +167,13 @@ def save_weights(model, filepath) -> None:
 
 
 def load_weights(model, filepath) -> None:
-    members = _read_members(filepath)
+    """Weights written by :func:`save_weights` or :func:`save_model`, checked before any is set."""
+    _assign_weights(model, _read_members(filepath), filepath)
+
+
+def _assign_weights(model, members, filepath) -> None:
+    if "weights.npz" not in members:
+        raise ModelFileError(f"{filepath!r} holds no weights.npz")
     weights = _load_npz(members["weights.npz"], "weights.npz")
     expected = _weights_dict(model)
     if set(weights) != set(expected):
@@ -184,6 +181,7 @@ def load_weights(model, filepath) -> None:
                              f"{sorted(expected)}")
     for key, arr in expected.items():
         if weights[key].shape != arr.shape:
-            raise ModelFileError(f"weight {key} has shape {weights[key].shape}, expected {arr.shape}")
+            raise ModelFileError(f"{filepath!r}: weight {key} has shape {weights[key].shape}, "
+                                 f"expected {arr.shape}")
     for key, arr in expected.items():
         arr[...] = weights[key]
