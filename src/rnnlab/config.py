@@ -6,12 +6,15 @@ rnnlab does the same so that the lecture's code runs unchanged.  Every random dr
 """
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 
 _FLOATX = "float32"
 _SEED: int | None = None
 _RNG = np.random.default_rng()
-_KERNELS = "reference"
+# The compiled kernels when Numba is installed (found without importing it, which is slow).
+_KERNELS = "fast" if importlib.util.find_spec("numba") is not None else "reference"
 _VALID_FLOATX = ("float32", "float64")
 _VALID_KERNELS = ("reference", "fast")
 

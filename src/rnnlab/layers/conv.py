@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnlab import config
 from rnnlab import initializers as _init
 from rnnlab import regularizers as _reg
 from rnnlab.kernels import activations as _act
@@ -119,14 +120,17 @@ class Conv1D(Layer):
         left, right, _ = _k.pads_1d(x.shape[1], self.kernel_size, self.padding, self.strides,
                                     self.dilation_rate)
         b = self.params["bias"] if self.use_bias else None
-        z, cols = _k.conv1d_forward(x, W, b, self.strides, self.dilation_rate, left, right)
+        kern = _k
+        if config.kernels() == "fast":
+            from rnnlab.kernels import fast as kern
+        z, cols = kern.conv1d_forward(x, W, b, self.strides, self.dilation_rate, left, right)
         act = self.activation
         y = act(z)
 
         def backward(dy):
             dz = act.backward(z, y, dy)
-            dx, dW, db = _k.conv1d_backward(dz, cols, W, x.shape, self.strides,
-                                            self.dilation_rate, left, right, self.use_bias)
+            dx, dW, db = kern.conv1d_backward(dz, cols, W, x.shape, self.strides,
+                                              self.dilation_rate, left, right, self.use_bias)
             self.grads["kernel"] += dW
             if self.use_bias:
                 self.grads["bias"] += db

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnlab import config
 from rnnlab import initializers as _init
 from rnnlab import regularizers as _reg
 from rnnlab.kernels import conv as _k
@@ -95,8 +96,11 @@ class Embedding(Layer):
         y = _k.embedding_lookup(table, idx)
 
         def backward(dy):
-            _k.scatter_add_rows(self.grads["embeddings"], idx,
-                                np.asarray(dy, dtype=self.grads["embeddings"].dtype))
+            scatter = _k.scatter_add_rows
+            if config.kernels() == "fast":
+                from rnnlab.kernels.fast.embedding import scatter_add_rows as scatter
+            scatter(self.grads["embeddings"], idx,
+                    np.asarray(dy, dtype=self.grads["embeddings"].dtype))
             return None
 
         return y, backward

@@ -1,0 +1,284 @@
+"""Training throughput: rnnlab (fast and reference kernels) against PyTorch (and Keras if present).
+
+Models (random integer "reviews" of 100 token ids in [1, 10001), random 0/1 labels, Adam,
+binary cross-entropy)::
+
+    lstm       Embedding(10001, 50) → LSTM(10, return_sequences) → LSTM(1, sigmoid)       batch 30
+    simplernn  Embedding(10001, 50) → SimpleRNN(10, return_sequences) → SimpleRNN(1, sigmoid)
+    gru        Embedding(10001, 50) → GRU(10, return_sequences) → GRU(1, sigmoid)         batch 30
+    lstm128    Embedding(10001, 128) → LSTM(128) → Dense(1, sigmoid)                      batch 64
+
+Every (framework, model) pair runs in its own subprocess, so its peak resident memory
+(``resource.getrusage(RUSAGE_SELF).ru_maxrss``: interpreter + libraries + data + training, the
+number a user sees) is not mixed with another's.  In it: one warm-up epoch (compilation, caches,
+allocator), then ``--repeats`` timed epochs; samples/s is ``n_samples / median(epoch seconds)``.
+PyTorch is pinned to 2 threads (``torch.set_num_threads(2)``); its recurrent layers have no
+``activation=`` argument, so its last recurrent layer keeps tanh and a sigmoid is applied to its
+output (same shapes, same work).  For rnnlab the peak of NumPy's own allocations during one extra
+epoch is also measured with ``tracemalloc`` (NumPy reports its buffers to it).
+
+Compile time: two fresh subprocesses share an empty ``NUMBA_CACHE_DIR``; each times its first
+and second training step.  The first process pays Numba's compilation; the second one shows
+whether the on-disk cache (``cache=True``) removed it.
+
+    python benchmarks/train_throughput.py [--quick] [--models lstm,gru] [--samples 3000]
+                                          [--repeats 5] [--no-reference] [--no-compile-check]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+MODELS = {
+    # name: (recurrent layer, embedding dim, units, batch size, head)
+    "lstm": ("LSTM", 50, 10, 30, "recurrent"),
+    "simplernn": ("SimpleRNN", 50, 10, 30, "recurrent"),
+    "gru": ("GRU", 50, 10, 30, "recurrent"),
+    "lstm128": ("LSTM", 128, 128, 64, "dense"),
+}
+VOCAB, SEQ_LEN = 10001, 100
+# PyTorch samples/s measured on this machine when the targets were set (from the issue).
+TARGET_RATIO = {"lstm": 3.0, "simplernn": 3.0, "gru": 3.0, "lstm128": 1.0}
+
+
+def make_data(n, seed=0):
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, VOCAB, size=(n, SEQ_LEN)).astype(np.int64)
+    y = rng.integers(0, 2, size=(n, 1)).astype(np.float32)
+    return x, y
+
+
+# ------------------------------------------------------------------------------ rnnlab
+def build_rnnlab(model):
+    import rnnlab
+    from rnnlab.layers.core import Dense
+    from rnnlab.layers.embedding import Embedding
+    from rnnlab.layers import recurrent
+    from rnnlab.optimizers import Adam
+    cell, emb, units, _, head = MODELS[model]
+    X = getattr(recurrent, cell)
+    if head == "recurrent":
+        layers = [Embedding(VOCAB, emb), X(units, return_sequences=True), X(1, activation="sigmoid")]
+    else:
+        layers = [Embedding(VOCAB, emb), X(units), Dense(1, activation="sigmoid")]
+    m = rnnlab.Sequential(layers)
+    m.compile(optimizer=Adam(), loss="binary_crossentropy")
+    return m
+
+
+def rnnlab_epoch_fn(model, kernels, x, y):
+    from rnnlab import config
+    config.set_kernels(kernels)
+    config.set_random_seed(0)
+    m = build_rnnlab(model)
+    batch = MODELS[model][3]
+    return lambda: m.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True)
+
+
+# ------------------------------------------------------------------------------ PyTorch
+def torch_epoch_fn(model, x, y):
+    import torch
+    from torch import nn
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    cell, emb, units, batch, head = MODELS[model]
+    Rnn = {"LSTM": nn.LSTM, "SimpleRNN": nn.RNN, "GRU": nn.GRU}[cell]
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(VOCAB, emb)
+            self.r1 = Rnn(emb, units, batch_first=True)
+            self.r2 = Rnn(units, 1, batch_first=True) if head == "recurrent" else None
+            self.dense = nn.Linear(units, 1) if head == "dense" else None
+
+        def forward(self, xb):
+            h, _ = self.r1(self.emb(xb))
+            if self.r2 is not None:
+                h, _ = self.r2(h)
+                return torch.sigmoid(h[:, -1])
+            return torch.sigmoid(self.dense(h[:, -1]))
+
+    net = Net()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
+    loss_fn = nn.BCELoss()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    n = xt.shape[0]
+
+    def epoch():
+        order = torch.randperm(n)
+        for s in range(0, n, batch):
+            idx = order[s:s + batch]
+            opt.zero_grad()
+            loss = loss_fn(net(xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+    return epoch
+
+
+# ------------------------------------------------------------------------------ Keras
+def keras_epoch_fn(model, x, y):
+    import keras  # noqa: F401  (only if installed)
+    from keras import layers
+    cell, emb, units, batch, head = MODELS[model]
+    X = getattr(layers, cell)
+    if head == "recurrent":
+        stack = [layers.Embedding(VOCAB, emb), X(units, return_sequences=True),
+                 X(1, activation="sigmoid")]
+    else:
+        stack = [layers.Embedding(VOCAB, emb), X(units), layers.Dense(1, activation="sigmoid")]
+    m = keras.Sequential(stack)
+    m.compile(optimizer="adam", loss="binary_crossentropy")
+    return lambda: m.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True)
+
+
+def keras_available() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("keras") is not None
+
+
+# ------------------------------------------------------------------------------ worker
+def worker(framework, model, samples, repeats):
+    """Run in a subprocess: warm-up, timed epochs, peak memory; print one JSON line."""
+    import resource
+    x, y = make_data(samples)
+    if framework.startswith("rnnlab"):
+        epoch = rnnlab_epoch_fn(model, framework.split("-")[1], x, y)
+    elif framework == "torch":
+        epoch = torch_epoch_fn(model, x, y)
+    else:
+        epoch = keras_epoch_fn(model, x, y)
+    t0 = time.perf_counter()
+    epoch()                                    # warm-up, excluded
+    warm = time.perf_counter() - t0
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        epoch()
+        times.append(time.perf_counter() - t0)
+    res = {"times": times, "warmup": warm,
+           "samples_per_s": samples / statistics.median(times),
+           "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if framework.startswith("rnnlab"):
+        import tracemalloc
+        tracemalloc.start()
+        epoch()
+        res["numpy_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2 ** 20
+        tracemalloc.stop()
+    print("RESULT " + json.dumps(res))
+
+
+def compile_worker(model):
+    """Time the first and the second training step of a fresh process (fast kernels)."""
+    x, y = make_data(MODELS[model][3] * 2)
+    t0 = time.perf_counter()
+    from rnnlab import config
+    config.set_kernels("fast")
+    config.set_random_seed(0)
+    m = build_rnnlab(model)
+    import rnnlab.kernels.fast  # noqa: F401  (import time counted in the build)
+    build = time.perf_counter() - t0
+    b = MODELS[model][3]
+    steps = []
+    for i in range(2):
+        t0 = time.perf_counter()
+        m.fit(x[i * b:(i + 1) * b], y[i * b:(i + 1) * b], batch_size=b, epochs=1, verbose=0)
+        steps.append(time.perf_counter() - t0)
+    print("RESULT " + json.dumps({"import_build": build, "first_step": steps[0],
+                                  "second_step": steps[1]}))
+
+
+def run_sub(args, env=None, timeout=3600):
+    out = subprocess.run([sys.executable, __file__] + args, capture_output=True, text=True,
+                         env=env, timeout=timeout)
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise RuntimeError(f"worker {args} failed:\n{out.stdout}\n{out.stderr}")
+
+
+# ------------------------------------------------------------------------------ main
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="600 samples, 3 repeats (for iterating; not the reported numbers)")
+    ap.add_argument("--models", default=",".join(MODELS),
+                    help=f"comma-separated subset of {','.join(MODELS)}")
+    ap.add_argument("--samples", type=int, default=None, help="samples per epoch (default 3000)")
+    ap.add_argument("--repeats", type=int, default=None, help="timed epochs (default 5)")
+    ap.add_argument("--no-reference", action="store_true",
+                    help="skip rnnlab's plain-NumPy reference kernels")
+    ap.add_argument("--no-compile-check", action="store_true",
+                    help="skip the compile-time / on-disk cache measurement")
+    ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--compile-worker", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    samples = a.samples or (600 if a.quick else 3000)
+    repeats = a.repeats or (3 if a.quick else 5)
+    if a.worker:
+        return worker(a.worker[0], a.worker[1], samples, repeats)
+    if a.compile_worker:
+        return compile_worker(a.compile_worker)
+    models = [m.strip() for m in a.models.split(",") if m.strip()]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        ap.error(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
+
+    import numpy as np
+    import torch
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, torch {torch.__version__} "
+          f"(2 threads), cores {os.cpu_count()}, OPENBLAS_CORETYPE="
+          f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    print(f"{samples} samples of {SEQ_LEN} steps, warm-up epoch excluded, median of {repeats} "
+          f"epochs; peak RSS per (framework, model) subprocess")
+    frameworks = ["rnnlab-fast"] + ([] if a.no_reference else ["rnnlab-reference"]) + ["torch"]
+    has_keras = keras_available()
+    if has_keras:
+        frameworks.append("keras")
+    rows = []
+    for model in models:
+        res = {}
+        for fw in frameworks:
+            res[fw] = run_sub(["--worker", fw, model, "--samples", str(samples),
+                               "--repeats", str(repeats)])
+        rows.append((model, res))
+        peer = res["torch"]["samples_per_s"]
+        print(f"\n== {model}: batch {MODELS[model][3]}")
+        for fw in frameworks:
+            r = res[fw]
+            extra = (f", numpy peak {r['numpy_peak_mb']:.1f} MB (tracemalloc)"
+                     if "numpy_peak_mb" in r else "")
+            print(f"  {fw:17s} {r['samples_per_s']:9.0f} samples/s  (x{r['samples_per_s'] / peer:5.2f}"
+                  f" vs torch)  epochs {', '.join(f'{t:.3f}' for t in r['times'])} s, warm-up "
+                  f"{r['warmup']:.2f} s, peak RSS {r['maxrss_mb']:.0f} MB{extra}")
+        if not has_keras:
+            print("  keras             not installed")
+    print("\n== summary (rnnlab fast / torch; target)")
+    for model, res in rows:
+        ratio = res["rnnlab-fast"]["samples_per_s"] / res["torch"]["samples_per_s"]
+        tgt = TARGET_RATIO[model]
+        print(f"  {model:10s} {ratio:5.2f}  (target >= {tgt:.1f}: "
+              f"{'met' if ratio >= tgt else 'NOT met'})")
+
+    if not a.no_compile_check:
+        print("\n== first-call compile time (fresh NUMBA_CACHE_DIR shared by two processes)")
+        with tempfile.TemporaryDirectory() as cache:
+            env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+            for model in models:
+                first = run_sub(["--compile-worker", model], env=env)
+                second = run_sub(["--compile-worker", model], env=env)
+                print(f"  {model:10s} process 1: first step {first['first_step']:.2f} s, second "
+                      f"{first['second_step']:.3f} s | process 2 (cache): first step "
+                      f"{second['first_step']:.2f} s, second {second['second_step']:.3f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

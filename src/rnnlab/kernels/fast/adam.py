@@ -1,0 +1,65 @@
+"""Fused Adam update: one pass over p, g, m, v (and v̂ for AMSGrad) instead of NumPy's ~10.
+
+The embedding matrix (500,050 parameters in the lecture's text models) is updated every step, so
+the update is memory-bound; fusing it reads and writes each array once.  The arithmetic and the
+rounding are those of :meth:`rnnlab.optimizers.Adam._update`: m and v in the parameter's dtype,
+``m += (1-β1)(g - m)``, ``v += (1-β2)(g² - v)``, and the step ``lr_t·m / (√v + ε)`` in float64,
+rounded to the parameter's dtype before it is subtracted.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, error_model="numpy")
+def _adam_f32(p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps):
+    for i in range(p.shape[0]):
+        gi = g[i]
+        mi = m[i] + b1c * (gi - m[i])
+        vi = v[i] + b2c * (gi * gi - v[i])
+        m[i] = mi
+        v[i] = vi
+        if amsgrad:
+            if vi > vhat[i] or vi != vi:
+                vhat[i] = vi
+            vi = vhat[i]
+        den = np.float32(math.sqrt(vi)) + eps
+        p[i] = p[i] - np.float32(lr_t * np.float64(mi) / np.float64(den))
+
+
+@njit(cache=True, error_model="numpy")
+def _adam_f64(p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps):
+    for i in range(p.shape[0]):
+        gi = g[i]
+        mi = m[i] + b1c * (gi - m[i])
+        vi = v[i] + b2c * (gi * gi - v[i])
+        m[i] = mi
+        v[i] = vi
+        if amsgrad:
+            if vi > vhat[i] or vi != vi:
+                vhat[i] = vi
+            vi = vhat[i]
+        p[i] = p[i] - lr_t * mi / (math.sqrt(vi) + eps)
+
+
+def adam_update(p, g, m, v, vhat, lr_t, beta_1, beta_2, epsilon) -> bool:
+    """Update ``p, m, v`` (and ``vhat`` unless None) in place; False if the arrays do not fit the
+    fused path (non-contiguous, mixed or non-float dtypes), so the caller falls back to NumPy."""
+    dt = p.dtype
+    if dt not in (np.float32, np.float64):
+        return False
+    arrs = (p, m, v) if vhat is None else (p, m, v, vhat)
+    if any(a.dtype != dt or not a.flags.c_contiguous or a.shape != p.shape for a in arrs):
+        return False
+    g = np.ascontiguousarray(g, dtype=dt)
+    if g.shape != p.shape:
+        return False
+    t = dt.type
+    fn = _adam_f32 if dt == np.float32 else _adam_f64
+    vh = vhat.reshape(-1) if vhat is not None else v.reshape(-1)
+    fn(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), vh, vhat is not None,
+       t(1.0 - beta_1), t(1.0 - beta_2), float(lr_t), t(epsilon))
+    return True

@@ -1,0 +1,521 @@
+"""Compiled whole-sequence forward/backward of SimpleRNN, LSTM and GRU (the "fast" kernels).
+
+Same signatures, caches-in-spirit and results as the reference kernels in
+:mod:`rnnlab.kernels.simple_rnn`, :mod:`~rnnlab.kernels.lstm` and :mod:`~rnnlab.kernels.gru`
+(whose docstrings hold the equations and their gradients).  The split of the work:
+
+* BLAS, outside the compiled code: ``xW = X·kernel (+ b)`` for all steps at once, and after the
+  backward loop ``dkernel = Xᵀ·dZ``, ``dx = dZ·kernelᵀ``, ``drecurrent_kernel = H_{t-1}ᵀ·dZ`` (one
+  matmul over all steps instead of one per step), ``dbias = Σ dZ``.
+* One compiled loop per sample (the samples' recurrences are independent; running them in
+  parallel with ``prange`` did not pay on 2 shared cores, so the loops are serial) that fuses
+  the per-step recurrent matvec ``h_{t-1}·U``, the gates and the nonlinearities, and in the
+  backward pass produces ``dZ`` and the carried ``dL/dh`` (``dZ·Uᵀ``).  For large ``units`` the per-step product goes to BLAS instead (a Python loop over
+  steps calling a compiled gate kernel), where a tuned GEMM beats a scalar matvec.
+
+Arrays are batch-major (N, T, ·) throughout, so ``outputs`` needs no transpose.  Activations are
+passed into the compiled code as integer codes (:mod:`rnnlab.kernels.fast.activations`).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from rnnlab.kernels.fast.activations import act_vec, code, deriv
+
+#: units at or above which the per-step recurrent product uses BLAS (LSTM, SimpleRNN, GRU
+#: reset_after=True); below it the whole recurrence runs in one compiled loop.
+BLAS_STEP_UNITS = 64
+_JIT = dict(cache=True, error_model="numpy")   # numpy's error model: no per-division checks
+
+
+def _opt(arr, shape1, dtype):
+    """(array, flag) for an optional per-sample array; a 1×1 dummy keeps one compiled signature."""
+    if arr is None:
+        return np.ones((1, shape1), dtype=dtype), False
+    return np.ascontiguousarray(arr, dtype=dtype), True
+
+
+def _prep(x, kernel, bias_in, rec_mask, step_mask, u):
+    dt = np.result_type(x.dtype, kernel.dtype)
+    x = np.ascontiguousarray(x, dtype=dt)
+    n, t, m = x.shape
+    xw = (x.reshape(n * t, m) @ np.asarray(kernel, dtype=dt)).reshape(n, t, -1)
+    if bias_in is not None:
+        xw += bias_in
+    rho, has_rho = _opt(rec_mask, u, dt)
+    sm, has_sm = _opt(step_mask, 1, np.bool_)
+    return x, xw, rho, has_rho, sm, has_sm, dt
+
+
+def _h_prev(out, h0, rho, has_rho):
+    """(N, T, u) array of h_{t-1}⊙ρ for every step (h0 at t = 0)."""
+    hp = np.empty_like(out)
+    hp[:, 0] = h0
+    hp[:, 1:] = out[:, :-1]
+    if has_rho:
+        hp *= rho[:, None, :]
+    return hp
+
+
+def _param_grads(x, dz, kernel):
+    """dZ as (N·T, G), dkernel = Xᵀ·dZ and dx = dZ·kernelᵀ, each one BLAS call."""
+    n, t, m = x.shape
+    g = dz.shape[-1]
+    dz2 = dz.reshape(n * t, g)
+    d_kernel = x.reshape(n * t, m).T @ dz2
+    dx = (dz2 @ np.asarray(kernel, dtype=dz.dtype).T).reshape(n, t, m)
+    return dz2, d_kernel, dx
+
+
+# =========================================================================== SimpleRNN
+@njit(**_JIT)
+def _srnn_fwd(xw, h0, U, rho, has_rho, sm, has_sm, c, fast, out, zs, ys):
+    n_, t_, u = xw.shape
+    for n in range(n_):
+        hd = np.empty(u, dtype=xw.dtype)
+        z = np.empty(u, dtype=xw.dtype)
+        hp = h0[n].copy()
+        for t in range(t_):
+            for k in range(u):
+                hd[k] = hp[k] * rho[n, k] if has_rho else hp[k]
+            for j in range(u):
+                z[j] = 0.0
+            for k in range(u):
+                hk = hd[k]
+                for j in range(u):
+                    z[j] += hk * U[k, j]
+            keep = (not has_sm) or sm[n, t]
+            for j in range(u):
+                zs[n, t, j] = xw[n, t, j] + z[j]
+            act_vec(c, fast, zs[n, t], ys[n, t])
+            for j in range(u):
+                if keep:
+                    hp[j] = ys[n, t, j]
+                out[n, t, j] = hp[j]
+
+
+@njit(**_JIT)
+def _srnn_bwd(d_out, g_last, zs, ys, U, rho, has_rho, sm, has_sm, c, dzs, g0):
+    n_, t_, u = zs.shape
+    for n in range(n_):
+        g = g_last[n].copy()
+        dz = np.empty(u, dtype=zs.dtype)
+        for t in range(t_ - 1, -1, -1):
+            keep = (not has_sm) or sm[n, t]
+            for j in range(u):
+                g[j] += d_out[n, t, j]
+                dz[j] = (g[j] * deriv(c, zs[n, t, j], ys[n, t, j])) if keep else 0.0
+                dzs[n, t, j] = dz[j]
+            for k in range(u):
+                s = 0.0
+                for j in range(u):
+                    s += dz[j] * U[k, j]
+                if has_rho:
+                    s *= rho[n, k]
+                g[k] = s if keep else g[k] + s
+        g0[n] = g
+
+
+
+
+def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh", rec_mask=None,
+                       step_mask=None):
+    """Run the whole sequence; return ``(outputs (N, T, u), h_T (N, u), cache)``."""
+    u = recurrent_kernel.shape[0]
+    x, xw, rho, has_rho, sm, has_sm, dt = _prep(x, kernel, bias, rec_mask, step_mask, u)
+    n, t, _ = xw.shape
+    h0 = np.ascontiguousarray(h0, dtype=dt)
+    U = np.ascontiguousarray(recurrent_kernel, dtype=dt)
+    c = code(activation)
+    out = np.empty_like(xw)
+    zs = np.empty_like(xw)
+    ys = np.empty_like(xw)
+    _srnn_fwd(xw, h0, U, rho, has_rho, sm, has_sm, c, dt == np.float32, out, zs, ys)
+    cache = (x, h0, out, zs, ys, kernel, U, bias is not None, c, rho, has_rho, sm, has_sm)
+    return out, out[:, -1].copy(), cache
+
+
+def simple_rnn_backward(d_outputs, d_h_last, cache):
+    """Return ``(dx, dh0, dkernel, drecurrent_kernel, dbias)``."""
+    x, h0, out, zs, ys, kernel, U, has_bias, c, rho, has_rho, sm, has_sm = cache
+    dt = zs.dtype
+    n, t, u = zs.shape
+    d_out = np.ascontiguousarray(d_outputs, dtype=dt)
+    g_last = np.ascontiguousarray(d_h_last, dtype=dt)
+    dzs = np.empty_like(zs)
+    g0 = np.empty((n, u), dtype=dt)
+    _srnn_bwd(d_out, g_last, zs, ys, U, rho, has_rho, sm, has_sm, c, dzs, g0)
+    dz2, d_kernel, dx = _param_grads(x, dzs, kernel)
+    d_rec = _h_prev(out, h0, rho, has_rho).reshape(n * t, u).T @ dz2
+    d_bias = dz2.sum(axis=0) if has_bias else None
+    return dx, g0, d_kernel, d_rec, d_bias
+
+
+# =========================================================================== LSTM
+def _lstm_gates(n, t, a, hp, cp, keep, c, rc, fast, u, pre, gates, cnew, snew, out, cs):
+    """Gate math of one sample at one step from the pre-activations ``a`` (4u,)."""
+    g = gates[n, t]
+    for j in range(4 * u):
+        pre[n, t, j] = a[j]
+    act_vec(rc, fast, a[:2 * u], g[:2 * u])
+    act_vec(c, fast, a[2 * u:3 * u], g[2 * u:3 * u])
+    act_vec(rc, fast, a[3 * u:], g[3 * u:])
+    cn = cnew[n, t]
+    for j in range(u):
+        cn[j] = g[u + j] * cp[j] + g[j] * g[2 * u + j]
+    sv = snew[n, t]
+    act_vec(c, fast, cn, sv)
+    for j in range(u):
+        if keep:
+            hp[j] = g[3 * u + j] * sv[j]
+            cp[j] = cn[j]
+        out[n, t, j] = hp[j]
+        cs[n, t, j] = cp[j]
+
+
+_lstm_gates_j = njit(**_JIT)(_lstm_gates)
+
+
+@njit(**_JIT)
+def _lstm_fwd(xw, h0, c0, U, rho, has_rho, sm, has_sm, c, rc, fast, pre, gates, cnew, snew, out,
+              cs):
+    n_, t_, g4 = xw.shape
+    u = g4 // 4
+    for n in range(n_):
+        hd = np.empty(u, dtype=xw.dtype)
+        a = np.empty(g4, dtype=xw.dtype)
+        hp = h0[n].copy()
+        cp = c0[n].copy()
+        for t in range(t_):
+            for k in range(u):
+                hd[k] = hp[k] * rho[n, k] if has_rho else hp[k]
+            for j in range(g4):
+                a[j] = 0.0
+            for k in range(u):
+                hk = hd[k]
+                for j in range(g4):
+                    a[j] += hk * U[k, j]
+            for j in range(g4):
+                a[j] = xw[n, t, j] + a[j]
+            keep = (not has_sm) or sm[n, t]
+            _lstm_gates_j(n, t, a, hp, cp, keep, c, rc, fast, u, pre, gates, cnew, snew, out, cs)
+
+
+def _lstm_dz(n, t, gh, gc, keep, c, rc, u, pre, gates, cnew, snew, c_prev, dz):
+    """dz (4u,) of one sample at one step; gc becomes dC (the part carried is dC·f, done later)."""
+    for j in range(u):
+        dh = gh[j] if keep else 0.0
+        dcj = gc[j] if keep else 0.0
+        i = gates[n, t, j]
+        f = gates[n, t, u + j]
+        cc = gates[n, t, 2 * u + j]
+        o = gates[n, t, 3 * u + j]
+        s = snew[n, t, j]
+        do = dh * s
+        dcj = dcj + (dh * o) * deriv(c, cnew[n, t, j], s)
+        dz[j] = (dcj * cc) * deriv(rc, pre[n, t, j], i)
+        dz[u + j] = (dcj * c_prev[j]) * deriv(rc, pre[n, t, u + j], f)
+        dz[2 * u + j] = (dcj * i) * deriv(c, pre[n, t, 2 * u + j], cc)
+        dz[3 * u + j] = do * deriv(rc, pre[n, t, 3 * u + j], o)
+        # carried cell gradient: dC·f at a live step, unchanged at a masked one
+        gc[j] = dcj * f if keep else gc[j]
+
+
+_lstm_dz_j = njit(**_JIT)(_lstm_dz)
+
+
+@njit(**_JIT)
+def _lstm_bwd(d_out, gh_last, gc_last, c0, U, rho, has_rho, sm, has_sm, c, rc, pre, gates,
+                   cnew, snew, cs, dzs, gh0, gc0):
+    n_, t_, g4 = pre.shape
+    u = g4 // 4
+    for n in range(n_):
+        gh = gh_last[n].copy()
+        gc = gc_last[n].copy()
+        dz = np.empty(g4, dtype=pre.dtype)
+        for t in range(t_ - 1, -1, -1):
+            keep = (not has_sm) or sm[n, t]
+            for j in range(u):
+                gh[j] += d_out[n, t, j]
+            c_prev = cs[n, t - 1] if t > 0 else c0[n]
+            _lstm_dz_j(n, t, gh, gc, keep, c, rc, u, pre, gates, cnew, snew, c_prev, dz)
+            for j in range(g4):
+                dzs[n, t, j] = dz[j]
+            for k in range(u):
+                s = 0.0
+                for j in range(g4):
+                    s += dz[j] * U[k, j]
+                if has_rho:
+                    s *= rho[n, k]
+                gh[k] = s if keep else gh[k] + s
+        gh0[n] = gh
+        gc0[n] = gc
+
+
+
+
+@njit(**_JIT)
+def _lstm_step_fwd(t, xw, hu, hcur, ccur, sm, has_sm, c, rc, fast, pre, gates, cnew, snew, out, cs):
+    """One step for the whole batch, from hu = (h_{t-1}⊙ρ)·U computed by BLAS."""
+    n_, _, g4 = xw.shape
+    u = g4 // 4
+    a = np.empty(g4, dtype=xw.dtype)
+    for n in range(n_):
+        for j in range(g4):
+            a[j] = xw[n, t, j] + hu[n, j]
+        keep = (not has_sm) or sm[n, t]
+        _lstm_gates_j(n, t, a, hcur[n], ccur[n], keep, c, rc, fast, u, pre, gates, cnew, snew, out, cs)
+
+
+@njit(**_JIT)
+def _lstm_step_bwd(t, d_out, gh, gc, c0, sm, has_sm, c, rc, pre, gates, cnew, snew, cs, dzs):
+    """dZ_t for the whole batch; gh gets d_out added; gc becomes the carried cell gradient."""
+    n_, _, g4 = pre.shape
+    u = g4 // 4
+    dz = np.empty(g4, dtype=pre.dtype)
+    for n in range(n_):
+        keep = (not has_sm) or sm[n, t]
+        for j in range(u):
+            gh[n, j] += d_out[n, t, j]
+        c_prev = cs[n, t - 1] if t > 0 else c0[n]
+        _lstm_dz_j(n, t, gh[n], gc[n], keep, c, rc, u, pre, gates, cnew, snew, c_prev, dz)
+        for j in range(g4):
+            dzs[n, t, j] = dz[j]
+
+
+def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
+                 recurrent_activation="sigmoid", rec_mask=None, step_mask=None):
+    """Run the whole sequence; return ``(outputs (N, T, u), h_T, c_T, cache)``."""
+    u = recurrent_kernel.shape[0]
+    x, xw, rho, has_rho, sm, has_sm, dt = _prep(x, kernel, bias, rec_mask, step_mask, u)
+    n, t, g4 = xw.shape
+    h0 = np.ascontiguousarray(h0, dtype=dt)
+    c0 = np.ascontiguousarray(c0, dtype=dt)
+    U = np.ascontiguousarray(recurrent_kernel, dtype=dt)
+    ca, cr = code(activation), code(recurrent_activation)
+    fast = dt == np.float32
+    pre, gates = np.empty_like(xw), np.empty_like(xw)
+    out, cs = np.empty((n, t, u), dt), np.empty((n, t, u), dt)
+    cnew, snew = np.empty((n, t, u), dt), np.empty((n, t, u), dt)
+    if u >= BLAS_STEP_UNITS:
+        hcur, ccur = h0.copy(), c0.copy()
+        hu = np.empty((n, g4), dt)
+        for s in range(t):
+            hd = hcur * rho if has_rho else hcur
+            np.matmul(hd, U, out=hu)
+            _lstm_step_fwd(s, xw, hu, hcur, ccur, sm, has_sm, ca, cr, fast, pre, gates, cnew, snew,
+                           out, cs)
+    else:
+        _lstm_fwd(xw, h0, c0, U, rho, has_rho, sm, has_sm, ca, cr, fast, pre, gates, cnew, snew,
+                  out, cs)
+    cache = (x, h0, c0, out, cs, pre, gates, cnew, snew, kernel, U, bias is not None, ca, cr,
+             rho, has_rho, sm, has_sm)
+    return out, out[:, -1].copy(), cs[:, -1].copy(), cache
+
+
+def lstm_backward(d_outputs, d_h_last, d_c_last, cache):
+    """Return ``(dx, dh0, dc0, dkernel, drecurrent_kernel, dbias)``."""
+    (x, h0, c0, out, cs, pre, gates, cnew, snew, kernel, U, has_bias, ca, cr, rho, has_rho, sm,
+     has_sm) = cache
+    dt = pre.dtype
+    n, t, g4 = pre.shape
+    u = g4 // 4
+    d_out = np.ascontiguousarray(d_outputs, dtype=dt)
+    dzs = np.empty_like(pre)
+    if u >= BLAS_STEP_UNITS:
+        gh = np.array(d_h_last, dtype=dt)
+        gc = np.array(d_c_last, dtype=dt)
+        UT = np.ascontiguousarray(U.T)
+        dhd = np.empty((n, u), dt)
+        for s in range(t - 1, -1, -1):
+            _lstm_step_bwd(s, d_out, gh, gc, c0, sm, has_sm, ca, cr, pre, gates, cnew, snew, cs,
+                           dzs)
+            np.matmul(dzs[:, s], UT, out=dhd)
+            if has_rho:
+                dhd *= rho
+            if has_sm:
+                live = sm[:, s][:, None]
+                gh = np.where(live, dhd, gh + dhd)
+            else:
+                gh, dhd = dhd, gh
+        gh0, gc0 = gh, gc
+    else:
+        gh0, gc0 = np.empty((n, u), dt), np.empty((n, u), dt)
+        _lstm_bwd(
+            d_out, np.ascontiguousarray(d_h_last, dtype=dt),
+            np.ascontiguousarray(d_c_last, dtype=dt), c0, U, rho, has_rho, sm, has_sm, ca, cr,
+            pre, gates, cnew, snew, cs, dzs, gh0, gc0)
+    dz2, d_kernel, dx = _param_grads(x, dzs, kernel)
+    d_rec = _h_prev(out, h0, rho, has_rho).reshape(n * t, u).T @ dz2
+    d_bias = dz2.sum(axis=0) if has_bias else None
+    return dx, gh0, gc0, d_kernel, d_rec, d_bias
+
+
+# =========================================================================== GRU
+@njit(**_JIT)
+def _gru_fwd(xw, h0, U, rbias, has_rb, reset_after, rho, has_rho, sm, has_sm, c, rc, fast, pre,
+             gates, aux, out):
+    n_, t_, g3 = xw.shape
+    u = g3 // 3
+    for n in range(n_):
+        hd = np.empty(u, dtype=xw.dtype)
+        hu = np.empty(g3, dtype=xw.dtype)
+        p = np.empty(u, dtype=xw.dtype)
+        hp = h0[n].copy()
+        for t in range(t_):
+            for k in range(u):
+                hd[k] = hp[k] * rho[n, k] if has_rho else hp[k]
+            ncols = g3 if reset_after else 2 * u
+            for j in range(ncols):
+                hu[j] = 0.0
+            for k in range(u):
+                hk = hd[k]
+                for j in range(ncols):
+                    hu[j] += hk * U[k, j]
+            if has_rb:
+                for j in range(g3):
+                    hu[j] += rbias[j]
+            keep = (not has_sm) or sm[n, t]
+            for j in range(2 * u):
+                pre[n, t, j] = xw[n, t, j] + hu[j]
+            act_vec(rc, fast, pre[n, t, :2 * u], gates[n, t, :2 * u])
+            if reset_after:
+                for j in range(u):
+                    q = hu[2 * u + j]
+                    aux[n, t, j] = q
+                    pre[n, t, 2 * u + j] = xw[n, t, 2 * u + j] + gates[n, t, u + j] * q
+            else:
+                for k in range(u):
+                    p[k] = gates[n, t, u + k] * hd[k]
+                    aux[n, t, k] = p[k]
+                for j in range(u):
+                    hu[2 * u + j] = 0.0
+                for k in range(u):
+                    pk = p[k]
+                    for j in range(u):
+                        hu[2 * u + j] += pk * U[k, 2 * u + j]
+                for j in range(u):
+                    pre[n, t, 2 * u + j] = xw[n, t, 2 * u + j] + hu[2 * u + j]
+            act_vec(c, fast, pre[n, t, 2 * u:], gates[n, t, 2 * u:])
+            for j in range(u):
+                hh = gates[n, t, 2 * u + j]
+                z = gates[n, t, j]
+                if keep:
+                    hp[j] = z * hp[j] + (1.0 - z) * hh
+                out[n, t, j] = hp[j]
+
+
+@njit(**_JIT)
+def _gru_bwd(d_out, g_last, h0, out, U, reset_after, rho, has_rho, sm, has_sm, c, rc, pre,
+                  gates, aux, dxw, dhu, g0):
+    n_, t_, g3 = pre.shape
+    u = g3 // 3
+    for n in range(n_):
+        g = g_last[n].copy()
+        dh = np.empty(u, dtype=pre.dtype)
+        dah = np.empty(u, dtype=pre.dtype)
+        dp = np.empty(u, dtype=pre.dtype)
+        dhd = np.empty(u, dtype=pre.dtype)
+        for t in range(t_ - 1, -1, -1):
+            keep = (not has_sm) or sm[n, t]
+            hp = out[n, t - 1] if t > 0 else h0[n]
+            for j in range(u):
+                g[j] += d_out[n, t, j]
+                dh[j] = g[j] if keep else 0.0
+                z = gates[n, t, j]
+                hh = gates[n, t, 2 * u + j]
+                dz = dh[j] * (hp[j] - hh)
+                dah[j] = (dh[j] * (1.0 - z)) * deriv(c, pre[n, t, 2 * u + j], hh)
+                dxw[n, t, j] = dz * deriv(rc, pre[n, t, j], z)
+                dxw[n, t, 2 * u + j] = dah[j]
+            if reset_after:
+                for j in range(u):
+                    r = gates[n, t, u + j]
+                    dr = dah[j] * aux[n, t, j]
+                    dxw[n, t, u + j] = dr * deriv(rc, pre[n, t, u + j], r)
+                for j in range(2 * u):
+                    dhu[n, t, j] = dxw[n, t, j]
+                for j in range(u):
+                    dhu[n, t, 2 * u + j] = dah[j] * gates[n, t, u + j]
+                for k in range(u):
+                    s = 0.0
+                    for j in range(g3):
+                        s += dhu[n, t, j] * U[k, j]
+                    dhd[k] = s
+            else:
+                for k in range(u):
+                    s = 0.0
+                    for j in range(u):
+                        s += dah[j] * U[k, 2 * u + j]
+                    dp[k] = s
+                for j in range(u):
+                    r = gates[n, t, u + j]
+                    hdj = hp[j] * rho[n, j] if has_rho else hp[j]
+                    dxw[n, t, u + j] = (dp[j] * hdj) * deriv(rc, pre[n, t, u + j], r)
+                for k in range(u):
+                    s = 0.0
+                    for j in range(2 * u):
+                        s += dxw[n, t, j] * U[k, j]
+                    dhd[k] = s + dp[k] * gates[n, t, u + k]
+            for k in range(u):
+                v = dhd[k] * rho[n, k] if has_rho else dhd[k]
+                v = v + dh[k] * gates[n, t, k]
+                g[k] = v if keep else v + g[k]
+        g0[n] = g
+
+
+
+
+def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
+                recurrent_activation="sigmoid", reset_after=True, rec_mask=None, step_mask=None):
+    """Run the whole sequence; return ``(outputs (N, T, u), h_T, cache)``."""
+    reset_after = bool(reset_after)
+    u = recurrent_kernel.shape[0]
+    in_bias = rec_bias = None
+    if bias is not None:
+        in_bias, rec_bias = (bias[0], bias[1]) if reset_after else (bias, None)
+    x, xw, rho, has_rho, sm, has_sm, dt = _prep(x, kernel, in_bias, rec_mask, step_mask, u)
+    n, t, g3 = xw.shape
+    h0 = np.ascontiguousarray(h0, dtype=dt)
+    U = np.ascontiguousarray(recurrent_kernel, dtype=dt)
+    rb, has_rb = (np.zeros(g3, dt), False) if rec_bias is None else (
+        np.ascontiguousarray(rec_bias, dtype=dt), True)
+    ca, cr = code(activation), code(recurrent_activation)
+    pre, gates = np.empty_like(xw), np.empty_like(xw)
+    aux, out = np.empty((n, t, u), dt), np.empty((n, t, u), dt)
+    _gru_fwd(xw, h0, U, rb, has_rb, reset_after, rho, has_rho, sm, has_sm, ca, cr,
+             dt == np.float32, pre, gates, aux, out)
+    cache = (x, h0, out, pre, gates, aux, kernel, U, bias is not None, reset_after, ca, cr, rho,
+             has_rho, sm, has_sm)
+    return out, out[:, -1].copy(), cache
+
+
+def gru_backward(d_outputs, d_h_last, cache):
+    """Return ``(dx, dh0, dkernel, drecurrent_kernel, dbias)``; dbias has the shape of the bias."""
+    (x, h0, out, pre, gates, aux, kernel, U, has_bias, reset_after, ca, cr, rho, has_rho, sm,
+     has_sm) = cache
+    dt = pre.dtype
+    n, t, g3 = pre.shape
+    u = g3 // 3
+    d_out = np.ascontiguousarray(d_outputs, dtype=dt)
+    dxw = np.empty_like(pre)
+    dhu = np.empty_like(pre) if reset_after else np.empty((1, 1, 1), dt)
+    g0 = np.empty((n, u), dt)
+    _gru_bwd(
+        d_out, np.ascontiguousarray(d_h_last, dtype=dt), h0, out, U, reset_after, rho, has_rho,
+        sm, has_sm, ca, cr, pre, gates, aux, dxw, dhu, g0)
+    dz2, d_kernel, dx = _param_grads(x, dxw, kernel)
+    hd = _h_prev(out, h0, rho, has_rho).reshape(n * t, u)
+    if reset_after:
+        dhu2 = dhu.reshape(n * t, g3)
+        d_rec = hd.T @ dhu2
+    else:
+        d_rec = np.empty((u, g3), dt)
+        d_rec[:, :2 * u] = hd.T @ dz2[:, :2 * u]
+        d_rec[:, 2 * u:] = aux.reshape(n * t, u).T @ dz2[:, 2 * u:]
+    d_bias = None
+    if has_bias:
+        d_in_bias = dz2.sum(axis=0)
+        d_bias = np.stack([d_in_bias, dhu2.sum(axis=0)]) if reset_after else d_in_bias
+    return dx, g0, d_kernel, d_rec, d_bias

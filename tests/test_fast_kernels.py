@@ -1,0 +1,297 @@
+"""The compiled fast path (rnnlab.kernels.fast) against the plain-NumPy reference, and on its own
+against finite differences: recurrent cells, Embedding gradient, Conv1D, fused Adam, training."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import rnnlab
+from rnnlab import config
+from rnnlab.kernels import activations as A
+from rnnlab.kernels import conv as conv_ref
+from rnnlab.kernels import gru as gru_k
+from rnnlab.kernels import lstm as lstm_k
+from rnnlab.kernels import simple_rnn as rnn_k
+from rnnlab.kernels.fast import rnn_cells
+from rnnlab.kernels.fast import conv as conv_fast
+from rnnlab.kernels.fast.embedding import scatter_add_rows
+from rnnlab.layers.conv import Conv1D
+from rnnlab.layers.embedding import Embedding
+from rnnlab.layers.recurrent import GRU, LSTM, SimpleRNN
+from rnnlab.optimizers import Adam
+from gradcheck import check_layer, rel_error
+
+TOL = {np.float64: 1e-10, np.float32: 1e-5}
+# cell name: (kernel module, gates, states, extra keywords)
+CELLS = {
+    "simple_rnn": (rnn_k, 1, 1, {}),
+    "lstm": (lstm_k, 4, 2, {}),
+    "gru": (gru_k, 3, 1, {"reset_after": True}),
+    "gru_before": (gru_k, 3, 1, {"reset_after": False}),
+}
+LAYERS = {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU,
+          "gru_before": lambda u, **kw: GRU(u, reset_after=False, **kw)}
+
+
+def _kernel_pair(cell, seed, dtype, rho=False, sm=False, bias=True, acts=None, shape=None):
+    """Run reference and fast forward+backward on the same random data; return both results."""
+    mod, ng, ns, kw = CELLS[cell]
+    r = np.random.default_rng(seed)
+    n, t, m, u = shape or (int(r.integers(1, 5)), int(r.integers(1, 7)), int(r.integers(1, 4)),
+                           int(r.integers(1, 5)))
+    kw = dict(kw, **(acts or {}))
+    # float32: keep pre-activations out of deep saturation, where 1 - y² of a float32 tanh
+    # cancels to a few significant digits in either implementation (a 1-ulp difference in y
+    # becomes > 1e-5 there); float64 uses the full scale.
+    s = 1.0 if dtype == np.float64 else 0.5
+    x = r.normal(size=(n, t, m)).astype(dtype)
+    W = r.normal(scale=0.5, size=(m, ng * u)).astype(dtype)
+    U = r.normal(scale=0.5, size=(u, ng * u)).astype(dtype)
+    b = None
+    if bias:
+        b = r.normal(scale=s, size=(2, ng * u) if kw.get("reset_after") else (ng * u,)
+                     ).astype(dtype)
+    states = [r.normal(scale=s, size=(n, u)).astype(dtype) for _ in range(ns)]
+    rmask = ((r.random((n, u)) < 0.7) / 0.7).astype(dtype) if rho else None
+    smask = r.random((n, t)) < 0.6 if sm else None
+    d_out = r.normal(size=(n, t, u)).astype(dtype)
+    d_fin = [r.normal(size=(n, u)).astype(dtype) for _ in range(ns)]
+    res = {}
+    for kind in ("reference", "fast"):
+        fwd, bwd = mod.get_impl(kind)
+        o = fwd(x, *states, W, U, b, **kw, rec_mask=rmask, step_mask=smask)
+        g = bwd(d_out, *d_fin, o[-1])
+        res[kind] = list(o[:-1]) + list(g)
+    return res
+
+
+def _assert_pair(res, dtype):
+    ref, fast = res["reference"], res["fast"]
+    assert len(ref) == len(fast)
+    for i, (a, b) in enumerate(zip(ref, fast)):
+        if a is None:
+            assert b is None, f"result {i}: reference None, fast not"
+            continue
+        assert a.shape == b.shape and b.dtype == dtype, (i, a.shape, b.shape, b.dtype)
+        assert rel_error(a, b) < TOL[dtype], (i, rel_error(a, b))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("opts", [(False, False, True), (True, True, True), (True, False, False),
+                                  (False, True, False)], ids=["plain", "masks", "rho-nobias",
+                                                              "steps-nobias"])
+def test_kernels_equal_reference(cell, dtype, opts):
+    rho, sm, bias = opts
+    for seed in range(3):
+        _assert_pair(_kernel_pair(cell, seed, dtype, rho, sm, bias), dtype)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (1, 6, 2, 3), (4, 1, 3, 2)])
+def test_kernels_batch_one_and_time_one(cell, shape):
+    for dtype in (np.float64, np.float32):
+        _assert_pair(_kernel_pair(cell, 7, dtype, rho=True, sm=True, shape=shape), dtype)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_kernels_every_activation(cell):
+    names = A.ELEMENTWISE
+    for i, act in enumerate(names):
+        acts = {"activation": act}
+        if cell != "simple_rnn":   # pair each activation with another as recurrent_activation
+            acts["recurrent_activation"] = names[(i + 3) % len(names)]
+        _assert_pair(_kernel_pair(cell, 100 + i, np.float64, rho=True, sm=True, acts=acts),
+                     np.float64)
+    for act in ("tanh", "sigmoid", "relu", "hard_sigmoid"):
+        acts = {"activation": act} if cell == "simple_rnn" else {"recurrent_activation": act}
+        _assert_pair(_kernel_pair(cell, 5, np.float32, acts=acts), np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lstm_blas_step_path_equal_reference(monkeypatch, dtype):
+    """Large ``units`` run the per-step product in BLAS; force that path on small shapes."""
+    monkeypatch.setattr(rnn_cells, "BLAS_STEP_UNITS", 1)
+    for seed, opts in enumerate([(False, False, True), (True, True, True), (True, False, False)]):
+        _assert_pair(_kernel_pair("lstm", seed, dtype, *opts), dtype)
+
+
+def test_unknown_or_softmax_activation_is_rejected():
+    with pytest.raises(ValueError, match="softmax"):
+        rnn_cells.code("softmax")
+    with pytest.raises(ValueError, match="Unknown activation"):
+        rnn_cells.code("nope")
+
+
+# ----------------------------------------------------------------------------- layers
+LAYER_OPTIONS = [
+    {"return_sequences": True},
+    {"return_state": True, "go_backwards": True},
+    {"return_sequences": True, "return_state": True, "dropout": 0.3, "recurrent_dropout": 0.4},
+    {"go_backwards": True, "use_bias": False, "dropout": 0.2},
+]
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("opt", range(len(LAYER_OPTIONS)))
+def test_layer_paths_equal(float64, cell, opt):
+    """Whole layer (go_backwards, return_state, step masks, dropout masks, initial states)."""
+    r = np.random.default_rng(opt)
+    n, t, m, u = 3, 5, 2, 3
+    kw = LAYER_OPTIONS[opt]
+    layer = LAYERS[cell](u, **kw)
+    layer.ensure_built((None, t, m))
+    x = r.normal(size=(n, t, m))
+    mask = r.random((n, t)) > 0.3
+    states = [r.normal(size=(n, u)) for _ in range(CELLS[cell][2])]
+    got = {}
+    for kind in ("reference", "fast"):
+        config.set_kernels(kind)
+        layer.zero_grads()
+        layer._reseed_for_check(11)
+        out, back = layer.forward([x] + states, training=True, mask=mask)
+        outs = out if isinstance(out, list) else [out]
+        d = [np.random.default_rng(5 + i).normal(size=o.shape) for i, o in enumerate(outs)]
+        dins = back(d if isinstance(out, list) else d[0])
+        got[kind] = outs + list(dins) + [g.copy() for g in layer.grads.values()]
+    for a, b in zip(got["reference"], got["fast"]):
+        assert rel_error(a, b) < 1e-10
+
+
+# ----------------------------------------------------------------------------- gradient checks
+def _gradcheck_cases():
+    r = np.random.default_rng(3)
+    cases = []
+    for cell in CELLS:
+        cases.append((cell, {"return_sequences": True, "activation": "relu"}, False))
+        cases.append((cell, {"return_state": True, "go_backwards": True}, True))
+        cases.append((cell, {"dropout": 0.3, "recurrent_dropout": 0.3, "use_bias": False,
+                             "return_sequences": True}, False))
+    return cases
+
+
+@pytest.mark.parametrize("cell,kw,with_mask", _gradcheck_cases())
+def test_recurrent_gradcheck_on_fast_path(float64, cell, kw, with_mask):
+    config.set_kernels("fast")
+    r = np.random.default_rng(len(cell) + len(kw))
+    n, t, m, u = 3, 4, 2, 3
+    layer = LAYERS[cell](u, **kw)
+    layer.ensure_built((None, t, m))
+    for k in layer.params:
+        layer.params[k] = r.normal(scale=0.6, size=layer.params[k].shape)
+        layer.grads[k] = np.zeros_like(layer.params[k])
+    x = r.normal(size=(n, t, m))
+    mask = (r.random((n, t)) > 0.3) if with_mask else None
+    training = "dropout" in kw
+    check_layer(layer, x, training=training, mask=mask, seed=2 if training else None)
+    check_layer(layer, [x] + [r.normal(size=(n, u)) for _ in range(CELLS[cell][2])],
+                training=training, mask=mask, seed=2 if training else None)
+
+
+def test_embedding_gradcheck_on_fast_path(float64):
+    config.set_kernels("fast")
+    layer = Embedding(7, 3)
+    ids = np.array([[1, 2, 2, 6], [0, 2, 6, 6]])         # repeated ids must add up
+    errors = check_layer(layer, ids)
+    assert set(errors) == {"embeddings"}
+
+
+@pytest.mark.parametrize("padding,strides,dilation", [("valid", 1, 1), ("same", 2, 1),
+                                                      ("causal", 1, 2), ("same", 1, 3)])
+def test_conv1d_gradcheck_on_fast_path(float64, padding, strides, dilation):
+    config.set_kernels("fast")
+    x = np.random.default_rng(1).normal(size=(2, 7, 3))
+    check_layer(Conv1D(2, 3, strides=strides, padding=padding, dilation_rate=dilation,
+                       activation="tanh", bias_initializer="random_normal"), x)
+
+
+# ----------------------------------------------------------------------------- embedding, conv
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scatter_add_equals_np_add_at(dtype):
+    r = np.random.default_rng(0)
+    idx = r.integers(0, 50, size=(30, 100))
+    vals = r.normal(size=(30, 100, 8)).astype(dtype)
+    start = r.normal(size=(50, 8)).astype(dtype)
+    ref = conv_ref.scatter_add_rows(start.copy(), idx, vals)
+    fast = scatter_add_rows(start.copy(), idx, vals)
+    np.testing.assert_array_equal(fast, ref)           # same order of additions: bit for bit
+    with pytest.raises(IndexError, match="out of range"):
+        scatter_add_rows(start.copy(), np.array([50]), vals[0, :1])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("padding,strides,dilation,k", [("valid", 1, 1, 3), ("same", 2, 1, 4),
+                                                        ("causal", 1, 2, 2), ("same", 1, 1, 1),
+                                                        ("valid", 3, 1, 2)])
+def test_conv1d_kernels_equal_reference(dtype, padding, strides, dilation, k):
+    r = np.random.default_rng(k)
+    for n, t, c, f in [(1, 1 if padding != "valid" else k, 1, 1), (3, 9, 2, 4)]:
+        x = r.normal(size=(n, t, c)).astype(dtype)
+        W = r.normal(size=(k, c, f)).astype(dtype)
+        b = r.normal(size=f).astype(dtype)
+        left, right, _ = conv_ref.pads_1d(t, k, padding, strides, dilation)
+        z1, c1 = conv_ref.conv1d_forward(x, W, b, strides, dilation, left, right)
+        z2, c2 = conv_fast.conv1d_forward(x, W, b, strides, dilation, left, right)
+        assert rel_error(z1, z2) < TOL[dtype]
+        dz = r.normal(size=z1.shape).astype(dtype)
+        g1 = conv_ref.conv1d_backward(dz, c1, W, x.shape, strides, dilation, left, right)
+        g2 = conv_fast.conv1d_backward(dz, c2, W, x.shape, strides, dilation, left, right)
+        for a, bb in zip(g1, g2):
+            assert a.shape == bb.shape and rel_error(a, bb) < TOL[dtype]
+
+
+# ----------------------------------------------------------------------------- Adam
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_fused_adam_equals_reference(dtype, amsgrad):
+    r = np.random.default_rng(2)
+    p0 = r.normal(size=(40, 7)).astype(dtype)
+    grads = [r.normal(size=p0.shape).astype(dtype) for _ in range(5)]
+    result = {}
+    for kind in ("reference", "fast"):
+        config.set_kernels(kind)
+        opt, p = Adam(learning_rate=0.01, amsgrad=amsgrad), p0.copy()
+        for g in grads:
+            opt.apply([("w", p, g)])
+        result[kind] = (p, *opt.state["w"])
+    for a, b in zip(result["reference"], result["fast"]):
+        assert a.dtype == b.dtype == dtype
+        # same operations in the same precision: equal to the last bit (allow 1 ulp)
+        np.testing.assert_allclose(b, a, rtol=np.finfo(dtype).eps * 2, atol=0)
+
+
+# ----------------------------------------------------------------------------- training, config
+def _train(kind):
+    config.set_kernels(kind)
+    config.set_random_seed(42)
+    model = rnnlab.Sequential([Embedding(20, 4), Conv1D(3, 2, padding="causal"),
+                               LSTM(3, return_sequences=True), GRU(3, return_sequences=True),
+                               SimpleRNN(1, activation="sigmoid")])
+    model.compile(optimizer=Adam(learning_rate=0.01), loss="binary_crossentropy")
+    r = np.random.default_rng(0)
+    x = r.integers(0, 20, size=(23, 6))
+    y = r.integers(0, 2, size=(23, 1)).astype(float)
+    model.fit(x, y, batch_size=5, epochs=2, verbose=0)
+    return model.get_weights()
+
+
+def test_training_both_paths_same_weights(float64):
+    ref, fast = _train("reference"), _train("fast")
+    assert len(ref) == len(fast) == 12
+    for a, b in zip(ref, fast):
+        assert rel_error(a, b) < 1e-10
+    config.set_random_seed(42)
+    assert any(rel_error(a, b) > 1e-3 for a, b in zip(_train("fast"), [w * 0 for w in ref]))
+
+
+def test_kernel_choice_default_and_reference_selectable():
+    out = subprocess.run([sys.executable, "-c", "import rnnlab; print(rnnlab.config.kernels())"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "fast"                 # numba is installed here
+    config.set_kernels("reference")
+    assert rnn_k.get_impl()[0] is rnn_k.simple_rnn_forward
+    config.set_kernels("fast")
+    assert lstm_k.get_impl()[0] is rnn_cells.lstm_forward
+    with pytest.raises(ValueError, match="Unknown kernels"):
+        config.set_kernels("turbo")
