@@ -175,7 +175,7 @@ def avg_pool1d_backward(dy, cache, x_shape):
 # ---------------------------------------------------------------------------- embedding
 def embedding_lookup(table, indices):
     """Rows of ``table`` (V, D) at integer ``indices`` of any shape: ``indices.shape + (D,)``."""
-    return table[indices]
+    return np.take(table, indices, axis=0)  # faster than table[indices] for a row gather
 
 
 def scatter_add_rows(target, indices, values):

@@ -16,6 +16,7 @@ from rnnlab import config
 from rnnlab import losses as _losses
 from rnnlab import metrics as _metrics
 from rnnlab import optimizers as _opt
+from rnnlab.kernels import compute_scope
 from rnnlab.layers.base import unique_name
 from rnnlab.models import training as T
 
@@ -244,6 +245,12 @@ class Model:
         if val is not None:
             self._check_targets(val[0], val[1])
 
+        with compute_scope():
+            return self._fit_loop(xs, ys, sws, n, val, batch_size, epochs, verbose, callbacks,
+                                  shuffle, initial_epoch)
+
+    def _fit_loop(self, xs, ys, sws, n, val, batch_size, epochs, verbose, callbacks, shuffle,
+                  initial_epoch):
         history = _cb.History()
         cbs = _cb.CallbackList(list(callbacks or []) + [history], self)  # History last, as Keras
         self.stop_training = False
@@ -327,7 +334,8 @@ class Model:
         xs, ys, sws, _ = self._prepare(x, y, sample_weight)
         self._ensure_built_for(xs)
         self._check_targets(xs, ys)
-        logs = self._evaluate_arrays(xs, ys, sws, batch_size, verbose)
+        with compute_scope():
+            logs = self._evaluate_arrays(xs, ys, sws, batch_size, verbose)
         if verbose:
             print(T.format_logs(logs))
         if return_dict:
@@ -344,12 +352,13 @@ class Model:
         steps = -(-n // batch_size)
         bar = T.progress_bar(steps, None, verbose)
         chunks = []
-        for step in range(steps):
-            sl = slice(step * batch_size, (step + 1) * batch_size)
-            outs, _ = self._forward_batch([a[sl] for a in xs], training=False)
-            chunks.append(outs)
-            if bar is not None:
-                bar.update(1)
+        with compute_scope():
+            for step in range(steps):
+                sl = slice(step * batch_size, (step + 1) * batch_size)
+                outs, _ = self._forward_batch([a[sl] for a in xs], training=False)
+                chunks.append(outs)
+                if bar is not None:
+                    bar.update(1)
         if bar is not None:
             bar.close()
         result = [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]

@@ -129,3 +129,35 @@ def act_vec(c, fast, src, dst):
     else:
         for j in range(n):
             dst[j] = act(c, src[j])
+
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def act_range(c, fast, src, dst, lo, hi):
+    """dst[j] = f(src[j]) for lo <= j < hi: :func:`act_vec` without slicing (a view per call costs
+    reference counting that dominates at a few units); inlined, so the branch leaves the loop."""
+    if fast and c == TANH:
+        for j in range(lo, hi):
+            dst[j] = tanh32(_F32(src[j]))
+    elif fast and c == SIGMOID:
+        for j in range(lo, hi):
+            dst[j] = _F32(0.5) * (_F32(1.0) + tanh32(_F32(0.5) * _F32(src[j])))
+    else:
+        for j in range(lo, hi):
+            dst[j] = act(c, src[j])
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def deriv_range(c, Z, Y, n, t, lo, hi, dst, off):
+    """dst[j - off] = f'(Z[n, t, j]) (via Y = f(Z)) for lo <= j < hi, the branch out of the loop."""
+    if c == TANH:
+        for j in range(lo, hi):
+            y = Y[n, t, j]
+            dst[j - off] = 1.0 - y * y
+    elif c == SIGMOID:
+        for j in range(lo, hi):
+            y = Y[n, t, j]
+            dst[j - off] = y * (1.0 - y)
+    else:
+        for j in range(lo, hi):
+            dst[j - off] = deriv(c, Z[n, t, j], Y[n, t, j])

@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", parallel=True)
 def _adam_f32(p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps):
-    for i in range(p.shape[0]):
+    for i in prange(p.shape[0]):
         gi = g[i]
         mi = m[i] + b1c * (gi - m[i])
         vi = v[i] + b2c * (gi * gi - v[i])
@@ -30,9 +30,9 @@ def _adam_f32(p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps):
         p[i] = p[i] - np.float32(lr_t * np.float64(mi) / np.float64(den))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", parallel=True)
 def _adam_f64(p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps):
-    for i in range(p.shape[0]):
+    for i in prange(p.shape[0]):
         gi = g[i]
         mi = m[i] + b1c * (gi - m[i])
         vi = v[i] + b2c * (gi * gi - v[i])

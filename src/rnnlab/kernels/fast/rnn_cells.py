@@ -19,14 +19,14 @@ passed into the compiled code as integer codes (:mod:`rnnlab.kernels.fast.activa
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from rnnlab.kernels.fast.activations import act_vec, code, deriv
+from rnnlab.kernels.fast.activations import act_range, act_vec, code, deriv, deriv_range
 
 #: units at or above which the per-step recurrent product uses BLAS (LSTM, SimpleRNN, GRU
 #: reset_after=True); below it the whole recurrence runs in one compiled loop.
 BLAS_STEP_UNITS = 64
-_JIT = dict(cache=True, error_model="numpy")   # numpy's error model: no per-division checks
+_JIT = dict(cache=True, error_model="numpy", fastmath={"reassoc", "contract", "arcp", "nsz"})   # numpy's error model: no per-division checks
 
 
 def _opt(arr, shape1, dtype):
@@ -153,135 +153,149 @@ def simple_rnn_backward(d_outputs, d_h_last, cache):
 
 
 # =========================================================================== LSTM
-def _lstm_gates(n, t, a, hp, cp, keep, c, rc, fast, u, pre, gates, cnew, snew, out, cs):
-    """Gate math of one sample at one step from the pre-activations ``a`` (4u,)."""
-    g = gates[n, t]
-    for j in range(4 * u):
+@njit(inline="always", **_JIT)
+def _lstm_cell(n, t, a, g, cv, sv, hs, cst, keep, c, rc, fast, u, pre, gates, cnew, snew, out, cs):
+    """Gate math of sample n at step t from its complete pre-activations ``a`` (4u,) = xW + hU + b.
+
+    i, f, o = σ(a_i, a_f, a_o); C̃ = act(a_c); C_t = f·C_{t-1} + i·C̃; h_t = o·act(C_t).  States
+    ``hs``/``cst`` are (N, u) and are left unchanged at a masked step.  Inlined: no views, no call.
+    """
+    g4 = 4 * u
+    for j in range(g4):
         pre[n, t, j] = a[j]
-    act_vec(rc, fast, a[:2 * u], g[:2 * u])
-    act_vec(c, fast, a[2 * u:3 * u], g[2 * u:3 * u])
-    act_vec(rc, fast, a[3 * u:], g[3 * u:])
-    cn = cnew[n, t]
+    act_range(rc, fast, a, g, 0, 2 * u)
+    act_range(c, fast, a, g, 2 * u, 3 * u)
+    act_range(rc, fast, a, g, 3 * u, g4)
+    for j in range(g4):
+        gates[n, t, j] = g[j]
     for j in range(u):
-        cn[j] = g[u + j] * cp[j] + g[j] * g[2 * u + j]
-    sv = snew[n, t]
-    act_vec(c, fast, cn, sv)
+        cv[j] = g[u + j] * cst[n, j] + g[j] * g[2 * u + j]
+        cnew[n, t, j] = cv[j]
+    act_range(c, fast, cv, sv, 0, u)
     for j in range(u):
+        snew[n, t, j] = sv[j]
         if keep:
-            hp[j] = g[3 * u + j] * sv[j]
-            cp[j] = cn[j]
-        out[n, t, j] = hp[j]
-        cs[n, t, j] = cp[j]
+            hs[n, j] = g[3 * u + j] * sv[j]
+            cst[n, j] = cv[j]
+        out[n, t, j] = hs[n, j]
+        cs[n, t, j] = cst[n, j]
 
 
-_lstm_gates_j = njit(**_JIT)(_lstm_gates)
+@njit(inline="always", **_JIT)
+def _lstm_cell_bwd(n, t, dz, gd, sd, gh, gc, keep, c, rc, u, c0, pre, gates, cnew, snew, cs,
+                   d_out, dzs):
+    """dZ_t (4u,) of sample n into ``dz`` and ``dzs[n, t]``; adds d_out into gh and replaces gc by
+    the carried cell gradient dC·f (unchanged at a masked step).  With dh = gh, dC = gc:
+    dC += dh·o·act'(C_t); dz_i = dC·C̃·σ'; dz_f = dC·C_{t-1}·σ'; dz_c = dC·i·act'; dz_o = dh·act(C_t)·σ'.
+    """
+    g4 = 4 * u
+    deriv_range(rc, pre, gates, n, t, 0, 2 * u, gd, 0)
+    deriv_range(c, pre, gates, n, t, 2 * u, 3 * u, gd, 0)
+    deriv_range(rc, pre, gates, n, t, 3 * u, g4, gd, 0)
+    deriv_range(c, cnew, snew, n, t, 0, u, sd, 0)
+    for j in range(u):
+        gh[n, j] += d_out[n, t, j]
+        c_prev = cs[n, t - 1, j] if t > 0 else c0[n, j]
+        dh = gh[n, j] if keep else 0.0
+        dcj = gc[n, j] if keep else 0.0
+        dcj = dcj + (dh * gates[n, t, 3 * u + j]) * sd[j]
+        dz[j] = (dcj * gates[n, t, 2 * u + j]) * gd[j]
+        dz[u + j] = (dcj * c_prev) * gd[u + j]
+        dz[2 * u + j] = (dcj * gates[n, t, j]) * gd[2 * u + j]
+        dz[3 * u + j] = (dh * snew[n, t, j]) * gd[3 * u + j]
+        if keep:
+            gc[n, j] = dcj * gates[n, t, u + j]
+    for j in range(g4):
+        dzs[n, t, j] = dz[j]
 
 
-@njit(**_JIT)
+@njit(parallel=True, **_JIT)
 def _lstm_fwd(xw, h0, c0, U, rho, has_rho, sm, has_sm, c, rc, fast, pre, gates, cnew, snew, out,
               cs):
+    """Small units: the whole recurrence of each sample in one compiled loop, samples in
+    parallel; the recurrent matvec as axpys over rows of U."""
     n_, t_, g4 = xw.shape
     u = g4 // 4
-    for n in range(n_):
-        hd = np.empty(u, dtype=xw.dtype)
+    hs = h0.copy()
+    cst = c0.copy()
+    for n in prange(n_):
         a = np.empty(g4, dtype=xw.dtype)
-        hp = h0[n].copy()
-        cp = c0[n].copy()
+        g = np.empty(g4, dtype=xw.dtype)
+        cv = np.empty(u, dtype=xw.dtype)
+        sv = np.empty(u, dtype=xw.dtype)
         for t in range(t_):
-            for k in range(u):
-                hd[k] = hp[k] * rho[n, k] if has_rho else hp[k]
             for j in range(g4):
                 a[j] = 0.0
             for k in range(u):
-                hk = hd[k]
+                hk = hs[n, k] * rho[n, k] if has_rho else hs[n, k]
                 for j in range(g4):
                     a[j] += hk * U[k, j]
             for j in range(g4):
                 a[j] = xw[n, t, j] + a[j]
             keep = (not has_sm) or sm[n, t]
-            _lstm_gates_j(n, t, a, hp, cp, keep, c, rc, fast, u, pre, gates, cnew, snew, out, cs)
+            _lstm_cell(n, t, a, g, cv, sv, hs, cst, keep, c, rc, fast, u, pre, gates, cnew, snew,
+                       out, cs)
 
 
-def _lstm_dz(n, t, gh, gc, keep, c, rc, u, pre, gates, cnew, snew, c_prev, dz):
-    """dz (4u,) of one sample at one step; gc becomes dC (the part carried is dC·f, done later)."""
-    for j in range(u):
-        dh = gh[j] if keep else 0.0
-        dcj = gc[j] if keep else 0.0
-        i = gates[n, t, j]
-        f = gates[n, t, u + j]
-        cc = gates[n, t, 2 * u + j]
-        o = gates[n, t, 3 * u + j]
-        s = snew[n, t, j]
-        do = dh * s
-        dcj = dcj + (dh * o) * deriv(c, cnew[n, t, j], s)
-        dz[j] = (dcj * cc) * deriv(rc, pre[n, t, j], i)
-        dz[u + j] = (dcj * c_prev[j]) * deriv(rc, pre[n, t, u + j], f)
-        dz[2 * u + j] = (dcj * i) * deriv(c, pre[n, t, 2 * u + j], cc)
-        dz[3 * u + j] = do * deriv(rc, pre[n, t, 3 * u + j], o)
-        # carried cell gradient: dC·f at a live step, unchanged at a masked one
-        gc[j] = dcj * f if keep else gc[j]
-
-
-_lstm_dz_j = njit(**_JIT)(_lstm_dz)
-
-
-@njit(**_JIT)
+@njit(parallel=True, **_JIT)
 def _lstm_bwd(d_out, gh_last, gc_last, c0, U, rho, has_rho, sm, has_sm, c, rc, pre, gates,
-                   cnew, snew, cs, dzs, gh0, gc0):
+              cnew, snew, cs, dzs, gh0, gc0):
+    """Small units: BPTT of each sample in one compiled loop, samples in parallel; the carried
+    dL/dh = dZ·Uᵀ as axpys over rows of Uᵀ."""
     n_, t_, g4 = pre.shape
     u = g4 // 4
-    for n in range(n_):
-        gh = gh_last[n].copy()
-        gc = gc_last[n].copy()
+    UT = np.ascontiguousarray(U.T)
+    gh0[:] = gh_last
+    gc0[:] = gc_last
+    for n in prange(n_):
         dz = np.empty(g4, dtype=pre.dtype)
+        gd = np.empty(g4, dtype=pre.dtype)
+        sd = np.empty(u, dtype=pre.dtype)
+        acc = np.empty(u, dtype=pre.dtype)
         for t in range(t_ - 1, -1, -1):
             keep = (not has_sm) or sm[n, t]
-            for j in range(u):
-                gh[j] += d_out[n, t, j]
-            c_prev = cs[n, t - 1] if t > 0 else c0[n]
-            _lstm_dz_j(n, t, gh, gc, keep, c, rc, u, pre, gates, cnew, snew, c_prev, dz)
-            for j in range(g4):
-                dzs[n, t, j] = dz[j]
+            _lstm_cell_bwd(n, t, dz, gd, sd, gh0, gc0, keep, c, rc, u, c0, pre, gates, cnew, snew,
+                           cs, d_out, dzs)
             for k in range(u):
-                s = 0.0
-                for j in range(g4):
-                    s += dz[j] * U[k, j]
-                if has_rho:
-                    s *= rho[n, k]
-                gh[k] = s if keep else gh[k] + s
-        gh0[n] = gh
-        gc0[n] = gc
+                acc[k] = 0.0
+            for j in range(g4):
+                dj = dz[j]
+                for k in range(u):
+                    acc[k] += dj * UT[j, k]
+            for k in range(u):
+                a_k = acc[k] * rho[n, k] if has_rho else acc[k]
+                gh0[n, k] = a_k if keep else gh0[n, k] + a_k
 
 
-
-
-@njit(**_JIT)
+@njit(parallel=True, **_JIT)
 def _lstm_step_fwd(t, xw, hu, hcur, ccur, sm, has_sm, c, rc, fast, pre, gates, cnew, snew, out, cs):
-    """One step for the whole batch, from hu = (h_{t-1}⊙ρ)·U computed by BLAS."""
+    """Large units: one step for the whole batch, from hu = (h_{t-1}⊙ρ)·U computed by BLAS."""
     n_, _, g4 = xw.shape
     u = g4 // 4
-    a = np.empty(g4, dtype=xw.dtype)
-    for n in range(n_):
+    for n in prange(n_):
+        a = np.empty(g4, dtype=xw.dtype)
+        g = np.empty(g4, dtype=xw.dtype)
+        cv = np.empty(u, dtype=xw.dtype)
+        sv = np.empty(u, dtype=xw.dtype)
         for j in range(g4):
             a[j] = xw[n, t, j] + hu[n, j]
         keep = (not has_sm) or sm[n, t]
-        _lstm_gates_j(n, t, a, hcur[n], ccur[n], keep, c, rc, fast, u, pre, gates, cnew, snew, out, cs)
+        _lstm_cell(n, t, a, g, cv, sv, hcur, ccur, keep, c, rc, fast, u, pre, gates, cnew, snew,
+                   out, cs)
 
 
-@njit(**_JIT)
+@njit(parallel=True, **_JIT)
 def _lstm_step_bwd(t, d_out, gh, gc, c0, sm, has_sm, c, rc, pre, gates, cnew, snew, cs, dzs):
-    """dZ_t for the whole batch; gh gets d_out added; gc becomes the carried cell gradient."""
+    """Large units: dZ_t for the whole batch; gh gets d_out added; gc becomes dC·f."""
     n_, _, g4 = pre.shape
     u = g4 // 4
-    dz = np.empty(g4, dtype=pre.dtype)
-    for n in range(n_):
+    for n in prange(n_):
+        dz = np.empty(g4, dtype=pre.dtype)
+        gd = np.empty(g4, dtype=pre.dtype)
+        sd = np.empty(u, dtype=pre.dtype)
         keep = (not has_sm) or sm[n, t]
-        for j in range(u):
-            gh[n, j] += d_out[n, t, j]
-        c_prev = cs[n, t - 1] if t > 0 else c0[n]
-        _lstm_dz_j(n, t, gh[n], gc[n], keep, c, rc, u, pre, gates, cnew, snew, c_prev, dz)
-        for j in range(g4):
-            dzs[n, t, j] = dz[j]
+        _lstm_cell_bwd(n, t, dz, gd, sd, gh, gc, keep, c, rc, u, c0, pre, gates, cnew, snew, cs,
+                       d_out, dzs)
 
 
 def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
