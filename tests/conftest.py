@@ -1,10 +1,8 @@
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-import rnnlab
 from rnnlab import config
 
 REPO = Path(__file__).resolve().parents[1]

@@ -161,7 +161,6 @@ def test_layer_paths_equal(float64, cell, opt):
 
 # ----------------------------------------------------------------------------- gradient checks
 def _gradcheck_cases():
-    r = np.random.default_rng(3)
     cases = []
     for cell in CELLS:
         cases.append((cell, {"return_sequences": True, "activation": "relu"}, False))

@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-import rnnlab
-import rnnlab.layers
 from gradcheck import check_model, rel_error
 from rnnlab import Input, Model, config, load_model, regularizers
 from rnnlab.layers import (GRU, LSTM, Add, Concatenate, Dense, Dot, Embedding,

@@ -153,7 +153,6 @@ class Model:
             total += lw * value
             douts.append(d * lw if lw != 1.0 else d)
             if tracker is not None:
-                n = int(np.prod(out.shape[:-1]))
                 for j, metric in self.compiled_metrics:
                     if j == i:
                         vals = metric.values(y, out)
