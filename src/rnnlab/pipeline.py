@@ -34,14 +34,11 @@ setup: a review's last words are kept and padding is masked).
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
 import os
-import tempfile
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -240,10 +237,6 @@ class _EpochLog:
 
 
 # ----------------------------------------------------------------------------- bundle file
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def check_writable(out) -> Path:
     """Fail early (before training) when ``out`` cannot be written."""
     out = Path(out)
@@ -257,82 +250,44 @@ def check_writable(out) -> Path:
     return out
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_atomic(out, data: bytes) -> None:
-    """Write bytes to ``out`` through a temporary file in the same folder and a rename."""
+    """Write bytes to ``out`` atomically (temp file + rename); errors become PipelineError."""
+    from rnnlab.models.saving import write_atomic as _write
     out = check_writable(out)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
+        _write(out, data)
     except OSError as e:
         raise PipelineError(f"cannot write {str(out)!r}: {e.strerror or e}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, out)
-    except BaseException as e:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise PipelineError(f"cannot write {str(out)!r}: {e.strerror or e}") from None
-        raise
 
 
 def save_bundle(out, model, meta: dict) -> None:
-    """Write model + metadata as one bundle file, atomically."""
-    try:
-        with tempfile.TemporaryDirectory(prefix="rnnlab-bundle-") as d:
-            model.save(os.path.join(d, "model.rnnlab"))
-            with open(os.path.join(d, "model.rnnlab"), "rb") as f:
-                model_bytes = f.read()
-    except OSError as e:
-        raise PipelineError(f"cannot write {str(out)!r}: could not serialise the model "
-                            f"({e.strerror or e})") from None
-    members = {"bundle.json": json.dumps(meta, indent=1).encode(), "model.rnnlab": model_bytes}
-    members["manifest.json"] = json.dumps({k: _sha(v) for k, v in members.items()}).encode()
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    write_atomic(out, buf.getvalue())
+    """Write model + metadata as one bundle file (a zip with a SHA-256 manifest), atomically."""
+    from rnnlab.models.saving import archive_bytes, model_bytes
+    write_atomic(out, archive_bytes({"bundle.json": json.dumps(meta, indent=1).encode(),
+                                     "model.rnnlab": model_bytes(model)}))
 
 
 def load_bundle(path):
     """(model, metadata) from a bundle written by :func:`save_bundle`; PipelineError if invalid."""
-    from rnnlab.models import load_model
+    from rnnlab.models.saving import ModelFileError, load_model, read_archive
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"model file {str(path)!r} does not exist")
     try:
-        with zipfile.ZipFile(path) as zf:
-            members = {n: zf.read(n) for n in zf.namelist()}
-        manifest = json.loads(members["manifest.json"])
+        members = read_archive(path, "model bundle")
         meta = json.loads(members["bundle.json"])
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError):
+    except (ModelFileError, KeyError, ValueError):
         raise PipelineError(f"{str(path)!r} is not an rnnlab model bundle (write one with "
                             "`rnnlab train`)") from None
-    if meta.get("format") != FORMAT:
+    if meta.get("format") != FORMAT or "model.rnnlab" not in members:
         raise PipelineError(f"{str(path)!r} is not an rnnlab model bundle")
     if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:
         raise PipelineError(f"{str(path)!r} has bundle format version "
                             f"{meta.get('format_version')}, newer than this rnnlab understands")
-    for name in ("bundle.json", "model.rnnlab"):
-        if name not in members or _sha(members[name]) != manifest.get(name):
-            raise PipelineError(f"{str(path)!r}: {name} fails its SHA-256 check (file modified "
-                                "or corrupted)")
-    with tempfile.TemporaryDirectory(prefix="rnnlab-bundle-") as d:
-        file = os.path.join(d, "model.rnnlab")
-        with open(file, "wb") as f:
-            f.write(members["model.rnnlab"])
-        try:
-            model = load_model(file)
-        except ValueError as e:
-            raise PipelineError(f"{str(path)!r}: the model inside cannot be loaded: {e}") from None
+    try:
+        model = load_model(members["model.rnnlab"])
+    except ValueError as e:
+        raise PipelineError(f"{str(path)!r}: the model inside cannot be loaded: {e}") from None
     return model, meta
 
 

@@ -43,17 +43,30 @@ def _weights_dict(model) -> dict:
             for k, v in layer.params.items()}
 
 
-def _write_zip(filepath, members: dict[str, bytes]) -> None:
-    """Write atomically: a temp file in the same folder, then rename (no half-written model)."""
+def archive_bytes(members: dict[str, bytes]) -> bytes:
+    """A zip of ``members`` plus ``manifest.json`` holding each member's SHA-256."""
+    members = dict(members)
+    members["manifest.json"] = json.dumps({n: _sha(d) for n, d in members.items()}).encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def write_atomic(filepath, data: bytes) -> None:
+    """Write ``data`` through a temp file in the same folder and a rename: never a half file."""
     filepath = os.fspath(filepath)
     folder = os.path.dirname(os.path.abspath(filepath))
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"Cannot save model: folder {folder!r} does not exist")
+        raise FileNotFoundError(f"Cannot write {filepath!r}: folder {folder!r} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=".rnnlab-", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name, data in members.items():
-                zf.writestr(name, data)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give a normal file's permissions
         os.replace(tmp, filepath)
     except BaseException:
         if os.path.exists(tmp):
@@ -62,6 +75,11 @@ def _write_zip(filepath, members: dict[str, bytes]) -> None:
 
 
 def save_model(model, filepath) -> None:
+    write_atomic(filepath, model_bytes(model))
+
+
+def model_bytes(model) -> bytes:
+    """The model file's content (config, weights, optimizer state, manifest) as bytes."""
     from rnnlab import __version__
     from rnnlab import optimizers as _opt
     if not model.built:
@@ -77,23 +95,26 @@ def save_model(model, filepath) -> None:
         state = {f"{key}/{i}": s for key, slots in opt.state.items() for i, s in enumerate(slots)}
         members["optimizer.npz"] = _npz_bytes(state)
     members["config.json"] = json.dumps(cfg, indent=1).encode()
-    manifest = {name: _sha(data) for name, data in members.items()}
-    members["manifest.json"] = json.dumps(manifest).encode()
-    _write_zip(filepath, members)
+    return archive_bytes(members)
 
 
-def _read_members(filepath) -> dict[str, bytes]:
-    filepath = os.fspath(filepath)
-    if not os.path.exists(filepath):
-        raise FileNotFoundError(f"No model file at {filepath!r}")
+def read_archive(source, what="model file") -> dict[str, bytes]:
+    """The members of an archive written by :func:`archive_bytes` (a path, or the bytes
+    themselves), each checked against the manifest; ModelFileError if anything is off."""
+    if isinstance(source, (bytes, bytearray)):
+        filepath, opened = "<bytes>", io.BytesIO(source)
+    else:
+        filepath = opened = os.fspath(source)
+        if not os.path.exists(filepath):
+            raise FileNotFoundError(f"No {what} at {filepath!r}")
     try:
-        with zipfile.ZipFile(filepath) as zf:
+        with zipfile.ZipFile(opened) as zf:
             members = {name: zf.read(name) for name in zf.namelist()}
     except (zipfile.BadZipFile, EOFError, OSError, zlib_error()) as exc:
-        raise ModelFileError(f"{filepath!r} is not a readable rnnlab model file (truncated or "
+        raise ModelFileError(f"{filepath!r} is not a readable rnnlab {what} (truncated or "
                              f"corrupted?): {exc}") from None
-    if "manifest.json" not in members or "config.json" not in members:
-        raise ModelFileError(f"{filepath!r} is not an rnnlab model file (no manifest/config)")
+    if "manifest.json" not in members:
+        raise ModelFileError(f"{filepath!r} is not an rnnlab {what} (no manifest)")
     try:
         manifest = json.loads(members.pop("manifest.json"))
     except ValueError:
@@ -122,11 +143,16 @@ def _load_npz(data: bytes, what: str) -> dict:
 
 
 def load_model(filepath, compile=True):  # noqa: A002
+    """A model from a file written by :func:`save_model` (or from that file's bytes)."""
     from rnnlab import optimizers as _opt
     from rnnlab.models.functional import Functional
     from rnnlab.models.sequential import Sequential
 
-    members = _read_members(filepath)
+    members = read_archive(filepath)
+    if isinstance(filepath, (bytes, bytearray)):
+        filepath = "<bytes>"
+    if "config.json" not in members:
+        raise ModelFileError(f"{filepath!r} is not an rnnlab model file (no config.json)")
     try:
         cfg = json.loads(members["config.json"])
     except ValueError:
@@ -161,14 +187,12 @@ def load_model(filepath, compile=True):  # noqa: A002
 
 def save_weights(model, filepath) -> None:
     """Weights only, as one .npz keyed ``layer/param`` (plus a manifest inside a zip)."""
-    data = _npz_bytes(_weights_dict(model))
-    _write_zip(filepath, {"weights.npz": data,
-                          "manifest.json": json.dumps({"weights.npz": _sha(data)}).encode()})
+    write_atomic(filepath, archive_bytes({"weights.npz": _npz_bytes(_weights_dict(model))}))
 
 
 def load_weights(model, filepath) -> None:
     """Weights written by :func:`save_weights` or :func:`save_model`, checked before any is set."""
-    _assign_weights(model, _read_members(filepath), filepath)
+    _assign_weights(model, read_archive(filepath, "weights file"), filepath)
 
 
 def _assign_weights(model, members, filepath) -> None:
