@@ -126,6 +126,6 @@ def run(dataset="imdb", path=None, models=ALL_MODELS, num_train=None, num_test=N
         note = f"{res.epochs[kind]} epochs, {res.seconds[kind]:.0f}s"
         if dataset == "imdb" and not synthetic and keras is not None:
             note += f"; Keras 3 on IMDB: {keras:.3f}"
-        res.rows.append(Row(f"{LABELS[kind]}: test accuracy", lecture, fmt(acc, 3), note,
+        res.rows.append(Row(f"{LABELS[kind]}: test accuracy", lecture, fmt(acc, 4), note,
                             extra={"loss": loss}))
     return res
