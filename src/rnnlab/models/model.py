@@ -61,6 +61,20 @@ class Model:
     def _ensure_built_for(self, xs):
         """Build from the data's shapes when the model was given no input shape."""
 
+    def _max_units(self) -> int:
+        """The widest recurrent layer (0 if none), wrapped ones included: it decides how the
+        cores are shared (see rnnlab.kernels.compute_scope)."""
+        from rnnlab.layers.base import Layer
+        from rnnlab.layers.recurrent import RNNBase
+        widest, todo = 0, list(self._unique_layers())
+        while todo:
+            layer = todo.pop()
+            if isinstance(layer, RNNBase):
+                widest = max(widest, layer.units)
+            todo += [getattr(layer, a) for a in ("forward_layer", "backward_layer", "layer")
+                     if isinstance(getattr(layer, a, None), Layer)]
+        return widest
+
     def _unique_layers(self):
         seen, out = set(), []
         for layer in self.layers:
@@ -244,7 +258,7 @@ class Model:
         if val is not None:
             self._check_targets(val[0], val[1])
 
-        with compute_scope():
+        with compute_scope(self._max_units()):
             return self._fit_loop(xs, ys, sws, n, val, batch_size, epochs, verbose, callbacks,
                                   shuffle, initial_epoch)
 
@@ -333,7 +347,7 @@ class Model:
         xs, ys, sws, _ = self._prepare(x, y, sample_weight)
         self._ensure_built_for(xs)
         self._check_targets(xs, ys)
-        with compute_scope():
+        with compute_scope(self._max_units()):
             logs = self._evaluate_arrays(xs, ys, sws, batch_size, verbose)
         if verbose:
             print(T.format_logs(logs))
@@ -351,7 +365,7 @@ class Model:
         steps = -(-n // batch_size)
         bar = T.progress_bar(steps, None, verbose)
         chunks = []
-        with compute_scope():
+        with compute_scope(self._max_units()):
             for step in range(steps):
                 sl = slice(step * batch_size, (step + 1) * batch_size)
                 outs, _ = self._forward_batch([a[sl] for a in xs], training=False)

@@ -25,7 +25,7 @@ from rnnlab.kernels.fast.activations import act_range, act_vec, code, deriv, der
 
 #: units at or above which the per-step recurrent product uses BLAS (LSTM, SimpleRNN, GRU
 #: reset_after=True); below it the whole recurrence runs in one compiled loop.
-BLAS_STEP_UNITS = 64
+from rnnlab.kernels import BLAS_STEP_UNITS  # noqa: E402  (shared with compute_scope)
 _JIT = dict(cache=True, error_model="numpy", fastmath={"reassoc", "contract", "arcp", "nsz"})   # numpy's error model: no per-division checks
 
 
