@@ -7,8 +7,8 @@ Same signatures, caches-in-spirit and results as the reference kernels in
 * BLAS, outside the compiled code: ``xW = X·kernel (+ b)`` for all steps at once, and after the
   backward loop ``dkernel = Xᵀ·dZ``, ``dx = dZ·kernelᵀ``, ``drecurrent_kernel = H_{t-1}ᵀ·dZ`` (one
   matmul over all steps instead of one per step), ``dbias = Σ dZ``.
-* One compiled loop per sample (the samples' recurrences are independent; running them in
-  parallel with ``prange`` did not pay on 2 shared cores, so the loops are serial) that fuses
+* One compiled loop per sample (the samples' recurrences are independent and run in parallel
+  with ``prange``; rnnlab.kernels.compute_scope keeps BLAS to one thread meanwhile) that fuses
   the per-step recurrent matvec ``h_{t-1}·U``, the gates and the nonlinearities, and in the
   backward pass produces ``dZ`` and the carried ``dL/dh`` (``dZ·Uᵀ``).  For large ``units`` the per-step product goes to BLAS instead (a Python loop over
   steps calling a compiled gate kernel), where a tuned GEMM beats a scalar matvec.
@@ -69,10 +69,10 @@ def _param_grads(x, dz, kernel):
 
 
 # =========================================================================== SimpleRNN
-@njit(**_JIT)
+@njit(parallel=True, **_JIT)
 def _srnn_fwd(xw, h0, U, rho, has_rho, sm, has_sm, c, fast, out, zs, ys):
     n_, t_, u = xw.shape
-    for n in range(n_):
+    for n in prange(n_):        # samples are independent: one per thread
         hd = np.empty(u, dtype=xw.dtype)
         z = np.empty(u, dtype=xw.dtype)
         hp = h0[n].copy()
@@ -95,10 +95,10 @@ def _srnn_fwd(xw, h0, U, rho, has_rho, sm, has_sm, c, fast, out, zs, ys):
                 out[n, t, j] = hp[j]
 
 
-@njit(**_JIT)
+@njit(parallel=True, **_JIT)
 def _srnn_bwd(d_out, g_last, zs, ys, U, rho, has_rho, sm, has_sm, c, dzs, g0):
     n_, t_, u = zs.shape
-    for n in range(n_):
+    for n in prange(n_):        # samples are independent: one per thread
         g = g_last[n].copy()
         dz = np.empty(u, dtype=zs.dtype)
         for t in range(t_ - 1, -1, -1):
@@ -367,12 +367,12 @@ def lstm_backward(d_outputs, d_h_last, d_c_last, cache):
 
 
 # =========================================================================== GRU
-@njit(**_JIT)
+@njit(parallel=True, **_JIT)
 def _gru_fwd(xw, h0, U, rbias, has_rb, reset_after, rho, has_rho, sm, has_sm, c, rc, fast, pre,
              gates, aux, out):
     n_, t_, g3 = xw.shape
     u = g3 // 3
-    for n in range(n_):
+    for n in prange(n_):        # samples are independent: one per thread
         hd = np.empty(u, dtype=xw.dtype)
         hu = np.empty(g3, dtype=xw.dtype)
         p = np.empty(u, dtype=xw.dtype)
@@ -420,12 +420,12 @@ def _gru_fwd(xw, h0, U, rbias, has_rb, reset_after, rho, has_rho, sm, has_sm, c,
                 out[n, t, j] = hp[j]
 
 
-@njit(**_JIT)
+@njit(parallel=True, **_JIT)
 def _gru_bwd(d_out, g_last, h0, out, U, reset_after, rho, has_rho, sm, has_sm, c, rc, pre,
                   gates, aux, dxw, dhu, g0):
     n_, t_, g3 = pre.shape
     u = g3 // 3
-    for n in range(n_):
+    for n in prange(n_):        # samples are independent: one per thread
         g = g_last[n].copy()
         dh = np.empty(u, dtype=pre.dtype)
         dah = np.empty(u, dtype=pre.dtype)
