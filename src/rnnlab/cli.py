@@ -10,6 +10,7 @@ import datetime
 import os
 import platform
 import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -180,8 +181,10 @@ def reproduce(part, quick, out, data_dir, seed):
         echo(table(res.rows))
     for ds in datasets:
         t0 = time.perf_counter()
+        # live per-epoch progress bars (tqdm) on a terminal; plain lines in logs
         res = lect_text.run(ds, num_train=mode["num_train"], num_test=mode["num_test"],
-                            epochs=mode["text_epochs"], seed=seed, progress=say(f"text/{ds}"))
+                            epochs=mode["text_epochs"], seed=seed, progress=say(f"text/{ds}"),
+                            verbose=1 if sys.stdout.isatty() else 0)
         ctx.timings[f"text ({ds})"] = time.perf_counter() - t0
         ctx.texts.append(res)
         sizes = (f"{mode['num_train']:,} train / {mode['num_test']:,} test reviews"

@@ -96,9 +96,12 @@ def progress_bar(total, desc, verbose):
     """A tqdm bar per epoch for verbose=1 (Keras's live bar), nothing otherwise."""
     if verbose != 1:
         return None
+    import shutil
+
     from tqdm.auto import tqdm
+    width = shutil.get_terminal_size((100, 20)).columns or 100  # a pty may report 0 columns
     return tqdm(total=total, desc=desc, unit="step", file=sys.stdout, leave=True,
-                dynamic_ncols=True, mininterval=0.2)
+                ncols=min(width, 120), mininterval=0.2)
 
 
 def format_logs(logs: dict) -> str:
