@@ -67,22 +67,36 @@ def conv1d_forward(x, kernel, bias, stride=1, dilation=1, pad_left=0, pad_right=
     input, ``W`` of shape (K, C, F).  The windows are gathered into ``cols`` (N·out, K·C) so that
     ``z = cols · W.reshape(K·C, F)``.  Returns ``(z, cols)``, ``cols`` kept for the backward pass.
     """
-    n, length, c = x.shape
-    k, c_w, f = kernel.shape
-    if c_w != c:
-        raise ValueError(f"conv1d: input has {c} channels, kernel expects {c_w}")
-    padded = length + pad_left + pad_right
-    out = (padded - effective_size(k, dilation)) // stride + 1
-    if out < 1:
-        raise ValueError(f"conv1d: input of {length} steps is too short for a kernel spanning "
-                         f"{effective_size(k, dilation)} steps")
+    n, _, c = x.shape
+    k = kernel.shape[0]
+    out = conv1d_steps(x.shape, kernel.shape, stride, dilation, pad_left, pad_right)
     xp = np.pad(x, ((0, 0), (pad_left, pad_right), (0, 0))) if pad_left or pad_right else x
     idx = window_indices(out, k, stride, dilation)
     cols = xp[:, idx, :].reshape(n * out, k * c)          # (N·out, K·C), order (k, c) as W
+    return conv1d_project(cols, kernel, bias, n, out), cols
+
+
+def conv1d_steps(x_shape, kernel_shape, stride, dilation, pad_left, pad_right) -> int:
+    """Output length of a conv1d over a padded input; ValueError for mismatched channels or an
+    input too short for the kernel.  Shared by the reference and the compiled path."""
+    _, length, c = x_shape
+    k, c_w, _ = kernel_shape
+    if c_w != c:
+        raise ValueError(f"conv1d: input has {c} channels, kernel expects {c_w}")
+    out = (length + pad_left + pad_right - effective_size(k, dilation)) // stride + 1
+    if out < 1:
+        raise ValueError(f"conv1d: input of {length} steps is too short for a kernel spanning "
+                         f"{effective_size(k, dilation)} steps")
+    return out
+
+
+def conv1d_project(cols, kernel, bias, n, out):
+    """``z = cols · W.reshape(K·C, F) + b`` as (N, out, F): the one matmul of the convolution."""
+    k, c, f = kernel.shape
     z = cols @ kernel.reshape(k * c, f)
     if bias is not None:
         z += bias
-    return z.reshape(n, out, f), cols
+    return z.reshape(n, out, f)
 
 
 def conv1d_backward(dz, cols, kernel, x_shape, stride=1, dilation=1, pad_left=0, pad_right=0,

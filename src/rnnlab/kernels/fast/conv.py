@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnlab.kernels.conv import effective_size
+from rnnlab.kernels.conv import conv1d_project, conv1d_steps
 
 
 @njit(cache=True, error_model="numpy")
@@ -46,21 +46,13 @@ def _col2im(dcols, k, stride, dilation, pad_left, out, dx):
 
 def conv1d_forward(x, kernel, bias, stride=1, dilation=1, pad_left=0, pad_right=0):
     """``z = im2col(x) · W.reshape(K·C, F) + b``; returns ``(z (N, out, F), cols)``."""
-    n, length, c = x.shape
-    k, c_w, f = kernel.shape
-    if c_w != c:
-        raise ValueError(f"conv1d: input has {c} channels, kernel expects {c_w}")
-    out = (length + pad_left + pad_right - effective_size(k, dilation)) // stride + 1
-    if out < 1:
-        raise ValueError(f"conv1d: input of {length} steps is too short for a kernel spanning "
-                         f"{effective_size(k, dilation)} steps")
+    n, _, c = x.shape
+    k = kernel.shape[0]
+    out = conv1d_steps(x.shape, kernel.shape, stride, dilation, pad_left, pad_right)
     dt = np.result_type(x.dtype, kernel.dtype)
     cols = np.empty((n * out, k * c), dtype=dt)
     _im2col(np.ascontiguousarray(x, dtype=dt), k, stride, dilation, pad_left, out, cols)
-    z = cols @ kernel.reshape(k * c, f)
-    if bias is not None:
-        z += bias
-    return z.reshape(n, out, f), cols
+    return conv1d_project(cols, kernel, bias, n, out), cols
 
 
 def conv1d_backward(dz, cols, kernel, x_shape, stride=1, dilation=1, pad_left=0, pad_right=0,
