@@ -2,9 +2,11 @@
 
 The :class:`Tokenizer` gives the same vocabulary, counts, indices, sequences and matrices as
 Keras's, so a lecture notebook keeps its numbers after swapping the import.  It is written for
-speed (2.8-3.1x Keras on fit + transform of the 50,000 IMDB reviews on a busy 2-core machine; see
-benchmarks/tokenizer_speed.py), with no Python code run per word:
+speed (see benchmarks/tokenizer_speed.py), with no Python code run per word:
 
+* with Numba and the fast kernels selected (``rnnlab.config.set_kernels``), word-level texts are
+  split, indexed and counted by one compiled loop over the corpus's UTF-8 bytes
+  (:mod:`rnnlab.preprocessing._text_kernel`); the pure-Python path below is the reference;
 * filters become separators through one ``bytes.translate`` of the UTF-8 text (identical to
   Keras's ``str.translate`` when filters and ``split`` are ASCII, and far faster on non-ASCII
   text), then one ``str.split``;
@@ -99,6 +101,22 @@ def _replacer(filters: str, split: str):
     return lambda text: text.translate(table)
 
 
+def _compiled_index(filters: str, split: str, char_level: bool):
+    """The compiled corpus indexer (:mod:`._text_kernel`) and its ``bytes.translate`` table, or
+    ``(None, None)`` when it does not apply: reference kernels selected (``rnnlab.config``), Numba
+    missing, character-level tokens, or a separator/filters that are not single ASCII bytes."""
+    from rnnlab import config
+    if (char_level or config.kernels() != "fast" or len(split) != 1 or not split.isascii()
+            or not filters.isascii()):
+        return None, None
+    try:
+        from rnnlab.preprocessing._text_kernel import index_corpus
+    except ImportError:                                 # pragma: no cover - Numba not installed
+        return None, None
+    table = bytes.maketrans(filters.encode(), split.encode() * len(filters)) if filters else None
+    return index_corpus, table
+
+
 def _bad_text(pos, text, what="text"):
     return TypeError(f"{what} at position {pos} must be a str (or a list of str tokens), "
                      f"got {type(text).__name__}: {text!r:.60}")
@@ -165,7 +183,7 @@ class _FitCache:
     def __init__(self, settings, texts, offsets, ids, words):
         self.settings = settings
         self.texts = texts
-        self.where = {id(t): j for j, t in enumerate(texts) if t is not None}
+        self.where = {id(t): j for j, t in enumerate(texts) if t is not None} if texts else {}
         self.offsets = offsets
         self.ids = ids
         self.words = words
@@ -276,13 +294,28 @@ class Tokenizer:
         ``word_index``/``index_word``/``index_docs``: sorted by count, ties by first appearance,
         with ``oov_token`` (if any) forced to index 1.
 
-        Speed: each token costs one C-level dict lookup that gives it a dense id, already packed
-        as 4 bytes (new tokens take the next id, so ids follow first appearance); a text's ids
-        and its set of ids are joined into two byte strings, and the counts are two
-        ``np.bincount`` over the whole stream, with no Python work per word.  The id stream is
-        kept (see :meth:`clear_cache`) so that :meth:`texts_to_sequences` on these same text
-        objects skips tokenizing them again.
+        Speed: with the fast kernels (and ASCII filters/separator, word-level, all texts str) the
+        corpus is lowered, joined into one UTF-8 buffer and indexed by one compiled loop
+        (:mod:`rnnlab.preprocessing._text_kernel`).  Otherwise (the reference path) each token
+        costs one C-level dict lookup that gives it a dense id, already packed as 4 bytes (new
+        tokens take the next id, so ids follow first appearance); a text's ids and its set of ids
+        are joined into two byte strings, and the counts are two ``np.bincount`` over the whole
+        stream, with no Python work per word.  Either way the id stream is kept (see
+        :meth:`clear_cache`) so that :meth:`texts_to_sequences` on these same text objects skips
+        tokenizing them again.
         """
+        filters, lower, split, char_level = self._settings()
+        index, table = _compiled_index(filters, split, char_level)
+        if index is not None:
+            texts = list(_check_texts(texts))
+            if all(type(t) is str for t in texts):
+                ids, offsets, words, counts, docs = index(
+                    list(map(str.lower, texts)) if lower else texts, table, split)
+                self.document_count += len(texts)
+                self._merge_counts(words, counts.tolist(), docs.tolist(), None)
+                self._reindex()
+                self._fit_cache = _FitCache(self._settings(), texts, offsets, ids, words)
+                return
         tokenize = self._tokenizer()
         vocab = defaultdict(map(_ID.pack, count()).__next__)
         get_id = vocab.__getitem__
@@ -408,7 +441,9 @@ class Tokenizer:
 
         Texts that are the very objects of the last :meth:`fit_on_texts` (same settings) reuse
         its token ids: their sequences are one NumPy gather through a per-call lookup array,
-        done in chunks of texts.  Other texts are tokenized and looked up word by word in C.
+        done in chunks of texts.  Other str texts of a chunk go through the compiled indexer
+        together (when it applies, see :meth:`fit_on_texts`) and the same gather; the rest are
+        tokenized and looked up word by word in C.
         """
         split_get, list_get, oov = self._lookups()
         tokenize = self._tokenizer()
@@ -422,27 +457,43 @@ class Tokenizer:
             return list(map(list_get, tokens, oovs))
 
         cache = getattr(self, "_fit_cache", None)
-        if cache is None or cache.settings != self._settings():
-            for pos, text in enumerate(_check_texts(texts)):
-                yield convert(*tokenize(pos, text))
-            return
-
-        lut = cache.lut(split_get, oov)
-        where = cache.where
-        out, hits = [], []
+        if cache is not None and cache.settings != self._settings():
+            cache = None
+        lut = cache.lut(split_get, oov) if cache is not None else None
+        where = cache.where if cache is not None else {}
+        filters, lower, split, char_level = self._settings()
+        index, table = _compiled_index(filters, split, char_level)
+        out, hits, misses = [], [], []
         for pos, text in enumerate(_check_texts(texts)):
-            j = where.get(id(text)) if isinstance(text, str) else None
-            if j is None:
-                out.append(convert(*tokenize(pos, text)))
-            else:
+            j = where.get(id(text)) if type(text) is str else None
+            if j is not None:
                 hits.append((len(out), j))
                 out.append(None)
+            elif index is not None and type(text) is str:
+                misses.append((len(out), text))
+                out.append(None)
+            else:
+                out.append(convert(*tokenize(pos, text)))
             if len(out) >= _CHUNK:
-                cache.fill(out, hits, lut)
+                self._fill_chunk(out, cache, hits, lut, misses, index, table, split_get, oov)
                 yield from out
-                out, hits = [], []
-        cache.fill(out, hits, lut)
+                out, hits, misses = [], [], []
+        self._fill_chunk(out, cache, hits, lut, misses, index, table, split_get, oov)
         yield from out
+
+    def _fill_chunk(self, out, cache, hits, lut, misses, index, table, split_get, oov):
+        """Fill ``out``'s slots for fitted texts (``hits``, from the fit's ids) and for other str
+        texts (``misses``, indexed together by the compiled kernel, then looked up per word)."""
+        if hits:
+            cache.fill(out, hits, lut)
+        if misses:
+            lower, split = self._settings()[1:3]
+            texts = [t for _, t in misses]
+            ids, offsets, words, _, _ = index(list(map(str.lower, texts)) if lower else texts,
+                                              table, split)
+            batch = _FitCache(None, (), offsets, ids, words)
+            batch.fill(out, [(slot, k) for k, (slot, _) in enumerate(misses)],
+                       batch.lut(split_get, oov))
 
     def sequences_to_texts(self, sequences):
         """Each sequence of indices back to a space-joined string of its words."""
