@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from rnnlab.kernels.fast.activations import act_range, act_vec, code, deriv, deriv_range
+from rnnlab.kernels.fast.activations import (LINEAR, SIGMOID, TANH, act_range, act_vec, code,
+                                             deriv, deriv_range)
 
 #: units at or above which the per-step recurrent product uses BLAS (LSTM, SimpleRNN, GRU
 #: reset_after=True); below it the whole recurrence runs in one compiled loop.
@@ -153,16 +154,26 @@ def simple_rnn_backward(d_outputs, d_h_last, cache):
 
 
 # =========================================================================== LSTM
+def _needs_pre(c):
+    """Whether the backward pass needs an activation's input z, not just its output y (tanh,
+    sigmoid and linear have derivatives in y; see activations.deriv); if not, the LSTM kernels
+    store no pre-activations and pass the gates in their place."""
+    return c not in (TANH, SIGMOID, LINEAR)
+
+
 @njit(inline="always", **_JIT)
-def _lstm_cell(n, t, a, g, cv, sv, hs, cst, keep, c, rc, fast, u, pre, gates, cnew, snew, out, cs):
+def _lstm_cell(n, t, a, g, cv, sv, hs, cst, keep, c, rc, fast, u, keep_pre, pre, gates, cnew,
+               snew, out, cs):
     """Gate math of sample n at step t from its complete pre-activations ``a`` (4u,) = xW + hU + b.
 
     i, f, o = σ(a_i, a_f, a_o); C̃ = act(a_c); C_t = f·C_{t-1} + i·C̃; h_t = o·act(C_t).  States
     ``hs``/``cst`` are (N, u) and are left unchanged at a masked step.  Inlined: no views, no call.
+    ``a`` is stored in ``pre`` only if ``keep_pre`` (see :func:`_needs_pre`).
     """
     g4 = 4 * u
-    for j in range(g4):
-        pre[n, t, j] = a[j]
+    if keep_pre:
+        for j in range(g4):
+            pre[n, t, j] = a[j]
     act_range(rc, fast, a, g, 0, 2 * u)
     act_range(c, fast, a, g, 2 * u, 3 * u)
     act_range(rc, fast, a, g, 3 * u, g4)
@@ -182,12 +193,33 @@ def _lstm_cell(n, t, a, g, cv, sv, hs, cst, keep, c, rc, fast, u, pre, gates, cn
 
 
 @njit(inline="always", **_JIT)
-def _lstm_cell_bwd(n, t, dz, gd, sd, gh, gc, keep, c, rc, u, c0, pre, gates, cnew, snew, cs,
-                   d_out, dzs):
-    """dZ_t (4u,) of sample n into ``dz`` and ``dzs[n, t]``; adds d_out into gh and replaces gc by
-    the carried cell gradient dC·f (unchanged at a masked step).  With dh = gh, dC = gc:
-    dC += dh·o·act'(C_t); dz_i = dC·C̃·σ'; dz_f = dC·C_{t-1}·σ'; dz_c = dC·i·act'; dz_o = dh·act(C_t)·σ'.
-    """
+def _lstm_std_bwd(n, t, dz, gh, gc, keep, u, c0, gates, snew, cs, d_out, one):
+    """:func:`_lstm_cell_bwd` for the standard tanh/sigmoid cell in one pass: the derivatives
+    σ' = σ(1 - σ) and tanh' = 1 - tanh² come from the stored gates inline (``one`` is 1 in the
+    arrays' dtype, so float32 stays float32)."""
+    for j in range(u):
+        gh[n, j] += d_out[n, t, j]
+        c_prev = cs[n, t - 1, j] if t > 0 else c0[n, j]
+        dh = gh[n, j] if keep else 0 * one
+        dcj = gc[n, j] if keep else 0 * one
+        ig = gates[n, t, j]
+        fg = gates[n, t, u + j]
+        cg = gates[n, t, 2 * u + j]
+        og = gates[n, t, 3 * u + j]
+        sv = snew[n, t, j]
+        dcj = dcj + (dh * og) * (one - sv * sv)
+        dz[j] = (dcj * cg) * (ig * (one - ig))
+        dz[u + j] = (dcj * c_prev) * (fg * (one - fg))
+        dz[2 * u + j] = (dcj * ig) * (one - cg * cg)
+        dz[3 * u + j] = (dh * sv) * (og * (one - og))
+        if keep:
+            gc[n, j] = dcj * fg
+
+
+@njit(inline="always", **_JIT)
+def _lstm_gen_bwd(n, t, dz, gd, sd, gh, gc, keep, c, rc, u, c0, pre, gates, cnew, snew, cs,
+                  d_out):
+    """:func:`_lstm_cell_bwd` for any activations: their derivatives first into ``gd``/``sd``."""
     g4 = 4 * u
     deriv_range(rc, pre, gates, n, t, 0, 2 * u, gd, 0)
     deriv_range(c, pre, gates, n, t, 2 * u, 3 * u, gd, 0)
@@ -205,13 +237,28 @@ def _lstm_cell_bwd(n, t, dz, gd, sd, gh, gc, keep, c, rc, u, c0, pre, gates, cne
         dz[3 * u + j] = (dh * snew[n, t, j]) * gd[3 * u + j]
         if keep:
             gc[n, j] = dcj * gates[n, t, u + j]
+
+
+@njit(inline="always", **_JIT)
+def _lstm_cell_bwd(n, t, dz, gd, sd, gh, gc, keep, c, rc, u, c0, pre, gates, cnew, snew, cs,
+                   d_out, dzs, one):
+    """dZ_t (4u,) of sample n into ``dz`` and ``dzs[n, t]``; adds d_out into gh and replaces gc by
+    the carried cell gradient dC·f (unchanged at a masked step).  With dh = gh, dC = gc:
+    dC += dh·o·act'(C_t); dz_i = dC·C̃·σ'; dz_f = dC·C_{t-1}·σ'; dz_c = dC·i·act'; dz_o = dh·act(C_t)·σ'.
+    """
+    g4 = 4 * u
+    if c == TANH and rc == SIGMOID:
+        _lstm_std_bwd(n, t, dz, gh, gc, keep, u, c0, gates, snew, cs, d_out, one)
+    else:
+        _lstm_gen_bwd(n, t, dz, gd, sd, gh, gc, keep, c, rc, u, c0, pre, gates, cnew, snew, cs,
+                      d_out)
     for j in range(g4):
         dzs[n, t, j] = dz[j]
 
 
 @njit(parallel=True, **_JIT)
-def _lstm_fwd(xw, h0, c0, U, rho, has_rho, sm, has_sm, c, rc, fast, pre, gates, cnew, snew, out,
-              cs):
+def _lstm_fwd(xw, h0, c0, U, rho, has_rho, sm, has_sm, c, rc, fast, keep_pre, pre, gates, cnew,
+              snew, out, cs):
     """Small units: the whole recurrence of each sample in one compiled loop, samples in
     parallel; the recurrent matvec as axpys over rows of U."""
     n_, t_, g4 = xw.shape
@@ -233,13 +280,13 @@ def _lstm_fwd(xw, h0, c0, U, rho, has_rho, sm, has_sm, c, rc, fast, pre, gates, 
             for j in range(g4):
                 a[j] = xw[n, t, j] + a[j]
             keep = (not has_sm) or sm[n, t]
-            _lstm_cell(n, t, a, g, cv, sv, hs, cst, keep, c, rc, fast, u, pre, gates, cnew, snew,
-                       out, cs)
+            _lstm_cell(n, t, a, g, cv, sv, hs, cst, keep, c, rc, fast, u, keep_pre, pre, gates,
+                       cnew, snew, out, cs)
 
 
 @njit(parallel=True, **_JIT)
 def _lstm_bwd(d_out, gh_last, gc_last, c0, U, rho, has_rho, sm, has_sm, c, rc, pre, gates,
-              cnew, snew, cs, dzs, gh0, gc0):
+              cnew, snew, cs, dzs, gh0, gc0, one):
     """Small units: BPTT of each sample in one compiled loop, samples in parallel; the carried
     dL/dh = dZ·Uᵀ as axpys over rows of Uᵀ."""
     n_, t_, g4 = pre.shape
@@ -255,7 +302,7 @@ def _lstm_bwd(d_out, gh_last, gc_last, c0, U, rho, has_rho, sm, has_sm, c, rc, p
         for t in range(t_ - 1, -1, -1):
             keep = (not has_sm) or sm[n, t]
             _lstm_cell_bwd(n, t, dz, gd, sd, gh0, gc0, keep, c, rc, u, c0, pre, gates, cnew, snew,
-                           cs, d_out, dzs)
+                           cs, d_out, dzs, one)
             for k in range(u):
                 acc[k] = 0.0
             for j in range(g4):
@@ -268,34 +315,58 @@ def _lstm_bwd(d_out, gh_last, gc_last, c0, U, rho, has_rho, sm, has_sm, c, rc, p
 
 
 @njit(parallel=True, **_JIT)
-def _lstm_step_fwd(t, xw, hu, hcur, ccur, sm, has_sm, c, rc, fast, pre, gates, cnew, snew, out, cs):
-    """Large units: one step for the whole batch, from hu = (h_{t-1}⊙ρ)·U computed by BLAS."""
+def _lstm_step_fwd(t, xw, hu, hcur, ccur, sm, has_sm, c, rc, fast, keep_pre, scratch, gates,
+                   cnew, snew, out, cs):
+    """Large units: one step for the whole batch, from hu = (h_{t-1}⊙ρ)·U computed by BLAS.
+    Same math as :func:`_lstm_cell`, written straight into the step's rows.  The pre-activations
+    are kept, if needed, in ``xw`` itself (``xw[:, t] += hu``); otherwise they pass through the
+    (N, 4u) ``scratch`` (a separate buffer: in-place activations would not vectorise)."""
     n_, _, g4 = xw.shape
     u = g4 // 4
     for n in prange(n_):
-        a = np.empty(g4, dtype=xw.dtype)
-        g = np.empty(g4, dtype=xw.dtype)
-        cv = np.empty(u, dtype=xw.dtype)
-        sv = np.empty(u, dtype=xw.dtype)
-        for j in range(g4):
-            a[j] = xw[n, t, j] + hu[n, j]
+        g = gates[n, t]
+        if keep_pre:
+            a = xw[n, t]
+            for j in range(g4):
+                a[j] += hu[n, j]
+        else:
+            a = scratch[n]
+            for j in range(g4):
+                a[j] = xw[n, t, j] + hu[n, j]
+        act_range(rc, fast, a, g, 0, 2 * u)
+        act_range(c, fast, a, g, 2 * u, 3 * u)
+        act_range(rc, fast, a, g, 3 * u, g4)
+        cv = cnew[n, t]
+        sv = snew[n, t]
+        for j in range(u):
+            cv[j] = g[u + j] * ccur[n, j] + g[j] * g[2 * u + j]
+        act_range(c, fast, cv, sv, 0, u)
         keep = (not has_sm) or sm[n, t]
-        _lstm_cell(n, t, a, g, cv, sv, hcur, ccur, keep, c, rc, fast, u, pre, gates, cnew, snew,
-                   out, cs)
+        if keep:
+            for j in range(u):
+                hcur[n, j] = g[3 * u + j] * sv[j]
+                ccur[n, j] = cv[j]
+        for j in range(u):
+            out[n, t, j] = hcur[n, j]
+            cs[n, t, j] = ccur[n, j]
 
 
 @njit(parallel=True, **_JIT)
-def _lstm_step_bwd(t, d_out, gh, gc, c0, sm, has_sm, c, rc, pre, gates, cnew, snew, cs, dzs):
-    """Large units: dZ_t for the whole batch; gh gets d_out added; gc becomes dC·f."""
+def _lstm_step_bwd(t, d_out, gh, gc, c0, sm, has_sm, c, rc, pre, gates, cnew, snew, cs, dzs,
+                   gd, sd, one):
+    """Large units: dZ_t for the whole batch; gh gets d_out added; gc becomes dC·f.  Same math
+    as :func:`_lstm_cell_bwd`, dZ written straight into ``dzs[:, t]``; ``gd`` (N, 4u) and ``sd``
+    (N, u) are scratch for the activations' derivatives."""
     n_, _, g4 = pre.shape
     u = g4 // 4
     for n in prange(n_):
-        dz = np.empty(g4, dtype=pre.dtype)
-        gd = np.empty(g4, dtype=pre.dtype)
-        sd = np.empty(u, dtype=pre.dtype)
         keep = (not has_sm) or sm[n, t]
-        _lstm_cell_bwd(n, t, dz, gd, sd, gh, gc, keep, c, rc, u, c0, pre, gates, cnew, snew, cs,
-                       d_out, dzs)
+        dz = dzs[n, t]
+        if c == TANH and rc == SIGMOID:
+            _lstm_std_bwd(n, t, dz, gh, gc, keep, u, c0, gates, snew, cs, d_out, one)
+        else:
+            _lstm_gen_bwd(n, t, dz, gd[n], sd[n], gh, gc, keep, c, rc, u, c0, pre, gates, cnew,
+                          snew, cs, d_out)
 
 
 def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
@@ -309,20 +380,23 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
     U = np.ascontiguousarray(recurrent_kernel, dtype=dt)
     ca, cr = code(activation), code(recurrent_activation)
     fast = dt == np.float32
-    pre, gates = np.empty_like(xw), np.empty_like(xw)
-    out, cs = np.empty((n, t, u), dt), np.empty((n, t, u), dt)
-    cnew, snew = np.empty((n, t, u), dt), np.empty((n, t, u), dt)
+    keep_pre = _needs_pre(ca) or _needs_pre(cr)
+    gates = np.empty_like(xw)
+    out, cs, snew = np.empty((n, t, u), dt), np.empty((n, t, u), dt), np.empty((n, t, u), dt)
+    cnew = np.empty((n, t, u), dt) if has_sm else cs      # C_t before masking = C_t unmasked
     if u >= BLAS_STEP_UNITS:
+        pre = xw if keep_pre else gates
         hcur, ccur = h0.copy(), c0.copy()
-        hu = np.empty((n, g4), dt)
+        hu, scratch = np.empty((n, g4), dt), np.empty((n, g4), dt)
         for s in range(t):
             hd = hcur * rho if has_rho else hcur
             np.matmul(hd, U, out=hu)
-            _lstm_step_fwd(s, xw, hu, hcur, ccur, sm, has_sm, ca, cr, fast, pre, gates, cnew, snew,
-                           out, cs)
+            _lstm_step_fwd(s, xw, hu, hcur, ccur, sm, has_sm, ca, cr, fast, keep_pre, scratch,
+                           gates, cnew, snew, out, cs)
     else:
-        _lstm_fwd(xw, h0, c0, U, rho, has_rho, sm, has_sm, ca, cr, fast, pre, gates, cnew, snew,
-                  out, cs)
+        pre = np.empty_like(xw) if keep_pre else gates
+        _lstm_fwd(xw, h0, c0, U, rho, has_rho, sm, has_sm, ca, cr, fast, keep_pre, pre, gates,
+                  cnew, snew, out, cs)
     cache = (x, h0, c0, out, cs, pre, gates, cnew, snew, kernel, U, bias is not None, ca, cr,
              rho, has_rho, sm, has_sm)
     return out, out[:, -1].copy(), cs[:, -1].copy(), cache
@@ -333,6 +407,7 @@ def lstm_backward(d_outputs, d_h_last, d_c_last, cache):
     (x, h0, c0, out, cs, pre, gates, cnew, snew, kernel, U, has_bias, ca, cr, rho, has_rho, sm,
      has_sm) = cache
     dt = pre.dtype
+    one = dt.type(1.0)
     n, t, g4 = pre.shape
     u = g4 // 4
     d_out = np.ascontiguousarray(d_outputs, dtype=dt)
@@ -342,9 +417,10 @@ def lstm_backward(d_outputs, d_h_last, d_c_last, cache):
         gc = np.array(d_c_last, dtype=dt)
         UT = np.ascontiguousarray(U.T)
         dhd = np.empty((n, u), dt)
+        gd, sd = np.empty((n, g4), dt), np.empty((n, u), dt)
         for s in range(t - 1, -1, -1):
             _lstm_step_bwd(s, d_out, gh, gc, c0, sm, has_sm, ca, cr, pre, gates, cnew, snew, cs,
-                           dzs)
+                           dzs, gd, sd, one)
             np.matmul(dzs[:, s], UT, out=dhd)
             if has_rho:
                 dhd *= rho
@@ -359,7 +435,7 @@ def lstm_backward(d_outputs, d_h_last, d_c_last, cache):
         _lstm_bwd(
             d_out, np.ascontiguousarray(d_h_last, dtype=dt),
             np.ascontiguousarray(d_c_last, dtype=dt), c0, U, rho, has_rho, sm, has_sm, ca, cr,
-            pre, gates, cnew, snew, cs, dzs, gh0, gc0)
+            pre, gates, cnew, snew, cs, dzs, gh0, gc0, one)
     dz2, d_kernel, dx = _param_grads(x, dzs, kernel)
     d_rec = _h_prev(out, h0, rho, has_rho).reshape(n * t, u).T @ dz2
     d_bias = dz2.sum(axis=0) if has_bias else None
