@@ -243,9 +243,12 @@ def test_conv1d_kernels_equal_reference(dtype, padding, strides, dilation, k):
 # ----------------------------------------------------------------------------- Adam
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("amsgrad", [False, True])
-def test_fused_adam_equals_reference(dtype, amsgrad):
+@pytest.mark.parametrize("shape", [(40, 7), (300, 120)])   # serial and parallel kernels
+def test_fused_adam_equals_reference(dtype, amsgrad, shape):
+    from rnnlab.kernels.fast.adam import PARALLEL_MIN
+    assert (np.prod(shape) >= PARALLEL_MIN) == (shape[0] == 300)
     r = np.random.default_rng(2)
-    p0 = r.normal(size=(40, 7)).astype(dtype)
+    p0 = r.normal(size=shape).astype(dtype)
     grads = [r.normal(size=p0.shape).astype(dtype) for _ in range(5)]
     result = {}
     for kind in ("reference", "fast"):

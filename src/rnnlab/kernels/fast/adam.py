@@ -14,35 +14,64 @@ import numpy as np
 from numba import njit, prange
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _adam_f32_at(i, p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps):
+    gi = g[i]
+    mi = m[i] + b1c * (gi - m[i])
+    vi = v[i] + b2c * (gi * gi - v[i])
+    m[i] = mi
+    v[i] = vi
+    if amsgrad:
+        if vi > vhat[i] or vi != vi:
+            vhat[i] = vi
+        vi = vhat[i]
+    den = np.float32(math.sqrt(vi)) + eps
+    p[i] = p[i] - np.float32(lr_t * np.float64(mi) / np.float64(den))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _adam_f64_at(i, p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps):
+    gi = g[i]
+    mi = m[i] + b1c * (gi - m[i])
+    vi = v[i] + b2c * (gi * gi - v[i])
+    m[i] = mi
+    v[i] = vi
+    if amsgrad:
+        if vi > vhat[i] or vi != vi:
+            vhat[i] = vi
+        vi = vhat[i]
+    p[i] = p[i] - lr_t * mi / (math.sqrt(vi) + eps)
+
+
 @njit(cache=True, error_model="numpy", parallel=True)
 def _adam_f32(p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps):
     for i in prange(p.shape[0]):
-        gi = g[i]
-        mi = m[i] + b1c * (gi - m[i])
-        vi = v[i] + b2c * (gi * gi - v[i])
-        m[i] = mi
-        v[i] = vi
-        if amsgrad:
-            if vi > vhat[i] or vi != vi:
-                vhat[i] = vi
-            vi = vhat[i]
-        den = np.float32(math.sqrt(vi)) + eps
-        p[i] = p[i] - np.float32(lr_t * np.float64(mi) / np.float64(den))
+        _adam_f32_at(i, p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def _adam_f64(p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps):
     for i in prange(p.shape[0]):
-        gi = g[i]
-        mi = m[i] + b1c * (gi - m[i])
-        vi = v[i] + b2c * (gi * gi - v[i])
-        m[i] = mi
-        v[i] = vi
-        if amsgrad:
-            if vi > vhat[i] or vi != vi:
-                vhat[i] = vi
-            vi = vhat[i]
-        p[i] = p[i] - lr_t * mi / (math.sqrt(vi) + eps)
+        _adam_f64_at(i, p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps)
+
+
+@njit(cache=True, error_model="numpy")
+def _adam_f32_serial(p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps):
+    for i in range(p.shape[0]):
+        _adam_f32_at(i, p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps)
+
+
+@njit(cache=True, error_model="numpy")
+def _adam_f64_serial(p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps):
+    for i in range(p.shape[0]):
+        _adam_f64_at(i, p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps)
+
+
+#: below this many entries a parallel launch (~5 µs) costs more than the update itself
+PARALLEL_MIN = 1 << 15
+_KERNELS = {(np.dtype(np.float32), True): _adam_f32, (np.dtype(np.float64), True): _adam_f64,
+            (np.dtype(np.float32), False): _adam_f32_serial,
+            (np.dtype(np.float64), False): _adam_f64_serial}
 
 
 def adam_update(p, g, m, v, vhat, lr_t, beta_1, beta_2, epsilon) -> bool:
@@ -58,7 +87,7 @@ def adam_update(p, g, m, v, vhat, lr_t, beta_1, beta_2, epsilon) -> bool:
     if g.shape != p.shape:
         return False
     t = dt.type
-    fn = _adam_f32 if dt == np.float32 else _adam_f64
+    fn = _KERNELS[dt, p.size >= PARALLEL_MIN]
     vh = vhat.reshape(-1) if vhat is not None else v.reshape(-1)
     fn(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), vh, vhat is not None,
        t(1.0 - beta_1), t(1.0 - beta_2), float(lr_t), t(epsilon))

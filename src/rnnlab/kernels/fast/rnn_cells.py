@@ -30,10 +30,18 @@ from rnnlab.kernels import BLAS_STEP_UNITS  # noqa: E402  (shared with compute_s
 _JIT = dict(cache=True, error_model="numpy", fastmath={"reassoc", "contract", "arcp", "nsz"})   # numpy's error model: no per-division checks
 
 
+_DUMMIES: dict = {}
+
+
 def _opt(arr, shape1, dtype):
-    """(array, flag) for an optional per-sample array; a 1×1 dummy keeps one compiled signature."""
+    """(array, flag) for an optional per-sample array; a 1×n dummy of ones (made once, only ever
+    read by the kernels) keeps one compiled signature."""
     if arr is None:
-        return np.ones((1, shape1), dtype=dtype), False
+        key = (shape1, np.dtype(dtype))
+        dummy = _DUMMIES.get(key)
+        if dummy is None:
+            dummy = _DUMMIES[key] = np.ones((1, shape1), dtype=dtype)
+        return dummy, False
     return np.ascontiguousarray(arr, dtype=dtype), True
 
 
@@ -301,8 +309,8 @@ def _lstm_cell_bwd(n, t, dz, gd, sd, gh, gc, keep, c, rc, u, c0, pre, gates, cne
 
 
 @njit(parallel=True, **_JIT)
-def _lstm_fwd(xw, h0, c0, U, rho, has_rho, sm, has_sm, c, rc, fast, keep_pre, std, sc, off, pre,
-              gates, cnew, snew, out, cs):
+def _lstm_fwd(xw, b, h0, c0, U, rho, has_rho, sm, has_sm, c, rc, fast, keep_pre, std, sc, off,
+              pre, gates, cnew, snew, out, cs):
     """Small units: the whole recurrence of each sample in one compiled loop, samples in
     parallel; the recurrent matvec as axpys over rows of U."""
     n_, t_, g4 = xw.shape
@@ -322,7 +330,7 @@ def _lstm_fwd(xw, h0, c0, U, rho, has_rho, sm, has_sm, c, rc, fast, keep_pre, st
                 for j in range(g4):
                     a[j] += hk * U[k, j]
             for j in range(g4):
-                a[j] = xw[n, t, j] + a[j]
+                a[j] = (xw[n, t, j] + b[j]) + a[j]
             keep = (not has_sm) or sm[n, t]
             _lstm_cell(n, t, a, g, cv, sv, hs, cst, keep, c, rc, fast, u, keep_pre, std, sc, off,
                        pre, gates, cnew, snew, out, cs)
@@ -359,7 +367,7 @@ def _lstm_bwd(d_out, gh_last, gc_last, c0, U, rho, has_rho, sm, has_sm, c, rc, p
 
 
 @njit(parallel=True, **_JIT)
-def _lstm_step_fwd(t, xw, hu, hcur, ccur, sm, has_sm, c, rc, fast, keep_pre, std, sc, off,
+def _lstm_step_fwd(t, xw, b, hu, hcur, ccur, sm, has_sm, c, rc, fast, keep_pre, std, sc, off,
                    scratch, gates, cnew, snew, out, cs):
     """Large units: one step for the whole batch, from hu = (h_{t-1}⊙ρ)·U computed by BLAS.
     Same math as :func:`_lstm_cell`, written straight into the step's rows.  The pre-activations
@@ -372,11 +380,11 @@ def _lstm_step_fwd(t, xw, hu, hcur, ccur, sm, has_sm, c, rc, fast, keep_pre, std
         if keep_pre:
             a = xw[n, t]
             for j in range(g4):
-                a[j] += hu[n, j]
+                a[j] = (a[j] + b[j]) + hu[n, j]
         else:
             a = scratch[n]
             for j in range(g4):
-                a[j] = xw[n, t, j] + hu[n, j]
+                a[j] = (xw[n, t, j] + b[j]) + hu[n, j]
         if std:
             _std_gates(a, g, sc, off, g4)
         else:
@@ -420,7 +428,10 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
                  recurrent_activation="sigmoid", rec_mask=None, step_mask=None):
     """Run the whole sequence; return ``(outputs (N, T, u), h_T, c_T, cache)``."""
     u = recurrent_kernel.shape[0]
-    x, xw, rho, has_rho, sm, has_sm, dt = _prep(x, kernel, bias, rec_mask, step_mask, u)
+    # the bias is added in the kernels' first pass over xW ((xW + b) + hU, as the reference)
+    x, xw, rho, has_rho, sm, has_sm, dt = _prep(x, kernel, None, rec_mask, step_mask, u)
+    b = (np.zeros(4 * u, dt) if bias is None
+         else np.ascontiguousarray(np.asarray(bias).reshape(-1), dtype=dt))
     n, t, g4 = xw.shape
     h0 = np.ascontiguousarray(h0, dtype=dt)
     c0 = np.ascontiguousarray(c0, dtype=dt)
@@ -439,12 +450,12 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
         for s in range(t):
             hd = hcur * rho if has_rho else hcur
             np.matmul(hd, U, out=hu)
-            _lstm_step_fwd(s, xw, hu, hcur, ccur, sm, has_sm, ca, cr, fast, keep_pre, std, sc,
-                           off, scratch, gates, cnew, snew, out, cs)
+            _lstm_step_fwd(s, xw, b, hu, hcur, ccur, sm, has_sm, ca, cr, fast, keep_pre, std,
+                           sc, off, scratch, gates, cnew, snew, out, cs)
     else:
         pre = np.empty_like(xw) if keep_pre else gates
-        _lstm_fwd(xw, h0, c0, U, rho, has_rho, sm, has_sm, ca, cr, fast, keep_pre, std, sc, off,
-                  pre, gates, cnew, snew, out, cs)
+        _lstm_fwd(xw, b, h0, c0, U, rho, has_rho, sm, has_sm, ca, cr, fast, keep_pre, std, sc,
+                  off, pre, gates, cnew, snew, out, cs)
     cache = (x, h0, c0, out, cs, pre, gates, cnew, snew, kernel, U, bias is not None, ca, cr,
              rho, has_rho, sm, has_sm)
     return out, out[:, -1].copy(), cs[:, -1].copy(), cache
