@@ -12,6 +12,10 @@ Every (framework, model) pair runs in its own subprocess, so its peak resident m
 (``resource.getrusage(RUSAGE_SELF).ru_maxrss``: interpreter + libraries + data + training, the
 number a user sees) is not mixed with another's.  In it: one warm-up epoch (compilation, caches,
 allocator), then ``--repeats`` timed epochs; samples/s is ``n_samples / median(epoch seconds)``.
+Timings on a small shared machine also move between processes (the same code gives ±15% from
+one fresh process to the next, for every framework), so each (framework, model) runs in
+``--rounds`` fresh subprocesses, the frameworks alternating, and the median over rounds is
+reported with every round's number.
 PyTorch is pinned to 2 threads (``torch.set_num_threads(2)``); its recurrent layers have no
 ``activation=`` argument, so its last recurrent layer keeps tanh and a sigmoid is applied to its
 output (same shapes, same work).  For rnnlab the peak of NumPy's own allocations during one extra
@@ -22,7 +26,8 @@ and second training step.  The first process pays Numba's compilation; the secon
 whether the on-disk cache (``cache=True``) removed it.
 
     python benchmarks/train_throughput.py [--quick] [--models lstm,gru] [--samples 3000]
-                                          [--repeats 5] [--no-reference] [--no-compile-check]
+                                          [--repeats 5] [--rounds 3] [--no-reference]
+                                          [--no-compile-check]
 """
 from __future__ import annotations
 
@@ -195,6 +200,17 @@ def compile_worker(model):
                                   "second_step": steps[1]}))
 
 
+def combine(results):
+    """One framework's subprocess results over rounds: median samples/s, largest peak RSS."""
+    first = results[0]
+    out = {"samples_per_s": statistics.median(r["samples_per_s"] for r in results),
+           "rounds": [r["samples_per_s"] for r in results], "times": first["times"],
+           "warmup": first["warmup"], "maxrss_mb": max(r["maxrss_mb"] for r in results)}
+    if "numpy_peak_mb" in first:
+        out["numpy_peak_mb"] = max(r["numpy_peak_mb"] for r in results)
+    return out
+
+
 def run_sub(args, env=None, timeout=3600):
     out = subprocess.run([sys.executable, __file__] + args, capture_output=True, text=True,
                          env=env, timeout=timeout)
@@ -213,6 +229,9 @@ def main(argv=None):
                     help=f"comma-separated subset of {','.join(MODELS)}")
     ap.add_argument("--samples", type=int, default=None, help="samples per epoch (default 3000)")
     ap.add_argument("--repeats", type=int, default=None, help="timed epochs (default 5)")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="fresh subprocesses per framework and model, alternating frameworks; "
+                         "samples/s is the median over rounds (default 3, --quick 1)")
     ap.add_argument("--no-reference", action="store_true",
                     help="skip rnnlab's plain-NumPy reference kernels")
     ap.add_argument("--no-compile-check", action="store_true",
@@ -222,6 +241,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     samples = a.samples or (600 if a.quick else 3000)
     repeats = a.repeats or (3 if a.quick else 5)
+    rounds = a.rounds or (1 if a.quick else 3)
     if a.worker:
         return worker(a.worker[0], a.worker[1], samples, repeats)
     if a.compile_worker:
@@ -237,17 +257,23 @@ def main(argv=None):
           f"(2 threads), cores {os.cpu_count()}, OPENBLAS_CORETYPE="
           f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     print(f"{samples} samples of {SEQ_LEN} steps, warm-up epoch excluded, median of {repeats} "
-          f"epochs; peak RSS per (framework, model) subprocess")
+          f"epochs per subprocess; {rounds} round(s) of subprocesses alternating the frameworks "
+          f"(the reference kernels: one), samples/s = median over rounds; peak RSS = the "
+          f"largest of a (framework, model)'s subprocesses")
     frameworks = ["rnnlab-fast"] + ([] if a.no_reference else ["rnnlab-reference"]) + ["torch"]
     has_keras = keras_available()
     if has_keras:
         frameworks.append("keras")
     rows = []
     for model in models:
-        res = {}
-        for fw in frameworks:
-            res[fw] = run_sub(["--worker", fw, model, "--samples", str(samples),
-                               "--repeats", str(repeats)])
+        runs = {fw: [] for fw in frameworks}
+        for rnd in range(rounds):
+            for fw in frameworks:
+                if fw == "rnnlab-reference" and rnd:
+                    continue                      # slow and not a target: one round
+                runs[fw].append(run_sub(["--worker", fw, model, "--samples", str(samples),
+                                         "--repeats", str(repeats)]))
+        res = {fw: combine(rs) for fw, rs in runs.items()}
         rows.append((model, res))
         peer = res["torch"]["samples_per_s"]
         print(f"\n== {model}: batch {MODELS[model][3]}")
@@ -256,8 +282,9 @@ def main(argv=None):
             extra = (f", numpy peak {r['numpy_peak_mb']:.1f} MB (tracemalloc)"
                      if "numpy_peak_mb" in r else "")
             print(f"  {fw:17s} {r['samples_per_s']:9.0f} samples/s  (x{r['samples_per_s'] / peer:5.2f}"
-                  f" vs torch)  epochs {', '.join(f'{t:.3f}' for t in r['times'])} s, warm-up "
-                  f"{r['warmup']:.2f} s, peak RSS {r['maxrss_mb']:.0f} MB{extra}")
+                  f" vs torch)  rounds {', '.join(f'{v:.0f}' for v in r['rounds'])}; epochs of "
+                  f"round 1 {', '.join(f'{t:.3f}' for t in r['times'])} s, warm-up "
+                  f"{r['warmup']:.2f} s; peak RSS {r['maxrss_mb']:.0f} MB{extra}")
         if not has_keras:
             print("  keras             not installed")
     print("\n== summary (rnnlab fast / torch; target)")
