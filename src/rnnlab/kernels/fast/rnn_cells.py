@@ -178,7 +178,9 @@ def simple_rnn_backward(d_outputs, d_h_last, cache):
     dzs = np.empty_like(zs)
     g0 = np.empty((n, u), dtype=dt)
     _srnn_bwd(d_out, g_last, zs, ys, U, rho, has_rho, sm, has_sm, c, dzs, g0)
-    dx, d_kernel, d_rec, d_bias = _weight_grads(x, dzs, kernel, out, h0, rho, has_rho, has_bias)
+    dz2, d_kernel, dx = _param_grads(x, dzs, kernel)
+    d_rec = _h_prev(out, h0, rho, has_rho).reshape(n * t, u).T @ dz2
+    d_bias = dz2.sum(axis=0) if has_bias else None
     return dx, g0, d_kernel, d_rec, d_bias
 
 
