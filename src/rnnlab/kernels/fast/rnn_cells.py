@@ -196,6 +196,18 @@ def _std_coefs(ca, cr, dt, u):
 
 
 @njit(inline="always", **_JIT)
+def _gate_acts(a, g, std, sc, off, c, rc, fast, u):
+    """g = the LSTM gates' activations of the pre-activations a (4u,): σ for i, f, o (code rc) and
+    act for C̃ (code c); one loop for the standard float32 cell (:func:`_std_gates`)."""
+    if std:
+        _std_gates(a, g, sc, off, 4 * u)
+    else:
+        act_range(rc, fast, a, g, 0, 2 * u)
+        act_range(c, fast, a, g, 2 * u, 3 * u)
+        act_range(rc, fast, a, g, 3 * u, 4 * u)
+
+
+@njit(inline="always", **_JIT)
 def _std_gates(a, g, sc, off, g4):
     """All 4u gates of a float32 tanh/sigmoid cell in one loop: g = sc·(off + tanh(sc·a)), with
     (sc, off) = (½, 1) for i, f, o (σ(z) = ½(1 + tanh(z/2)), as the reference) and (1, 0) for C̃.
@@ -225,12 +237,7 @@ def _lstm_cell(n, t, a, g, cv, sv, hs, cst, keep, c, rc, fast, u, keep_pre, std,
     if keep_pre:
         for j in range(g4):
             pre[n, t, j] = a[j]
-    if std:
-        _std_gates(a, g, sc, off, g4)
-    else:
-        act_range(rc, fast, a, g, 0, 2 * u)
-        act_range(c, fast, a, g, 2 * u, 3 * u)
-        act_range(rc, fast, a, g, 3 * u, g4)
+    _gate_acts(a, g, std, sc, off, c, rc, fast, u)
     for j in range(g4):
         gates[n, t, j] = g[j]
     for j in range(u):
@@ -387,12 +394,7 @@ def _lstm_step_fwd(t, xw, b, hu, hcur, ccur, sm, has_sm, c, rc, fast, keep_pre, 
             a = scratch[n]
             for j in range(g4):
                 a[j] = (xw[n, t, j] + b[j]) + hu[n, j]
-        if std:
-            _std_gates(a, g, sc, off, g4)
-        else:
-            act_range(rc, fast, a, g, 0, 2 * u)
-            act_range(c, fast, a, g, 2 * u, 3 * u)
-            act_range(rc, fast, a, g, 3 * u, g4)
+        _gate_acts(a, g, std, sc, off, c, rc, fast, u)
         cv = cnew[n, t]
         sv = snew[n, t]
         for j in range(u):
