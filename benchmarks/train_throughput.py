@@ -27,7 +27,7 @@ whether the on-disk cache (``cache=True``) removed it.
 
     python benchmarks/train_throughput.py [--quick] [--models lstm,gru] [--samples 3000]
                                           [--repeats 5] [--rounds 3] [--no-reference]
-                                          [--no-compile-check]
+                                          [--no-compile-check] [--keras-python PATH]
 """
 from __future__ import annotations
 
@@ -50,6 +50,7 @@ MODELS = {
 VOCAB, SEQ_LEN = 10001, 100
 # PyTorch samples/s measured on this machine when the targets were set (from the issue).
 TARGET_RATIO = {"lstm": 3.0, "simplernn": 3.0, "gru": 3.0, "lstm128": 1.0}
+KERAS_TARGET_RATIO = {"lstm": 10.0, "simplernn": 10.0, "gru": 10.0}
 
 
 def make_data(n, seed=0):
@@ -130,7 +131,14 @@ def torch_epoch_fn(model, x, y):
 
 # ------------------------------------------------------------------------------ Keras
 def keras_epoch_fn(model, x, y):
-    import keras  # noqa: F401  (only if installed)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:                                   # pin TensorFlow to 2 threads, like PyTorch
+        import tensorflow as tf
+        tf.config.threading.set_intra_op_parallelism_threads(2)
+        tf.config.threading.set_inter_op_parallelism_threads(2)
+    except ImportError:                    # another Keras backend
+        pass
+    import keras
     from keras import layers
     cell, emb, units, batch, head = MODELS[model]
     X = getattr(layers, cell)
@@ -211,9 +219,9 @@ def combine(results):
     return out
 
 
-def run_sub(args, env=None, timeout=3600):
-    out = subprocess.run([sys.executable, __file__] + args, capture_output=True, text=True,
-                         env=env, timeout=timeout)
+def run_sub(args, env=None, timeout=3600, python=None):
+    out = subprocess.run([python or sys.executable, __file__] + args, capture_output=True,
+                         text=True, env=env, timeout=timeout)
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
@@ -236,6 +244,10 @@ def main(argv=None):
                     help="skip rnnlab's plain-NumPy reference kernels")
     ap.add_argument("--no-compile-check", action="store_true",
                     help="skip the compile-time / on-disk cache measurement")
+    ap.add_argument("--keras-python", default=None,
+                    help="a Python with keras (and its backend) installed, for the Keras runs "
+                         "(default: this one if it can import keras); e.g. a venv with "
+                         "tensorflow-cpu and keras, whose NumPy may differ from this one's")
     ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--compile-worker", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -261,7 +273,8 @@ def main(argv=None):
           f"(the reference kernels: one), samples/s = median over rounds; peak RSS = the "
           f"largest of a (framework, model)'s subprocesses")
     frameworks = ["rnnlab-fast"] + ([] if a.no_reference else ["rnnlab-reference"]) + ["torch"]
-    has_keras = keras_available()
+    keras_python = a.keras_python or (sys.executable if keras_available() else None)
+    has_keras = keras_python is not None
     if has_keras:
         frameworks.append("keras")
     rows = []
@@ -272,7 +285,8 @@ def main(argv=None):
                 if fw == "rnnlab-reference" and rnd:
                     continue                      # slow and not a target: one round
                 runs[fw].append(run_sub(["--worker", fw, model, "--samples", str(samples),
-                                         "--repeats", str(repeats)]))
+                                         "--repeats", str(repeats)],
+                                        python=keras_python if fw == "keras" else None))
         res = {fw: combine(rs) for fw, rs in runs.items()}
         rows.append((model, res))
         peer = res["torch"]["samples_per_s"]
@@ -293,6 +307,13 @@ def main(argv=None):
         tgt = TARGET_RATIO[model]
         print(f"  {model:10s} {ratio:5.2f}  (target >= {tgt:.1f}: "
               f"{'met' if ratio >= tgt else 'NOT met'})")
+    if has_keras:
+        print("\n== summary (rnnlab fast / keras; target >= 10 for the three small models)")
+        for model, res in rows:
+            ratio = res["rnnlab-fast"]["samples_per_s"] / res["keras"]["samples_per_s"]
+            tgt = KERAS_TARGET_RATIO.get(model)
+            verdict = "no target" if tgt is None else ("met" if ratio >= tgt else "NOT met")
+            print(f"  {model:10s} {ratio:5.2f}  ({verdict})")
 
     if not a.no_compile_check:
         print("\n== first-call compile time (fresh NUMBA_CACHE_DIR shared by two processes)")
