@@ -666,7 +666,8 @@ def gru_backward(d_outputs, d_h_last, cache):
         d_rec[:, :2 * u] = hd.T @ dz2[:, :2 * u]
         d_rec[:, 2 * u:] = aux.reshape(n * t, u).T @ dz2[:, 2 * u:]
     d_bias = None
-    if has_bias:
-        d_in_bias = dz2.sum(axis=0)
-        d_bias = np.stack([d_in_bias, dhu2.sum(axis=0)]) if reset_after else d_in_bias
+    if has_bias:      # column sums as matrix-vector products (faster than .sum(axis=0))
+        ones = np.ones(n * t, dtype=dt)
+        d_in_bias = ones @ dz2
+        d_bias = np.stack([d_in_bias, ones @ dhu2]) if reset_after else d_in_bias
     return dx, g0, d_kernel, d_rec, d_bias
