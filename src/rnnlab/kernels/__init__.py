@@ -16,7 +16,9 @@ BLAS_STEP_UNITS = 64
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3      # glibc's mallopt parameter numbers
 _MMAP_THRESHOLD = 32 << 20                          # glibc's largest allowed value
-_libc = None                                        # glibc once tuned, False if not applicable
+_TRIM_DEFAULT = 128 * 1024                          # glibc's default trim threshold
+_libc = None                                        # glibc once found, False if not applicable
+_depth = 0                                          # nesting of compute_scope (callbacks, ...)
 
 
 def _glibc():
@@ -25,9 +27,11 @@ def _glibc():
     Every batch allocates and frees the same large arrays (an LSTM(128) step's gates: 13 MB).
     By default glibc serves such blocks with ``mmap`` or trims them off the heap when freed, so
     each batch page-faults its memory back in (measured, LSTM-128 training: ~570 samples/s,
-    ~800 once freed memory is kept).  Here blocks up to 32 MB come from the heap and freed heap
-    memory is kept for reuse; :func:`compute_scope` hands it back (``malloc_trim``) when the loop
-    ends.  Set ``RNNLAB_MALLOC_TUNING=0`` to leave malloc alone.  A no-op off glibc.
+    ~800 once freed memory is kept).  Here blocks up to 32 MB come from the heap (set once, the
+    most glibc's own adaptive threshold reaches), and while the outermost :func:`compute_scope`
+    runs, freed heap memory is kept for reuse; when it ends the memory is handed back
+    (``malloc_trim``) and glibc's default trimming restored.  Set ``RNNLAB_MALLOC_TUNING=0`` to
+    leave malloc alone.  A no-op off glibc.
     """
     global _libc
     if _libc is None:
@@ -36,8 +40,7 @@ def _glibc():
                 and os.environ.get("RNNLAB_MALLOC_TUNING", "1") != "0"):
             try:
                 libc = ctypes.CDLL("libc.so.6")
-                if (libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
-                        and libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)):
+                if libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD):
                     _libc = libc
             except (OSError, AttributeError):
                 pass
@@ -56,8 +59,12 @@ def compute_scope(max_units: int = 0):
     otherwise Numba keeps its threads and BLAS gets one.  The reference kernels keep both pools.
     With either, freed memory is kept for the next batch and handed back at the end (:func:`_glibc`).
     """
+    global _depth
     from rnnlab import config
     libc = _glibc()
+    if libc is not None and _depth == 0:
+        libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)     # keep freed memory for the next batch
+    _depth += 1
     try:
         if config.kernels() != "fast":
             yield
@@ -65,8 +72,10 @@ def compute_scope(max_units: int = 0):
             with _share_cores(max_units):
                 yield
     finally:
-        if libc is not None:
+        _depth -= 1
+        if libc is not None and _depth == 0:
             libc.malloc_trim(0)
+            libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_DEFAULT)
 
 
 @contextlib.contextmanager
