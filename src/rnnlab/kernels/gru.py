@@ -146,12 +146,7 @@ def gru_backward(d_outputs, d_h_last, cache):
 
 _REGISTRY = KernelRegistry("gru", gru_forward, gru_backward)
 
-
-def get_impl(kind: str | None = None):
-    """The (forward, backward) pair for ``kind`` (default: ``rnnlab.config.kernels()``)."""
-    return _REGISTRY.get(kind)
-
-
-def register_impl(kind: str, forward, backward) -> None:
-    """Install another implementation (the compiled fast path registers itself as "fast")."""
-    _REGISTRY.register(kind, forward, backward)
+#: ``get_impl(kind=None)`` gives the (forward, backward) pair for ``kind`` (default:
+#: ``rnnlab.config.kernels()``); ``register_impl(kind, forward, backward)`` installs another one
+#: (the compiled fast path registers itself as "fast").
+get_impl, register_impl = _REGISTRY.get, _REGISTRY.register

@@ -50,9 +50,11 @@ class KernelRegistry:
         self._impls = {"reference": (forward, backward)}
 
     def register(self, kind: str, forward, backward) -> None:
+        """Install the (forward, backward) pair of ``kind``."""
         self._impls[kind] = (forward, backward)
 
     def get(self, kind: str | None = None):
+        """The (forward, backward) pair of ``kind`` (default: ``rnnlab.config.kernels()``)."""
         kind = kind or config.kernels()
         if kind not in self._impls and kind == "fast":
             try:
@@ -134,12 +136,7 @@ def simple_rnn_backward(d_outputs, d_h_last, cache):
 
 _REGISTRY = KernelRegistry("simple_rnn", simple_rnn_forward, simple_rnn_backward)
 
-
-def get_impl(kind: str | None = None):
-    """The (forward, backward) pair for ``kind`` (default: ``rnnlab.config.kernels()``)."""
-    return _REGISTRY.get(kind)
-
-
-def register_impl(kind: str, forward, backward) -> None:
-    """Install another implementation (the compiled fast path registers itself as "fast")."""
-    _REGISTRY.register(kind, forward, backward)
+#: ``get_impl(kind=None)`` gives the (forward, backward) pair for ``kind`` (default:
+#: ``rnnlab.config.kernels()``); ``register_impl(kind, forward, backward)`` installs another one
+#: (the compiled fast path registers itself as "fast").
+get_impl, register_impl = _REGISTRY.get, _REGISTRY.register
