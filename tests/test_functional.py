@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from gradcheck import check_model, rel_error
+from torch_layout import load_torch_rnn, torch_rnn_grads
 from rnnlab import Input, Model, config, load_model, regularizers
 from rnnlab.layers import (GRU, LSTM, Add, Concatenate, Dense, Dot, Embedding,
                            GlobalAveragePooling1D)
@@ -140,35 +141,6 @@ def test_gradcheck_multi_output(float64):
 
 
 # =========================================================================== PyTorch parity
-def _gru_perm(u):
-    return np.concatenate([np.arange(u, 2 * u), np.arange(0, u), np.arange(2 * u, 3 * u)])
-
-
-def _load_rnn(mod, layer, cell, suffix=""):
-    W, U, b = (layer.params[k] for k in ("kernel", "recurrent_kernel", "bias"))
-    u = U.shape[0]
-    if cell == "gru":
-        p = _gru_perm(u)
-        vals = (W[:, p].T, U[:, p].T, b[0, p], b[1, p])
-    else:
-        vals = (W.T, U.T, b, np.zeros_like(b))
-    with torch.no_grad():
-        for name, v in zip(("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"), vals):
-            getattr(mod, name + suffix).copy_(torch.from_numpy(np.ascontiguousarray(v)))
-
-
-def _rnn_grads(mod, cell, u, suffix=""):
-    g = {n: getattr(mod, n + suffix).grad.numpy()
-         for n in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")}
-    if cell == "gru":
-        inv = np.argsort(_gru_perm(u))
-        return {"kernel": g["weight_ih_l0"].T[:, inv],
-                "recurrent_kernel": g["weight_hh_l0"].T[:, inv],
-                "bias": np.stack([g["bias_ih_l0"][inv], g["bias_hh_l0"][inv]])}
-    return {"kernel": g["weight_ih_l0"].T, "recurrent_kernel": g["weight_hh_l0"].T,
-            "bias": g["bias_ih_l0"]}
-
-
 def _tensor(a):
     return torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=True)
 
@@ -195,7 +167,7 @@ def test_masked_lstm_model_matches_packed_torch(float64):
 
     E = _tensor(emb.params["embeddings"])
     mod = torch.nn.LSTM(e, u, batch_first=True, dtype=torch.float64)
-    _load_rnn(mod, lstm, "lstm")
+    load_torch_rnn(mod, lstm.params, "lstm")
     Wd, bd = _tensor(dense.params["kernel"]), _tensor(dense.params["bias"])
     packed = torch.nn.utils.rnn.pack_padded_sequence(E[torch.from_numpy(ids)],
                                                      torch.tensor(lengths), batch_first=True,
@@ -205,7 +177,7 @@ def test_masked_lstm_model_matches_packed_torch(float64):
     assert rel_error(y, yt.detach().numpy()) < TOL
     (yt * torch.from_numpy(R)).sum().backward()
     assert rel_error(emb.grads["embeddings"], E.grad.numpy()) < TOL
-    for k, g in _rnn_grads(mod, "lstm", u).items():
+    for k, g in torch_rnn_grads(mod, "lstm", u).items():
         assert rel_error(lstm.grads[k], g) < TOL, k
     assert rel_error(dense.grads["kernel"], Wd.grad.numpy()) < TOL
     assert rel_error(dense.grads["bias"], bd.grad.numpy()) < TOL
@@ -222,8 +194,8 @@ def test_bidirectional_gru_model_matches_torch(float64):
     y, R, dxs = _model_grads(model, [x], 25)
 
     mod = torch.nn.GRU(m, u, batch_first=True, bidirectional=True, dtype=torch.float64)
-    _load_rnn(mod, bi.forward_layer, "gru")
-    _load_rnn(mod, bi.backward_layer, "gru", "_reverse")
+    load_torch_rnn(mod, bi.forward_layer.params, "gru")
+    load_torch_rnn(mod, bi.backward_layer.params, "gru", "_reverse")
     Wd, bd = _tensor(dense.params["kernel"]), _tensor(dense.params["bias"])
     xt = _tensor(x)
     _, h = mod(xt)
@@ -232,7 +204,7 @@ def test_bidirectional_gru_model_matches_torch(float64):
     (yt * torch.from_numpy(R)).sum().backward()
     assert rel_error(dxs[0], xt.grad.numpy()) < TOL
     for sub, suffix in ((bi.forward_layer, ""), (bi.backward_layer, "_reverse")):
-        for k, g in _rnn_grads(mod, "gru", u, suffix).items():
+        for k, g in torch_rnn_grads(mod, "gru", u, suffix).items():
             assert rel_error(bi.grads[f"{sub.name}/{k}"], g) < TOL, (sub.name, k)
     assert rel_error(dense.grads["kernel"], Wd.grad.numpy()) < TOL
 
@@ -249,7 +221,7 @@ def test_two_input_model_matches_torch(float64):
     y, R, dxs = _model_grads(model, xs, 28)
 
     mod = torch.nn.LSTM(m, u, batch_first=True, dtype=torch.float64)
-    _load_rnn(mod, lstm, "lstm")
+    load_torch_rnn(mod, lstm.params, "lstm")
     W1, b1, W2, b2 = (_tensor(l.params[p]) for l in (d1, d2) for p in ("kernel", "bias"))
     st, ft = _tensor(xs[0]), _tensor(xs[1])
     _, (h, _) = mod(st)
@@ -258,7 +230,7 @@ def test_two_input_model_matches_torch(float64):
     (yt * torch.from_numpy(R)).sum().backward()
     assert rel_error(dxs[0], st.grad.numpy()) < TOL
     assert rel_error(dxs[1], ft.grad.numpy()) < TOL
-    for key, g in _rnn_grads(mod, "lstm", u).items():
+    for key, g in torch_rnn_grads(mod, "lstm", u).items():
         assert rel_error(lstm.grads[key], g) < TOL, key
     for layer, (W, b) in ((d1, (W1, b1)), (d2, (W2, b2))):
         assert rel_error(layer.grads["kernel"], W.grad.numpy()) < TOL

@@ -1,22 +1,14 @@
-"""SimpleRNN / LSTM / GRU against torch.nn.RNN / LSTM / GRU given identical weights (float64).
-
-Layouts: Keras kernel (m, k·u) is torch's weight_ih (k·u, m) transposed; Keras's single bias goes to
-bias_ih with bias_hh = 0 (SimpleRNN, LSTM); the GRU's (2, 3u) bias rows are bias_ih and bias_hh.
-Gate orders: LSTM i, f, c, o is torch's i, f, g, o; GRU z, r, h is torch's r, z, n reordered.
-"""
+"""SimpleRNN / LSTM / GRU against torch.nn.RNN / LSTM / GRU given identical weights (float64);
+the layouts are in torch_layout.py."""
 import numpy as np
 import pytest
 import torch
 
 from rnnlab.layers.recurrent import GRU, LSTM, SimpleRNN
 from gradcheck import rel_error
+from torch_layout import load_torch_rnn, torch_rnn_grads
 
 TOL = 1e-5
-
-
-def _gru_perm(u):
-    """Columns taking Keras's [z r h] blocks to torch's [r z n] blocks (argsort goes back)."""
-    return np.concatenate([np.arange(u, 2 * u), np.arange(0, u), np.arange(2 * u, 3 * u)])
 
 
 def _pair(cell, m, u, seed, **kw):
@@ -28,38 +20,22 @@ def _pair(cell, m, u, seed, **kw):
     for k in layer.params:
         layer.params[k] = r.normal(scale=0.5, size=layer.params[k].shape)
         layer.grads[k] = np.zeros_like(layer.params[k])
-    W, U = layer.params["kernel"], layer.params["recurrent_kernel"]
-    b = layer.params["bias"]
     if cell == "rnn":
         mod = torch.nn.RNN(m, u, batch_first=True, nonlinearity=act, dtype=torch.float64)
-        ih, hh, b_ih, b_hh = W.T, U.T, b, np.zeros_like(b)
-    elif cell == "lstm":
-        mod = torch.nn.LSTM(m, u, batch_first=True, dtype=torch.float64)
-        ih, hh, b_ih, b_hh = W.T, U.T, b, np.zeros_like(b)
     else:
-        mod = torch.nn.GRU(m, u, batch_first=True, dtype=torch.float64)
-        p = _gru_perm(u)
-        ih, hh, b_ih, b_hh = W[:, p].T, U[:, p].T, b[0, p], b[1, p]
-    with torch.no_grad():
-        for name, v in (("weight_ih_l0", ih), ("weight_hh_l0", hh), ("bias_ih_l0", b_ih),
-                        ("bias_hh_l0", b_hh)):
-            getattr(mod, name).copy_(torch.from_numpy(np.ascontiguousarray(v)))
+        mod = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](m, u, batch_first=True,
+                                                               dtype=torch.float64)
+    load_torch_rnn(mod, layer.params, cell)
     return layer, mod
 
 
 def _torch_grads(cell, mod, u):
     """torch's parameter gradients in Keras's layouts: kernel, recurrent_kernel, bias."""
-    g = {n: getattr(mod, n).grad.numpy() for n in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0",
-                                                    "bias_hh_l0")}
-    if cell == "gru":
-        inv = np.argsort(_gru_perm(u))
-        return {"kernel": g["weight_ih_l0"].T[:, inv],
-                "recurrent_kernel": g["weight_hh_l0"].T[:, inv],
-                "bias": np.stack([g["bias_ih_l0"][inv], g["bias_hh_l0"][inv]])}
-    # bias_ih and bias_hh enter the sum identically, so either one is dL/dbias
-    np.testing.assert_allclose(g["bias_ih_l0"], g["bias_hh_l0"], rtol=1e-12, atol=1e-14)
-    return {"kernel": g["weight_ih_l0"].T, "recurrent_kernel": g["weight_hh_l0"].T,
-            "bias": g["bias_ih_l0"]}
+    if cell != "gru":
+        # bias_ih and bias_hh enter the sum identically, so either one is dL/dbias
+        np.testing.assert_allclose(mod.bias_ih_l0.grad.numpy(), mod.bias_hh_l0.grad.numpy(),
+                                   rtol=1e-12, atol=1e-14)
+    return torch_rnn_grads(mod, cell, u)
 
 
 CASES = [

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from gradcheck import check_layer, rel_error
+from torch_layout import load_torch_rnn, torch_rnn_grads
 from rnnlab import Sequential, config
 from rnnlab.layers import GRU, LSTM, Dense, Embedding, SimpleRNN
 from rnnlab.layers.wrappers import Bidirectional, TimeDistributed
@@ -137,42 +138,18 @@ def test_output_mask(float64):
 
 
 # --------------------------------------------------------------------------- PyTorch parity
-def _gru_perm(u):
-    return np.concatenate([np.arange(u, 2 * u), np.arange(0, u), np.arange(2 * u, 3 * u)])
-
-
 def _torch_bidi(cell, layer, m, u):
     """torch.nn.GRU/LSTM(bidirectional=True) holding the wrapper's forward and backward weights."""
     cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
     mod = cls(m, u, batch_first=True, bidirectional=True, dtype=torch.float64)
     for sub, suffix in ((layer.forward_layer, ""), (layer.backward_layer, "_reverse")):
-        W, U, b = (sub.params[k] for k in ("kernel", "recurrent_kernel", "bias"))
-        if cell == "gru":
-            p = _gru_perm(u)
-            vals = (W[:, p].T, U[:, p].T, b[0, p], b[1, p])
-        else:
-            vals = (W.T, U.T, b, np.zeros_like(b))
-        with torch.no_grad():
-            for name, v in zip(("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"), vals):
-                getattr(mod, name + suffix).copy_(torch.from_numpy(np.ascontiguousarray(v)))
+        load_torch_rnn(mod, sub.params, cell, suffix)
     return mod
-
-
-def _torch_grads(cell, mod, suffix, u):
-    g = {n: getattr(mod, n + suffix).grad.numpy()
-         for n in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")}
-    if cell == "gru":
-        inv = np.argsort(_gru_perm(u))
-        return {"kernel": g["weight_ih_l0"].T[:, inv],
-                "recurrent_kernel": g["weight_hh_l0"].T[:, inv],
-                "bias": np.stack([g["bias_ih_l0"][inv], g["bias_hh_l0"][inv]])}
-    return {"kernel": g["weight_ih_l0"].T, "recurrent_kernel": g["weight_hh_l0"].T,
-            "bias": g["bias_ih_l0"]}
 
 
 def _check_param_grads(cell, layer, mod, u):
     for sub, suffix in ((layer.forward_layer, ""), (layer.backward_layer, "_reverse")):
-        for k, g in _torch_grads(cell, mod, suffix, u).items():
+        for k, g in torch_rnn_grads(mod, cell, u, suffix).items():
             assert rel_error(layer.grads[f"{sub.name}/{k}"], g) < TOL, (sub.name, k)
 
 
