@@ -3,13 +3,13 @@ import gzip
 import io
 import re
 import shutil
-import socket
 import tarfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from netutil import closed_port_url
 
 from rnnlab import config
 from rnnlab.datasets import fortune500, imdb, synthetic, yelp_polarity
@@ -22,14 +22,6 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 def _private_cache(tmp_path, monkeypatch):
     """Never touch the user's real cache."""
     monkeypatch.setenv("RNNLAB_CACHE_DIR", str(tmp_path / "cache"))
-
-
-def _closed_port_url(name):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return f"http://127.0.0.1:{port}/{name}"
 
 
 # ----------------------------------------------------------------------------- fortune500
@@ -160,7 +152,7 @@ def _check_acl(result):
 
 def test_imdb_archive_conversion(tmp_path, monkeypatch):
     monkeypatch.delenv("RNNLAB_DATA_DIR", raising=False)
-    monkeypatch.setattr(imdb, "ARCHIVE_URL", _closed_port_url("aclImdb_v1.tar.gz"))
+    monkeypatch.setattr(imdb, "ARCHIVE_URL", closed_port_url("aclImdb_v1.tar.gz"))
     src = tmp_path / "src"
     src.mkdir()
     _write_tar(src / "aclImdb_v1.tar.gz", ACL)
@@ -199,7 +191,7 @@ def test_imdb_not_an_archive(tmp_path):
 
 def test_imdb_missing_everywhere(tmp_path, monkeypatch):
     monkeypatch.setenv("RNNLAB_DATA_DIR", str(tmp_path / "nothing"))
-    url = _closed_port_url("aclImdb_v1.tar.gz")
+    url = closed_port_url("aclImdb_v1.tar.gz")
     monkeypatch.setattr(imdb, "ARCHIVE_URL", url)
     with pytest.raises(DatasetNotFoundError) as exc:
         imdb.load_data()
@@ -248,7 +240,7 @@ def test_yelp_fixture_extracted(tmp_path, monkeypatch):
 
 def test_yelp_archive_in_cache(yelp_tgz, tmp_path, monkeypatch):
     monkeypatch.delenv("RNNLAB_DATA_DIR", raising=False)
-    monkeypatch.setattr(yelp_polarity, "URL", _closed_port_url(yelp_polarity.ARCHIVE))
+    monkeypatch.setattr(yelp_polarity, "URL", closed_port_url(yelp_polarity.ARCHIVE))
     (tmp_path / "cache").mkdir()
     shutil.copy(yelp_tgz, tmp_path / "cache" / yelp_polarity.ARCHIVE)
     _check_yelp(yelp_polarity.load_data())
@@ -275,7 +267,7 @@ def test_yelp_bad_rows_and_missing(tmp_path, monkeypatch):
     with pytest.raises(DatasetNotFoundError, match="yelp_review_polarity_csv"):
         yelp_polarity.load_data(path=tmp_path / "nowhere")
     monkeypatch.setenv("RNNLAB_DATA_DIR", str(tmp_path / "nowhere"))
-    url = _closed_port_url(yelp_polarity.ARCHIVE)
+    url = closed_port_url(yelp_polarity.ARCHIVE)
     monkeypatch.setattr(yelp_polarity, "URL", url)
     with pytest.raises(DatasetNotFoundError, match=re.escape(url)):
         yelp_polarity.load_data()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from netutil import closed_port_url
 
 from rnnlab.datasets import _files, fortune500, imdb
 from rnnlab.datasets._files import ChecksumError, DatasetNotFoundError, get_file
@@ -78,14 +79,6 @@ def cache(tmp_path, monkeypatch):
     return d
 
 
-def _closed_port_url(name="x.csv"):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return f"http://127.0.0.1:{port}/{name}"
-
-
 def _all_files(d):
     return sorted(p.relative_to(d).as_posix() for p in Path(d).rglob("*") if p.is_file()) \
         if Path(d).exists() else []
@@ -135,7 +128,7 @@ def test_http_404_is_not_found(server, cache):
 
 
 def test_offline_error_says_what_and_where(cache, tmp_path, monkeypatch):
-    url = _closed_port_url("offline.csv")
+    url = closed_port_url("offline.csv")
     with pytest.raises(DatasetNotFoundError) as exc:
         get_file("offline.csv", GOOD_SHA, url, progress=False)
     msg = str(exc.value)
@@ -191,7 +184,7 @@ def test_progress_bar_shown_on_request(server, cache, capsys):
 
 
 def test_lookup_order_path_then_data_dir_then_cache(cache, tmp_path, monkeypatch):
-    url = _closed_port_url("f.csv")  # any download attempt would fail
+    url = closed_port_url("f.csv")  # any download attempt would fail
     data = tmp_path / "data"
     explicit = tmp_path / "explicit"
     for d in (cache, data, explicit):
@@ -217,7 +210,7 @@ def test_explicit_path_without_the_file_does_not_fall_back(cache, tmp_path, monk
     (data / "f.csv").write_bytes(GOOD)
     monkeypatch.setenv("RNNLAB_DATA_DIR", str(data))
     with pytest.raises(DatasetNotFoundError, match="given path"):
-        get_file("f.csv", GOOD_SHA, _closed_port_url(), path=tmp_path / "empty")
+        get_file("f.csv", GOOD_SHA, closed_port_url(), path=tmp_path / "empty")
 
 
 def test_explicit_file_is_trusted_but_found_files_are_verified(cache, tmp_path, monkeypatch):
@@ -241,7 +234,7 @@ def test_corrupt_cache_file_raises(cache):
     cache.mkdir(parents=True)
     (cache / "f.csv").write_bytes(GOOD + b"junk")
     with pytest.raises(ChecksumError, match="f.csv"):
-        get_file("f.csv", GOOD_SHA, _closed_port_url())
+        get_file("f.csv", GOOD_SHA, closed_port_url())
 
 
 def test_verified_digest_is_remembered_until_the_file_changes(cache, tmp_path, monkeypatch):
