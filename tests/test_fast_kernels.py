@@ -244,7 +244,8 @@ def test_conv1d_kernels_equal_reference(dtype, padding, strides, dilation, k):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("amsgrad", [False, True])
 @pytest.mark.parametrize("shape", [(40, 7), (300, 120)])   # serial and parallel kernels
-def test_fused_adam_equals_reference(dtype, amsgrad, shape):
+@pytest.mark.parametrize("zero_grads", [False, True])
+def test_fused_adam_equals_reference(dtype, amsgrad, shape, zero_grads):
     from rnnlab.kernels.fast.adam import PARALLEL_MIN
     assert (np.prod(shape) >= PARALLEL_MIN) == (shape[0] == 300)
     r = np.random.default_rng(2)
@@ -255,7 +256,12 @@ def test_fused_adam_equals_reference(dtype, amsgrad, shape):
         config.set_kernels(kind)
         opt, p = Adam(learning_rate=0.01, amsgrad=amsgrad), p0.copy()
         for g in grads:
-            opt.apply([("w", p, g)])
+            g = g.copy()
+            opt.apply([("w", p, g)], zero_grads=zero_grads)
+            # cleared once read (the training loop's contract), or left as given
+            np.testing.assert_array_equal(g, 0 if zero_grads else g)
+            if not zero_grads:
+                assert g.any()
         result[kind] = (p, *opt.state["w"])
     for a, b in zip(result["reference"], result["fast"]):
         assert a.dtype == b.dtype == dtype

@@ -61,6 +61,34 @@ def test_same_seed_same_history():
     assert runs[0] == runs[1]
 
 
+@pytest.mark.parametrize("kernels", ["reference", "fast"])
+@pytest.mark.parametrize("opt", [lambda: Adam(0.01), lambda: Adam(0.01, clipnorm=0.1),
+                                 lambda: SGD(0.05, momentum=0.9)])
+def test_steps_start_from_zero_grads(kernels, opt):
+    """The optimizer clears the grads as it applies them, so a step inside fit starts from zero
+    exactly as the first step of a new fit (which zeroes every grad itself), frozen weights'
+    grads included; a fit leaves every grad at zero."""
+    config.set_kernels(kernels)
+    X, y = _regression(60)
+    weights = []
+    for per_batch in (False, True):
+        config.set_random_seed(5)
+        m = Sequential([Dense(8, activation="tanh", input_shape=(3,)),
+                        Dense(8, activation="tanh", trainable=False), Dense(1)])
+        m.compile(optimizer=opt(), loss="mse")
+        for _ in range(2):
+            if per_batch:          # one fit per batch: each step zeroes all grads first
+                for i in range(0, 60, 20):
+                    m.fit(X[i:i + 20], y[i:i + 20], batch_size=20, epochs=1, shuffle=False,
+                          verbose=0)
+            else:
+                m.fit(X, y, batch_size=20, epochs=1, shuffle=False, verbose=0)
+        assert all(not g.any() for layer in m.layers for g in layer.grads.values())
+        weights.append(m.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_history_keys_validation_and_evaluate_matches_predict():
     X, y = _regression()
     m = _mlp()

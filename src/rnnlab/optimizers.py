@@ -69,23 +69,29 @@ class Optimizer:
                 return [g * (self.global_clipnorm / n) for g in grads]
         return grads
 
-    def apply(self, items) -> None:
-        """One step: update every ``param`` in place from its ``grad``."""
+    def apply(self, items, zero_grads: bool = False) -> None:
+        """One step: update every ``param`` in place from its ``grad``.
+
+        With ``zero_grads`` every grad is zero afterwards, ready for the next step's backward pass
+        to add into (an update that has just read a grad may clear it in the same pass)."""
         items = list(items)
         grads = self._clip([g for _, _, g in items])
         self.iterations += 1
-        for (key, p, _), g in zip(items, grads):
+        for (key, p, g_in), g in zip(items, grads):
             slots = self.state.get(key)
             if slots is None:
                 slots = self.state[key] = self._new_slots(p)
-            self._update(p, g, slots)
+            cleared = self._update(p, g, slots, zero_grads and g is g_in)
+            if zero_grads and not cleared:
+                g_in.fill(0)
 
     _n_slots = 0
 
     def _new_slots(self, p):
         return [np.zeros_like(p) for _ in range(self._n_slots)]
 
-    def _update(self, p, g, slots):  # pragma: no cover - abstract
+    def _update(self, p, g, slots, zero=False):  # pragma: no cover - abstract
+        """Update ``p`` in place; with ``zero`` it may also clear ``g`` and return True."""
         raise NotImplementedError
 
     def get_config(self) -> dict:
@@ -105,7 +111,7 @@ class SGD(Optimizer):
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
         self._n_slots = 1 if self.momentum else 0
 
-    def _update(self, p, g, slots):
+    def _update(self, p, g, slots, zero=False):
         lr = p.dtype.type(self.learning_rate)
         if not self.momentum:
             p -= lr * g
@@ -132,15 +138,15 @@ class Adam(Optimizer):
         self.amsgrad = bool(amsgrad)
         self._n_slots = 3 if self.amsgrad else 2
 
-    def _update(self, p, g, slots):
+    def _update(self, p, g, slots, zero=False):
         t = self.iterations
         m, v = slots[0], slots[1]
         if config.kernels() == "fast":
             from rnnlab.kernels.fast.adam import adam_update
             lr_t = self.learning_rate * np.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
             if adam_update(p, g, m, v, slots[2] if self.amsgrad else None, lr_t, self.beta_1,
-                           self.beta_2, self.epsilon):
-                return
+                           self.beta_2, self.epsilon, zero_grad=zero):
+                return zero
         m += (1.0 - self.beta_1) * (g - m)
         v += (1.0 - self.beta_2) * (g * g - v)
         lr_t = self.learning_rate * np.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
@@ -164,7 +170,7 @@ class RMSprop(Optimizer):
         self.centered = bool(centered)
         self._n_slots = 3
 
-    def _update(self, p, g, slots):
+    def _update(self, p, g, slots, zero=False):
         v, mom, avg = slots
         v *= self.rho
         v += (1.0 - self.rho) * g * g
@@ -197,7 +203,7 @@ class Adagrad(Optimizer):
     def _new_slots(self, p):
         return [np.full_like(p, self.initial_accumulator_value)]
 
-    def _update(self, p, g, slots):
+    def _update(self, p, g, slots, zero=False):
         a = slots[0]
         a += g * g
         p -= (self.learning_rate * g / np.sqrt(a + self.epsilon)).astype(p.dtype, copy=False)

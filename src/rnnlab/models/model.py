@@ -38,6 +38,7 @@ class Model:
         self.stop_training = False
         self.history = None
         self._compile_config = None
+        self._grads_clear = False      # all grads known to be zero (see _train_step)
 
     _default_name = "model"
 
@@ -174,14 +175,28 @@ class Model:
         return total, douts
 
     def _train_step(self, xs, ys, sws, tracker):
-        for layer in self._unique_layers():
-            layer.zero_grads()
+        """One batch: forward, loss, backward (adding into zeroed grads), optimizer update.
+
+        The grads start at zero: the previous step's optimizer cleared them as it read them
+        (``apply(zero_grads=True)``, one pass less over the embedding's gradient) and the frozen
+        ones are cleared below; the first step of a fit (or one after an error) zeroes all."""
+        layers = self._unique_layers()
+        if not self._grads_clear:
+            for layer in layers:
+                layer.zero_grads()
+        self._grads_clear = False
         outs, backward = self._forward_batch(xs, training=True)
         loss, douts = self._losses_and_grads(outs, ys, sws, tracker)
         backward(douts)
         loss += self._regularization(add_grads=True)
-        self.optimizer.apply((key, layer.params[p], layer.grads[p])
-                             for key, layer, p in self._param_items())
+        self.optimizer.apply(((key, layer.params[p], layer.grads[p])
+                              for key, layer, p in self._param_items()), zero_grads=True)
+        for layer in layers:                  # the grads the optimizer does not see
+            if not layer.trainable or layer.non_trainable:
+                for name, g in layer.grads.items():
+                    if not layer.trainable or name in layer.non_trainable:
+                        g.fill(0)
+        self._grads_clear = True
         return loss
 
     # ------------------------------------------------------------------ data
@@ -258,6 +273,7 @@ class Model:
         if val is not None:
             self._check_targets(val[0], val[1])
 
+        self._grads_clear = False
         with compute_scope(self._max_units()):
             return self._fit_loop(xs, ys, sws, n, val, batch_size, epochs, verbose, callbacks,
                                   shuffle, initial_epoch)

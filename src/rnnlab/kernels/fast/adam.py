@@ -15,8 +15,10 @@ from numba import njit, prange
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _adam_f32_at(i, p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps):
+def _adam_f32_at(i, p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps):
     gi = g[i]
+    if zero:
+        g[i] = 0
     mi = m[i] + b1c * (gi - m[i])
     vi = v[i] + b2c * (gi * gi - v[i])
     m[i] = mi
@@ -30,8 +32,10 @@ def _adam_f32_at(i, p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _adam_f64_at(i, p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps):
+def _adam_f64_at(i, p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps):
     gi = g[i]
+    if zero:
+        g[i] = 0
     mi = m[i] + b1c * (gi - m[i])
     vi = v[i] + b2c * (gi * gi - v[i])
     m[i] = mi
@@ -44,27 +48,27 @@ def _adam_f64_at(i, p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps):
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _adam_f32(p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps):
+def _adam_f32(p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps):
     for i in prange(p.shape[0]):
-        _adam_f32_at(i, p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps)
+        _adam_f32_at(i, p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _adam_f64(p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps):
+def _adam_f64(p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps):
     for i in prange(p.shape[0]):
-        _adam_f64_at(i, p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps)
+        _adam_f64_at(i, p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps)
 
 
 @njit(cache=True, error_model="numpy")
-def _adam_f32_serial(p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps):
+def _adam_f32_serial(p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps):
     for i in range(p.shape[0]):
-        _adam_f32_at(i, p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps)
+        _adam_f32_at(i, p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps)
 
 
 @njit(cache=True, error_model="numpy")
-def _adam_f64_serial(p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps):
+def _adam_f64_serial(p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps):
     for i in range(p.shape[0]):
-        _adam_f64_at(i, p, g, m, v, vhat, amsgrad, b1c, b2c, lr_t, eps)
+        _adam_f64_at(i, p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps)
 
 
 #: below this many entries a parallel launch (~5 µs) costs more than the update itself
@@ -74,21 +78,27 @@ _KERNELS = {(np.dtype(np.float32), True): _adam_f32, (np.dtype(np.float64), True
             (np.dtype(np.float64), False): _adam_f64_serial}
 
 
-def adam_update(p, g, m, v, vhat, lr_t, beta_1, beta_2, epsilon) -> bool:
+def adam_update(p, g, m, v, vhat, lr_t, beta_1, beta_2, epsilon, zero_grad=False) -> bool:
     """Update ``p, m, v`` (and ``vhat`` unless None) in place; False if the arrays do not fit the
-    fused path (non-contiguous, mixed or non-float dtypes), so the caller falls back to NumPy."""
+    fused path (non-contiguous, mixed or non-float dtypes), so the caller falls back to NumPy.
+
+    ``zero_grad=True`` also sets ``g`` to zero once read (the training loop's next step needs zeroed
+    gradients; clearing them in this pass saves a separate one over the embedding's 2 MB)."""
     dt = p.dtype
     if dt not in (np.float32, np.float64):
         return False
     arrs = (p, m, v) if vhat is None else (p, m, v, vhat)
     if any(a.dtype != dt or not a.flags.c_contiguous or a.shape != p.shape for a in arrs):
         return False
-    g = np.ascontiguousarray(g, dtype=dt)
-    if g.shape != p.shape:
+    gc = np.ascontiguousarray(g, dtype=dt)
+    if gc.shape != p.shape:
         return False
+    in_place = zero_grad and gc is g
     t = dt.type
     fn = _KERNELS[dt, p.size >= PARALLEL_MIN]
     vh = vhat.reshape(-1) if vhat is not None else v.reshape(-1)
-    fn(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), vh, vhat is not None,
-       t(1.0 - beta_1), t(1.0 - beta_2), float(lr_t), t(epsilon))
+    fn(p.reshape(-1), gc.reshape(-1), m.reshape(-1), v.reshape(-1), vh, vhat is not None,
+       in_place, t(1.0 - beta_1), t(1.0 - beta_2), float(lr_t), t(epsilon))
+    if zero_grad and not in_place:
+        g[...] = 0
     return True
