@@ -505,13 +505,18 @@ def lstm_backward(d_outputs, d_h_last, d_c_last, cache):
 
 # =========================================================================== GRU
 @njit(parallel=True, **_JIT)
-def _gru_fwd(xw, h0, U, rbias, has_rb, reset_after, rho, has_rho, sm, has_sm, c, rc, fast, pre,
-             gates, aux, out):
+def _gru_fwd(xw, h0, U, rbias, has_rb, reset_after, rho, has_rho, sm, has_sm, c, rc, fast,
+             keep_pre, pre, gates, aux, out, one):
+    """The whole recurrence of each sample in one compiled loop, samples in parallel.  The
+    pre-activations pass through the scratch ``a`` and are stored in ``pre`` only if the backward
+    pass needs them (see :func:`_needs_pre`); arithmetic stays in the arrays' dtype (``one``)."""
     n_, t_, g3 = xw.shape
     u = g3 // 3
     for n in prange(n_):        # samples are independent: one per thread
         hd = np.empty(u, dtype=xw.dtype)
         hu = np.empty(g3, dtype=xw.dtype)
+        a = np.empty(g3, dtype=xw.dtype)
+        g = np.empty(g3, dtype=xw.dtype)
         p = np.empty(u, dtype=xw.dtype)
         hp = h0[n].copy()
         for t in range(t_):
@@ -529,16 +534,16 @@ def _gru_fwd(xw, h0, U, rbias, has_rb, reset_after, rho, has_rho, sm, has_sm, c,
                     hu[j] += rbias[j]
             keep = (not has_sm) or sm[n, t]
             for j in range(2 * u):
-                pre[n, t, j] = xw[n, t, j] + hu[j]
-            act_vec(rc, fast, pre[n, t, :2 * u], gates[n, t, :2 * u])
+                a[j] = xw[n, t, j] + hu[j]
+            act_range(rc, fast, a, g, 0, 2 * u)
             if reset_after:
                 for j in range(u):
                     q = hu[2 * u + j]
                     aux[n, t, j] = q
-                    pre[n, t, 2 * u + j] = xw[n, t, 2 * u + j] + gates[n, t, u + j] * q
+                    a[2 * u + j] = xw[n, t, 2 * u + j] + g[u + j] * q
             else:
                 for k in range(u):
-                    p[k] = gates[n, t, u + k] * hd[k]
+                    p[k] = g[u + k] * hd[k]
                     aux[n, t, k] = p[k]
                 for j in range(u):
                     hu[2 * u + j] = 0.0
@@ -547,65 +552,73 @@ def _gru_fwd(xw, h0, U, rbias, has_rb, reset_after, rho, has_rho, sm, has_sm, c,
                     for j in range(u):
                         hu[2 * u + j] += pk * U[k, 2 * u + j]
                 for j in range(u):
-                    pre[n, t, 2 * u + j] = xw[n, t, 2 * u + j] + hu[2 * u + j]
-            act_vec(c, fast, pre[n, t, 2 * u:], gates[n, t, 2 * u:])
+                    a[2 * u + j] = xw[n, t, 2 * u + j] + hu[2 * u + j]
+            act_range(c, fast, a, g, 2 * u, g3)
+            if keep_pre:
+                for j in range(g3):
+                    pre[n, t, j] = a[j]
+            for j in range(g3):
+                gates[n, t, j] = g[j]
             for j in range(u):
-                hh = gates[n, t, 2 * u + j]
-                z = gates[n, t, j]
+                z = g[j]
                 if keep:
-                    hp[j] = z * hp[j] + (1.0 - z) * hh
+                    hp[j] = z * hp[j] + (one - z) * g[2 * u + j]
                 out[n, t, j] = hp[j]
 
 
 @njit(parallel=True, **_JIT)
 def _gru_bwd(d_out, g_last, h0, out, U, reset_after, rho, has_rho, sm, has_sm, c, rc, pre,
-                  gates, aux, dxw, dhu, g0):
+             gates, aux, dxw, dhu, g0, one):
+    """BPTT of each sample in one compiled loop, samples in parallel.  The activations'
+    derivatives come from their outputs where they can (``pre`` is then the gates themselves, see
+    :func:`_needs_pre`) into the scratch ``gd``; arithmetic stays in the arrays' dtype."""
     n_, t_, g3 = pre.shape
     u = g3 // 3
+    zero = one - one
     for n in prange(n_):        # samples are independent: one per thread
         g = g_last[n].copy()
         dh = np.empty(u, dtype=pre.dtype)
         dah = np.empty(u, dtype=pre.dtype)
         dp = np.empty(u, dtype=pre.dtype)
         dhd = np.empty(u, dtype=pre.dtype)
+        gd = np.empty(g3, dtype=pre.dtype)
         for t in range(t_ - 1, -1, -1):
             keep = (not has_sm) or sm[n, t]
             hp = out[n, t - 1] if t > 0 else h0[n]
+            deriv_range(rc, pre, gates, n, t, 0, 2 * u, gd, 0)
+            deriv_range(c, pre, gates, n, t, 2 * u, g3, gd, 0)
             for j in range(u):
                 g[j] += d_out[n, t, j]
-                dh[j] = g[j] if keep else 0.0
+                dh[j] = g[j] if keep else zero
                 z = gates[n, t, j]
                 hh = gates[n, t, 2 * u + j]
                 dz = dh[j] * (hp[j] - hh)
-                dah[j] = (dh[j] * (1.0 - z)) * deriv(c, pre[n, t, 2 * u + j], hh)
-                dxw[n, t, j] = dz * deriv(rc, pre[n, t, j], z)
+                dah[j] = (dh[j] * (one - z)) * gd[2 * u + j]
+                dxw[n, t, j] = dz * gd[j]
                 dxw[n, t, 2 * u + j] = dah[j]
             if reset_after:
                 for j in range(u):
-                    r = gates[n, t, u + j]
-                    dr = dah[j] * aux[n, t, j]
-                    dxw[n, t, u + j] = dr * deriv(rc, pre[n, t, u + j], r)
+                    dxw[n, t, u + j] = (dah[j] * aux[n, t, j]) * gd[u + j]
                 for j in range(2 * u):
                     dhu[n, t, j] = dxw[n, t, j]
                 for j in range(u):
                     dhu[n, t, 2 * u + j] = dah[j] * gates[n, t, u + j]
                 for k in range(u):
-                    s = 0.0
+                    s = zero
                     for j in range(g3):
                         s += dhu[n, t, j] * U[k, j]
                     dhd[k] = s
             else:
                 for k in range(u):
-                    s = 0.0
+                    s = zero
                     for j in range(u):
                         s += dah[j] * U[k, 2 * u + j]
                     dp[k] = s
                 for j in range(u):
-                    r = gates[n, t, u + j]
                     hdj = hp[j] * rho[n, j] if has_rho else hp[j]
-                    dxw[n, t, u + j] = (dp[j] * hdj) * deriv(rc, pre[n, t, u + j], r)
+                    dxw[n, t, u + j] = (dp[j] * hdj) * gd[u + j]
                 for k in range(u):
-                    s = 0.0
+                    s = zero
                     for j in range(2 * u):
                         s += dxw[n, t, j] * U[k, j]
                     dhd[k] = s + dp[k] * gates[n, t, u + k]
@@ -614,8 +627,6 @@ def _gru_bwd(d_out, g_last, h0, out, U, reset_after, rho, has_rho, sm, has_sm, c
                 v = v + dh[k] * gates[n, t, k]
                 g[k] = v if keep else v + g[k]
         g0[n] = g
-
-
 
 
 def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
@@ -633,10 +644,12 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     rb, has_rb = (np.zeros(g3, dt), False) if rec_bias is None else (
         np.ascontiguousarray(rec_bias, dtype=dt), True)
     ca, cr = code(activation), code(recurrent_activation)
-    pre, gates = np.empty_like(xw), np.empty_like(xw)
+    keep_pre = _needs_pre(ca) or _needs_pre(cr)
+    gates = np.empty_like(xw)
+    pre = np.empty_like(xw) if keep_pre else gates
     aux, out = np.empty((n, t, u), dt), np.empty((n, t, u), dt)
     _gru_fwd(xw, h0, U, rb, has_rb, reset_after, rho, has_rho, sm, has_sm, ca, cr,
-             dt == np.float32, pre, gates, aux, out)
+             dt == np.float32, keep_pre, pre, gates, aux, out, dt.type(1.0))
     cache = (x, h0, out, pre, gates, aux, kernel, U, bias is not None, reset_after, ca, cr, rho,
              has_rho, sm, has_sm)
     return out, out[:, -1].copy(), cache
@@ -655,7 +668,7 @@ def gru_backward(d_outputs, d_h_last, cache):
     g0 = np.empty((n, u), dt)
     _gru_bwd(
         d_out, np.ascontiguousarray(d_h_last, dtype=dt), h0, out, U, reset_after, rho, has_rho,
-        sm, has_sm, ca, cr, pre, gates, aux, dxw, dhu, g0)
+        sm, has_sm, ca, cr, pre, gates, aux, dxw, dhu, g0, dt.type(1.0))
     dz2, d_kernel, dx = _param_grads(x, dxw, kernel)
     hd = _h_prev(out, h0, rho, has_rho).reshape(n * t, u)
     if reset_after:
