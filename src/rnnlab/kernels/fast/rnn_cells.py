@@ -45,6 +45,13 @@ def _opt(arr, shape1, dtype):
     return np.ascontiguousarray(arr, dtype=dtype), True
 
 
+def _needs_pre(c):
+    """Whether the backward pass needs an activation's input z, not just its output y (tanh,
+    sigmoid and linear have derivatives in y; see activations.deriv); if not, the kernels store
+    no pre-activations and pass the activations' outputs in their place."""
+    return c not in (TANH, SIGMOID, LINEAR)
+
+
 def _prep(x, kernel, bias_in, rec_mask, step_mask, u):
     dt = np.result_type(x.dtype, kernel.dtype)
     x = np.ascontiguousarray(x, dtype=dt)
@@ -102,11 +109,14 @@ def _weight_grads(x, dzs, kernel, out, h0, rho, has_rho, has_bias):
 
 # =========================================================================== SimpleRNN
 @njit(parallel=True, **_JIT)
-def _srnn_fwd(xw, h0, U, rho, has_rho, sm, has_sm, c, fast, out, zs, ys):
+def _srnn_fwd(xw, h0, U, rho, has_rho, sm, has_sm, c, fast, keep_pre, out, zs, ys):
+    """The whole recurrence of each sample in one compiled loop, samples in parallel.  Z passes
+    through the scratch ``z`` and is stored in ``zs`` only if the backward pass needs it."""
     n_, t_, u = xw.shape
     for n in prange(n_):        # samples are independent: one per thread
         hd = np.empty(u, dtype=xw.dtype)
         z = np.empty(u, dtype=xw.dtype)
+        y = np.empty(u, dtype=xw.dtype)
         hp = h0[n].copy()
         for t in range(t_):
             for k in range(u):
@@ -119,36 +129,43 @@ def _srnn_fwd(xw, h0, U, rho, has_rho, sm, has_sm, c, fast, out, zs, ys):
                     z[j] += hk * U[k, j]
             keep = (not has_sm) or sm[n, t]
             for j in range(u):
-                zs[n, t, j] = xw[n, t, j] + z[j]
-            act_vec(c, fast, zs[n, t], ys[n, t])
+                z[j] = xw[n, t, j] + z[j]
+            act_range(c, fast, z, y, 0, u)
+            if keep_pre:
+                for j in range(u):
+                    zs[n, t, j] = z[j]
             for j in range(u):
+                ys[n, t, j] = y[j]
                 if keep:
-                    hp[j] = ys[n, t, j]
+                    hp[j] = y[j]
                 out[n, t, j] = hp[j]
 
 
 @njit(parallel=True, **_JIT)
-def _srnn_bwd(d_out, g_last, zs, ys, U, rho, has_rho, sm, has_sm, c, dzs, g0):
+def _srnn_bwd(d_out, g_last, zs, ys, U, rho, has_rho, sm, has_sm, c, dzs, g0, one):
+    """BPTT of each sample in one compiled loop, samples in parallel; f' from the outputs where it
+    can (see :func:`_needs_pre`), arithmetic in the arrays' dtype."""
     n_, t_, u = zs.shape
+    zero = one - one
     for n in prange(n_):        # samples are independent: one per thread
         g = g_last[n].copy()
         dz = np.empty(u, dtype=zs.dtype)
+        d = np.empty(u, dtype=zs.dtype)
         for t in range(t_ - 1, -1, -1):
             keep = (not has_sm) or sm[n, t]
+            deriv_range(c, zs, ys, n, t, 0, u, d, 0)
             for j in range(u):
                 g[j] += d_out[n, t, j]
-                dz[j] = (g[j] * deriv(c, zs[n, t, j], ys[n, t, j])) if keep else 0.0
+                dz[j] = (g[j] * d[j]) if keep else zero
                 dzs[n, t, j] = dz[j]
             for k in range(u):
-                s = 0.0
+                s = zero
                 for j in range(u):
                     s += dz[j] * U[k, j]
                 if has_rho:
                     s *= rho[n, k]
                 g[k] = s if keep else g[k] + s
         g0[n] = g
-
-
 
 
 def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh", rec_mask=None,
@@ -160,10 +177,11 @@ def simple_rnn_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
     h0 = np.ascontiguousarray(h0, dtype=dt)
     U = np.ascontiguousarray(recurrent_kernel, dtype=dt)
     c = code(activation)
+    keep_pre = _needs_pre(c)
     out = np.empty_like(xw)
-    zs = np.empty_like(xw)
     ys = np.empty_like(xw)
-    _srnn_fwd(xw, h0, U, rho, has_rho, sm, has_sm, c, dt == np.float32, out, zs, ys)
+    zs = np.empty_like(xw) if keep_pre else ys
+    _srnn_fwd(xw, h0, U, rho, has_rho, sm, has_sm, c, dt == np.float32, keep_pre, out, zs, ys)
     cache = (x, h0, out, zs, ys, kernel, U, bias is not None, c, rho, has_rho, sm, has_sm)
     return out, out[:, -1].copy(), cache
 
@@ -177,7 +195,7 @@ def simple_rnn_backward(d_outputs, d_h_last, cache):
     g_last = np.ascontiguousarray(d_h_last, dtype=dt)
     dzs = np.empty_like(zs)
     g0 = np.empty((n, u), dtype=dt)
-    _srnn_bwd(d_out, g_last, zs, ys, U, rho, has_rho, sm, has_sm, c, dzs, g0)
+    _srnn_bwd(d_out, g_last, zs, ys, U, rho, has_rho, sm, has_sm, c, dzs, g0, dt.type(1.0))
     dz2, d_kernel, dx = _param_grads(x, dzs, kernel)
     d_rec = _h_prev(out, h0, rho, has_rho).reshape(n * t, u).T @ dz2
     d_bias = dz2.sum(axis=0) if has_bias else None
@@ -215,13 +233,6 @@ def _std_gates(a, g, sc, off, g4):
     loops that three segments of u (10 in the lecture) leave."""
     for j in range(g4):
         g[j] = sc[j] * (off[j] + tanh32(sc[j] * a[j]))
-
-
-def _needs_pre(c):
-    """Whether the backward pass needs an activation's input z, not just its output y (tanh,
-    sigmoid and linear have derivatives in y; see activations.deriv); if not, the LSTM kernels
-    store no pre-activations and pass the gates in their place."""
-    return c not in (TANH, SIGMOID, LINEAR)
 
 
 @njit(inline="always", **_JIT)
