@@ -59,16 +59,41 @@ def _adam_f64(p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps):
         _adam_f64_at(i, p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps)
 
 
+# The serial kernels spell the update out: calling the inlined helpers from a plain (non-prange)
+# loop compiled to code ~25x slower (measured: 63 µs instead of 2.5 µs for 2,000 entries).
 @njit(cache=True, error_model="numpy")
 def _adam_f32_serial(p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps):
     for i in range(p.shape[0]):
-        _adam_f32_at(i, p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps)
+        gi = g[i]
+        if zero:
+            g[i] = 0
+        mi = m[i] + b1c * (gi - m[i])
+        vi = v[i] + b2c * (gi * gi - v[i])
+        m[i] = mi
+        v[i] = vi
+        if amsgrad:
+            if vi > vhat[i] or vi != vi:
+                vhat[i] = vi
+            vi = vhat[i]
+        den = np.float32(math.sqrt(vi)) + eps
+        p[i] = p[i] - np.float32(lr_t * np.float64(mi) / np.float64(den))
 
 
 @njit(cache=True, error_model="numpy")
 def _adam_f64_serial(p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps):
     for i in range(p.shape[0]):
-        _adam_f64_at(i, p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps)
+        gi = g[i]
+        if zero:
+            g[i] = 0
+        mi = m[i] + b1c * (gi - m[i])
+        vi = v[i] + b2c * (gi * gi - v[i])
+        m[i] = mi
+        v[i] = vi
+        if amsgrad:
+            if vi > vhat[i] or vi != vi:
+                vhat[i] = vi
+            vi = vhat[i]
+        p[i] = p[i] - lr_t * mi / (math.sqrt(vi) + eps)
 
 
 #: below this many entries a parallel launch (~5 µs) costs more than the update itself
