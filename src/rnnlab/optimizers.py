@@ -6,6 +6,7 @@ saved and restored.  ``lr=`` (the lecture's spelling) is accepted with a Depreca
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -141,15 +142,16 @@ class Adam(Optimizer):
     def _update(self, p, g, slots, zero=False):
         t = self.iterations
         m, v = slots[0], slots[1]
+        # a NumPy float64 (not a Python float), so that lr_t·m below is computed in float64
+        lr_t = np.float64(self.learning_rate * math.sqrt(1.0 - self.beta_2 ** t)
+                          / (1.0 - self.beta_1 ** t))
         if config.kernels() == "fast":
             from rnnlab.kernels.fast.adam import adam_update
-            lr_t = self.learning_rate * np.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
             if adam_update(p, g, m, v, slots[2] if self.amsgrad else None, lr_t, self.beta_1,
                            self.beta_2, self.epsilon, zero_grad=zero):
                 return zero
         m += (1.0 - self.beta_1) * (g - m)
         v += (1.0 - self.beta_2) * (g * g - v)
-        lr_t = self.learning_rate * np.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
         if self.amsgrad:
             np.maximum(slots[2], v, out=slots[2])
             v = slots[2]

@@ -179,6 +179,10 @@ class Layer:
     def _float_input(self, x, ndim=None, min_ndim=None, last_dim=None, what="input") -> np.ndarray:
         """Validate a float input and cast it to the layer's dtype; errors name the layer."""
         x = np.asarray(x)
+        if (x.dtype == self.compute_dtype and (ndim is None or x.ndim == ndim)
+                and (min_ndim is None or x.ndim >= min_ndim)
+                and (last_dim is None or x.shape[-1] == last_dim)):
+            return x          # the common case inside a model, without the dtype inspection below
         if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
             raise TypeError(f"Layer {self.name!r} ({type(self).__name__}) expects a numeric {what}, "
                             f"got dtype {x.dtype}")

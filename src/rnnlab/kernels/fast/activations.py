@@ -7,6 +7,7 @@ as in :mod:`rnnlab.kernels.activations` (tanh' = 1 - y², sigmoid' = y(1 - y)).
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -25,6 +26,7 @@ _SQRT2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
+@functools.lru_cache(maxsize=None)
 def code(name: str) -> int:
     """The integer code of an element-wise activation name (ValueError for softmax/unknown)."""
     fn = _ref.get(name)

@@ -110,20 +110,19 @@ def adam_update(p, g, m, v, vhat, lr_t, beta_1, beta_2, epsilon, zero_grad=False
     ``zero_grad=True`` also sets ``g`` to zero once read (the training loop's next step needs zeroed
     gradients; clearing them in this pass saves a separate one over the embedding's 2 MB)."""
     dt = p.dtype
-    if dt not in (np.float32, np.float64):
+    fn = _KERNELS.get((dt, p.size >= PARALLEL_MIN))
+    if fn is None or not p.flags.c_contiguous:
         return False
-    arrs = (p, m, v) if vhat is None else (p, m, v, vhat)
-    if any(a.dtype != dt or not a.flags.c_contiguous or a.shape != p.shape for a in arrs):
-        return False
+    for a in (m, v) if vhat is None else (m, v, vhat):
+        if a.dtype != dt or not a.flags.c_contiguous or a.shape != p.shape:
+            return False
     gc = np.ascontiguousarray(g, dtype=dt)
     if gc.shape != p.shape:
         return False
     in_place = zero_grad and gc is g
     t = dt.type
-    fn = _KERNELS[dt, p.size >= PARALLEL_MIN]
-    vh = vhat.reshape(-1) if vhat is not None else v.reshape(-1)
-    fn(p.reshape(-1), gc.reshape(-1), m.reshape(-1), v.reshape(-1), vh, vhat is not None,
-       in_place, t(1.0 - beta_1), t(1.0 - beta_2), float(lr_t), t(epsilon))
+    fn(p.ravel(), gc.ravel(), m.ravel(), v.ravel(), v.ravel() if vhat is None else vhat.ravel(),
+       vhat is not None, in_place, t(1.0 - beta_1), t(1.0 - beta_2), float(lr_t), t(epsilon))
     if zero_grad and not in_place:
         g[...] = 0
     return True

@@ -30,7 +30,7 @@ from rnnlab.kernels import BLAS_STEP_UNITS  # noqa: E402  (shared with compute_s
 _JIT = dict(cache=True, error_model="numpy", fastmath={"reassoc", "contract", "arcp", "nsz"})   # numpy's error model: no per-division checks
 
 
-_DUMMIES: dict = {}
+_DUMMIES: dict = {}     # read-only helper arrays, made once per shape and dtype
 
 
 def _opt(arr, shape1, dtype):
@@ -204,13 +204,18 @@ def simple_rnn_backward(d_outputs, d_h_last, cache):
 
 # =========================================================================== LSTM
 def _std_coefs(ca, cr, dt, u):
-    """``(std, sc, off)`` for :func:`_std_gates`: std is True for float32 tanh/sigmoid cells."""
-    std = dt == np.float32 and ca == TANH and cr == SIGMOID
-    sc = np.full(4 * u, 0.5, dtype=dt)
-    sc[2 * u:3 * u] = 1.0
-    off = np.ones(4 * u, dtype=dt)
-    off[2 * u:3 * u] = 0.0
-    return std, sc, off
+    """``(std, sc, off)`` for :func:`_std_gates`: std is True for float32 tanh/sigmoid cells.
+    Made once per (activations, dtype, units) and only ever read by the kernels."""
+    key = (ca, cr, np.dtype(dt), u)
+    coefs = _DUMMIES.get(key)
+    if coefs is None:
+        std = dt == np.float32 and ca == TANH and cr == SIGMOID
+        sc = np.full(4 * u, 0.5, dtype=dt)
+        sc[2 * u:3 * u] = 1.0
+        off = np.ones(4 * u, dtype=dt)
+        off[2 * u:3 * u] = 0.0
+        coefs = _DUMMIES[key] = (std, sc, off)
+    return coefs
 
 
 @njit(inline="always", **_JIT)
