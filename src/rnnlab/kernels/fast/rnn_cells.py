@@ -365,29 +365,26 @@ def _lstm_fwd(xw, b, h0, c0, U, rho, has_rho, sm, has_sm, c, rc, fast, keep_pre,
 def _lstm_bwd(d_out, gh_last, gc_last, c0, U, rho, has_rho, sm, has_sm, c, rc, pre, gates,
               cnew, snew, cs, dzs, gh0, gc0, one):
     """Small units: BPTT of each sample in one compiled loop, samples in parallel; the carried
-    dL/dh = dZ·Uᵀ as axpys over rows of Uᵀ."""
+    dL/dh = dZ·Uᵀ as one dot product over a row of U per unit."""
     n_, t_, g4 = pre.shape
     u = g4 // 4
-    UT = np.ascontiguousarray(U.T)
+    zero = one - one
     gh0[:] = gh_last
     gc0[:] = gc_last
     for n in prange(n_):
         dz = np.empty(g4, dtype=pre.dtype)
         gd = np.empty(g4, dtype=pre.dtype)
         sd = np.empty(u, dtype=pre.dtype)
-        acc = np.empty(u, dtype=pre.dtype)
         for t in range(t_ - 1, -1, -1):
             keep = (not has_sm) or sm[n, t]
             _lstm_cell_bwd(n, t, dz, gd, sd, gh0, gc0, keep, c, rc, u, c0, pre, gates, cnew, snew,
                            cs, d_out, dzs, one)
-            for k in range(u):
-                acc[k] = 0.0
-            for j in range(g4):
-                dj = dz[j]
-                for k in range(u):
-                    acc[k] += dj * UT[j, k]
-            for k in range(u):
-                a_k = acc[k] * rho[n, k] if has_rho else acc[k]
+            for k in range(u):          # dL/dh_{t-1} = dZ_t·Uᵀ: one dot product of 4u per unit
+                a_k = zero
+                for j in range(g4):
+                    a_k += dz[j] * U[k, j]
+                if has_rho:
+                    a_k *= rho[n, k]
                 gh0[n, k] = a_k if keep else gh0[n, k] + a_k
 
 
