@@ -107,6 +107,12 @@ def test_kernels_every_activation(cell):
     for act in ("tanh", "sigmoid", "relu", "hard_sigmoid"):
         acts = {"activation": act} if cell == "simple_rnn" else {"recurrent_activation": act}
         _assert_pair(_kernel_pair(cell, 5, np.float32, acts=acts), np.float32)
+    # the lecture's last layer: sigmoid output with the default sigmoid gates (LSTM's one-loop
+    # gate path and inline derivatives cover it), with and without dropout and masks
+    for dtype in (np.float32, np.float64):
+        for opts in ((False, False), (True, True)):
+            _assert_pair(_kernel_pair(cell, 6, dtype, *opts, acts={"activation": "sigmoid"}),
+                         dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -204,16 +204,18 @@ def simple_rnn_backward(d_outputs, d_h_last, cache):
 
 # =========================================================================== LSTM
 def _std_coefs(ca, cr, dt, u):
-    """``(std, sc, off)`` for :func:`_std_gates`: std is True for float32 tanh/sigmoid cells.
+    """``(std, sc, off)`` for :func:`_std_gates`: std is True for float32 cells with sigmoid
+    gates and a tanh or sigmoid activation (the lecture's last layer is LSTM(1, sigmoid)).
     Made once per (activations, dtype, units) and only ever read by the kernels."""
     key = (ca, cr, np.dtype(dt), u)
     coefs = _DUMMIES.get(key)
     if coefs is None:
-        std = dt == np.float32 and ca == TANH and cr == SIGMOID
+        std = dt == np.float32 and ca in (TANH, SIGMOID) and cr == SIGMOID
         sc = np.full(4 * u, 0.5, dtype=dt)
-        sc[2 * u:3 * u] = 1.0
         off = np.ones(4 * u, dtype=dt)
-        off[2 * u:3 * u] = 0.0
+        if ca == TANH:
+            sc[2 * u:3 * u] = 1.0
+            off[2 * u:3 * u] = 0.0
         coefs = _DUMMIES[key] = (std, sc, off)
     return coefs
 
@@ -233,7 +235,8 @@ def _gate_acts(a, g, std, sc, off, c, rc, fast, u):
 @njit(inline="always", **_JIT)
 def _std_gates(a, g, sc, off, g4):
     """All 4u gates of a float32 tanh/sigmoid cell in one loop: g = sc·(off + tanh(sc·a)), with
-    (sc, off) = (½, 1) for i, f, o (σ(z) = ½(1 + tanh(z/2)), as the reference) and (1, 0) for C̃.
+    (sc, off) = (½, 1) for σ (i, f, o; σ(z) = ½(1 + tanh(z/2)), as the reference) and (1, 0) for
+    a tanh C̃.
     Bit for bit :func:`act_range`'s result; one loop over 4u vectorises without the remainder
     loops that three segments of u (10 in the lecture) leave."""
     for j in range(g4):
@@ -270,10 +273,10 @@ def _lstm_cell(n, t, a, g, cv, sv, hs, cst, keep, c, rc, fast, u, keep_pre, std,
 
 
 @njit(inline="always", **_JIT)
-def _lstm_std_bwd(n, t, dz, gh, gc, keep, u, c0, gates, snew, cs, d_out, one):
-    """:func:`_lstm_cell_bwd` for the standard tanh/sigmoid cell in one pass: the derivatives
-    σ' = σ(1 - σ) and tanh' = 1 - tanh² come from the stored gates inline (``one`` is 1 in the
-    arrays' dtype, so float32 stays float32)."""
+def _lstm_std_bwd(n, t, dz, gh, gc, keep, u, c0, gates, snew, cs, d_out, one, c_sig):
+    """:func:`_lstm_cell_bwd` for sigmoid gates and a tanh (or, with ``c_sig``, sigmoid)
+    activation in one pass: the derivatives σ' = σ(1 - σ) and tanh' = 1 - tanh² come from the
+    stored outputs inline (``one`` is 1 in the arrays' dtype, so float32 stays float32)."""
     for j in range(u):
         gh[n, j] += d_out[n, t, j]
         c_prev = cs[n, t - 1, j] if t > 0 else c0[n, j]
@@ -284,10 +287,10 @@ def _lstm_std_bwd(n, t, dz, gh, gc, keep, u, c0, gates, snew, cs, d_out, one):
         cg = gates[n, t, 2 * u + j]
         og = gates[n, t, 3 * u + j]
         sv = snew[n, t, j]
-        dcj = dcj + (dh * og) * (one - sv * sv)
+        dcj = dcj + (dh * og) * (sv * (one - sv) if c_sig else one - sv * sv)
         dz[j] = (dcj * cg) * (ig * (one - ig))
         dz[u + j] = (dcj * c_prev) * (fg * (one - fg))
-        dz[2 * u + j] = (dcj * ig) * (one - cg * cg)
+        dz[2 * u + j] = (dcj * ig) * (cg * (one - cg) if c_sig else one - cg * cg)
         dz[3 * u + j] = (dh * sv) * (og * (one - og))
         if keep:
             gc[n, j] = dcj * fg
@@ -324,8 +327,8 @@ def _lstm_cell_bwd(n, t, dz, gd, sd, gh, gc, keep, c, rc, u, c0, pre, gates, cne
     dC += dh·o·act'(C_t); dz_i = dC·C̃·σ'; dz_f = dC·C_{t-1}·σ'; dz_c = dC·i·act'; dz_o = dh·act(C_t)·σ'.
     """
     g4 = 4 * u
-    if c == TANH and rc == SIGMOID:
-        _lstm_std_bwd(n, t, dz, gh, gc, keep, u, c0, gates, snew, cs, d_out, one)
+    if (c == TANH or c == SIGMOID) and rc == SIGMOID:
+        _lstm_std_bwd(n, t, dz, gh, gc, keep, u, c0, gates, snew, cs, d_out, one, c == SIGMOID)
     else:
         _lstm_gen_bwd(n, t, dz, gd, sd, gh, gc, keep, c, rc, u, c0, pre, gates, cnew, snew, cs,
                       d_out)
@@ -434,8 +437,9 @@ def _lstm_step_bwd(t, d_out, gh, gc, c0, sm, has_sm, c, rc, pre, gates, cnew, sn
     for n in prange(n_):
         keep = (not has_sm) or sm[n, t]
         dz = dzs[n, t]
-        if c == TANH and rc == SIGMOID:
-            _lstm_std_bwd(n, t, dz, gh, gc, keep, u, c0, gates, snew, cs, d_out, one)
+        if (c == TANH or c == SIGMOID) and rc == SIGMOID:
+            _lstm_std_bwd(n, t, dz, gh, gc, keep, u, c0, gates, snew, cs, d_out, one,
+                          c == SIGMOID)
         else:
             _lstm_gen_bwd(n, t, dz, gd[n], sd[n], gh, gc, keep, c, rc, u, c0, pre, gates, cnew,
                           snew, cs, d_out)
