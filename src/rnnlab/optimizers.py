@@ -78,6 +78,7 @@ class Optimizer:
         items = list(items)
         grads = self._clip([g for _, _, g in items])
         self.iterations += 1
+        self._begin_step()
         for (key, p, g_in), g in zip(items, grads):
             slots = self.state.get(key)
             if slots is None:
@@ -87,6 +88,9 @@ class Optimizer:
                 g_in.fill(0)
 
     _n_slots = 0
+
+    def _begin_step(self) -> None:
+        """Per-step quantities shared by every parameter's update (after ``iterations`` += 1)."""
 
     def _new_slots(self, p):
         return [np.zeros_like(p) for _ in range(self._n_slots)]
@@ -139,17 +143,23 @@ class Adam(Optimizer):
         self.amsgrad = bool(amsgrad)
         self._n_slots = 3 if self.amsgrad else 2
 
-    def _update(self, p, g, slots, zero=False):
+    def _begin_step(self):
         t = self.iterations
-        m, v = slots[0], slots[1]
         # a NumPy float64 (not a Python float), so that lr_t·m below is computed in float64
-        lr_t = np.float64(self.learning_rate * math.sqrt(1.0 - self.beta_2 ** t)
-                          / (1.0 - self.beta_1 ** t))
+        self._lr_t = np.float64(self.learning_rate * math.sqrt(1.0 - self.beta_2 ** t)
+                                / (1.0 - self.beta_1 ** t))
+        self._fused = None
         if config.kernels() == "fast":
             from rnnlab.kernels.fast.adam import adam_update
-            if adam_update(p, g, m, v, slots[2] if self.amsgrad else None, lr_t, self.beta_1,
-                           self.beta_2, self.epsilon, zero_grad=zero):
-                return zero
+            self._fused = adam_update
+
+    def _update(self, p, g, slots, zero=False):
+        m, v = slots[0], slots[1]
+        lr_t = self._lr_t
+        if self._fused is not None and self._fused(
+                p, g, m, v, slots[2] if self.amsgrad else None, lr_t, self.beta_1, self.beta_2,
+                self.epsilon, zero_grad=zero):
+            return zero
         m += (1.0 - self.beta_1) * (g - m)
         v += (1.0 - self.beta_2) * (g * g - v)
         if self.amsgrad:

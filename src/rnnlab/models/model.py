@@ -189,8 +189,8 @@ class Model:
         loss, douts = self._losses_and_grads(outs, ys, sws, tracker)
         backward(douts)
         loss += self._regularization(add_grads=True)
-        self.optimizer.apply(((key, layer.params[p], layer.grads[p])
-                              for key, layer, p in self._param_items()), zero_grads=True)
+        self.optimizer.apply([(key, layer.params[p], layer.grads[p])
+                              for key, layer, p in self._param_items()], zero_grads=True)
         for layer in layers:                  # the grads the optimizer does not see
             if not layer.trainable or layer.non_trainable:
                 for name, g in layer.grads.items():
