@@ -41,8 +41,10 @@ def _instrument(model, log):
     optimizer so that each call appends its seconds to ``log[name]``."""
     for layer in model._unique_layers():
         fwd = layer.forward
+        units = getattr(layer, "units", None)
+        label = type(layer).__name__ + (f"({units})" if units is not None else "")
 
-        def timed_forward(x, training=False, mask=None, _f=fwd, _n=layer.name):
+        def timed_forward(x, training=False, mask=None, _f=fwd, _n=label):
             t = PC()
             out, back = _f(x, training=training, mask=mask)
             log[f"{_n} forward"].append(PC() - t)
@@ -125,6 +127,20 @@ def bounds(name):
             blas += ms
             rows.append((f"BLAS products of a {cell}({u}) on ({batch}, {tt.SEQ_LEN}, {m})", ms))
     config.set_kernels("fast")
+    from rnnlab.kernels import compute_scope
+    from rnnlab.layers import recurrent
+    X = getattr(recurrent, cell)
+    with compute_scope(units):
+        for m, u in layers:
+            layer = X(u, return_sequences=True, **({} if u == units else {"activation": "sigmoid"}))
+            layer.build((None, tt.SEQ_LEN, m))
+            x = r.standard_normal((batch, tt.SEQ_LEN, m)).astype(f)
+            d = r.standard_normal((batch, tt.SEQ_LEN, u)).astype(f)
+
+            def fwd_bwd(layer=layer, x=x, d=d):
+                layer.forward(x, training=True)[1](d)
+            rows.append((f"{cell}({u}) forward + backward, alone (BLAS + compiled loops)",
+                         _median_ms(fwd_bwd)))
     size = tt.VOCAB * emb
     p, g, mm, v = (r.standard_normal(size).astype(f) * 0.01 for _ in range(4))
     v = np.abs(v)
