@@ -192,10 +192,9 @@ class Model:
         self.optimizer.apply([(key, layer.params[p], layer.grads[p])
                               for key, layer, p in self._param_items()], zero_grads=True)
         for layer in layers:                  # the grads the optimizer does not see
-            if not layer.trainable or layer.non_trainable:
-                for name, g in layer.grads.items():
-                    if not layer.trainable or name in layer.non_trainable:
-                        g.fill(0)
+            for name, g in layer.grads.items():
+                if not layer.trainable or name in layer.non_trainable:
+                    g.fill(0)
         self._grads_clear = True
         return loss
 

@@ -117,27 +117,12 @@ def tanh32(x):
     return x if abs(x) < _F32(0.0004) else r
 
 
-@njit(cache=True, error_model="numpy")
-def act_vec(c, fast, src, dst):
-    """dst[j] = f(src[j]) over a 1-D block; ``fast`` (float32 arrays) uses :func:`tanh32` for
-    tanh and sigmoid (0.5(1 + tanh(z/2)), as the reference) so that the loop vectorises."""
-    n = src.shape[0]
-    if fast and c == TANH:
-        for j in range(n):
-            dst[j] = tanh32(_F32(src[j]))
-    elif fast and c == SIGMOID:
-        for j in range(n):
-            dst[j] = _F32(0.5) * (_F32(1.0) + tanh32(_F32(0.5) * _F32(src[j])))
-    else:
-        for j in range(n):
-            dst[j] = act(c, src[j])
-
-
-
 @njit(cache=True, error_model="numpy", inline="always")
 def act_range(c, fast, src, dst, lo, hi):
-    """dst[j] = f(src[j]) for lo <= j < hi: :func:`act_vec` without slicing (a view per call costs
-    reference counting that dominates at a few units); inlined, so the branch leaves the loop."""
+    """dst[j] = f(src[j]) for lo <= j < hi (bounds instead of slices: a view per call costs
+    reference counting that dominates at a few units); inlined, so the branch leaves the loop.
+    ``fast`` (float32 arrays) uses :func:`tanh32` for tanh and sigmoid (0.5(1 + tanh(z/2)), as
+    the reference) so that the loop vectorises."""
     if fast and c == TANH:
         for j in range(lo, hi):
             dst[j] = tanh32(_F32(src[j]))

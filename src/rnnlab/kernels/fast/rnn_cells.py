@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from rnnlab.kernels.fast.activations import (LINEAR, SIGMOID, TANH, act_range, act_vec, code,
-                                             deriv, deriv_range, tanh32)
+from rnnlab.kernels.fast.activations import (LINEAR, SIGMOID, TANH, act_range, code,
+                                             deriv_range, tanh32)
 
 #: units at or above which the per-step recurrent product uses BLAS (LSTM, SimpleRNN, GRU
 #: reset_after=True); below it the whole recurrence runs in one compiled loop.
