@@ -9,11 +9,12 @@ import pytest
 import rnnlab
 from rnnlab import config
 from rnnlab.kernels import activations as A
+from rnnlab.kernels import blas_on_numba_threads, compute_scope
 from rnnlab.kernels import conv as conv_ref
 from rnnlab.kernels import gru as gru_k
 from rnnlab.kernels import lstm as lstm_k
 from rnnlab.kernels import simple_rnn as rnn_k
-from rnnlab.kernels.fast import rnn_cells
+from rnnlab.kernels.fast import blas, rnn_cells
 from rnnlab.kernels.fast import conv as conv_fast
 from rnnlab.kernels.fast.embedding import scatter_add_rows
 from rnnlab.layers.conv import Conv1D
@@ -113,6 +114,60 @@ def test_kernels_every_activation(cell):
         for opts in ((False, False), (True, True)):
             _assert_pair(_kernel_pair(cell, 6, dtype, *opts, acts={"activation": "sigmoid"}),
                          dtype)
+
+
+@pytest.fixture
+def split_products(monkeypatch):
+    """Inside a compute_scope that holds BLAS to one thread, with every product (however small)
+    split over Numba's threads; yields the list of (m, n, k) the split kernels ran."""
+    if not blas.AVAILABLE:
+        pytest.skip("NumPy's BLAS has no CBLAS GEMM symbols to call from Numba")
+    calls = []
+    for name in ("_split_f32", "_split_f64"):
+        real = getattr(blas, name)
+
+        def counted(*args, _real=real):
+            calls.append(args[7:10])
+            return _real(*args)
+        monkeypatch.setattr(blas, name, counted)
+    monkeypatch.setattr(blas, "SPLIT_MIN_MACS", 0)
+    config.set_kernels("fast")
+    with compute_scope(10):
+        assert blas_on_numba_threads()
+        yield calls
+    assert not blas_on_numba_threads()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("layout", ["NN", "TN", "NT", "TT"])
+@pytest.mark.parametrize("m", [1, 2, 7, 301])
+def test_split_matmul_equals_numpy(split_products, dtype, layout, m):
+    """Row blocks of C = op(A)·op(B) from one GEMM call each, on any split (m below, at and above
+    the number of threads) and either operand transposed, equal one np.matmul."""
+    r = np.random.default_rng(m)
+    k, n = 13, 5
+    a = r.normal(size=(m, k) if layout[0] == "N" else (k, m)).astype(dtype)
+    b = r.normal(size=(k, n) if layout[1] == "N" else (n, k)).astype(dtype)
+    a = a if layout[0] == "N" else a.T
+    b = b if layout[1] == "N" else b.T
+    got = blas.matmul(a, b)
+    assert split_products == [(m, n, k)]
+    assert got.shape == (m, n) and got.dtype == dtype
+    assert rel_error(got, np.matmul(a, b)) < TOL[dtype] / 100
+    # strided operands are not GEMM operands: np.matmul takes them
+    a2, b2 = a[:, ::2], b[::2]
+    assert rel_error(blas.matmul(a2, b2), np.matmul(a2, b2)) < TOL[dtype] / 100
+    assert len(split_products) == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_kernels_equal_reference_with_split_products(split_products, cell, dtype):
+    """The fast kernels inside a training scope, whose matrix products run split over Numba's
+    threads, equal the reference."""
+    for seed, opts in enumerate([(False, False, True), (True, True, True), (True, False, False)]):
+        _assert_pair(_kernel_pair(cell, seed, dtype, *opts), dtype)
+    assert split_products
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

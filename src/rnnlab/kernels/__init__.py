@@ -19,6 +19,14 @@ _MMAP_THRESHOLD = 32 << 20                          # glibc's largest allowed va
 _TRIM_DEFAULT = 128 * 1024                          # glibc's default trim threshold
 _libc = None                                        # glibc once found, False if not applicable
 _depth = 0                                          # nesting of compute_scope (callbacks, ...)
+_numba_blas = 0                                     # depth of scopes holding BLAS to one thread
+
+
+def blas_on_numba_threads() -> bool:
+    """Whether a :func:`compute_scope` holds BLAS to one thread while Numba keeps its threads; the
+    fast kernels then split their big matrix products over Numba's threads
+    (:func:`rnnlab.kernels.fast.blas.matmul`)."""
+    return _numba_blas > 0
 
 
 def _glibc():
@@ -80,6 +88,7 @@ def compute_scope(max_units: int = 0):
 
 @contextlib.contextmanager
 def _share_cores(max_units):
+    global _numba_blas
     import numba
     from threadpoolctl import threadpool_limits
     if max_units >= BLAS_STEP_UNITS:
@@ -91,4 +100,8 @@ def _share_cores(max_units):
             numba.set_num_threads(old)
     else:
         with threadpool_limits(limits=1, user_api="blas"):
-            yield
+            _numba_blas += 1
+            try:
+                yield
+            finally:
+                _numba_blas -= 1

@@ -11,6 +11,7 @@ import numpy as np
 from numba import njit
 
 from rnnlab.kernels.conv import conv1d_project, conv1d_steps
+from rnnlab.kernels.fast.blas import matmul
 
 
 @njit(cache=True, error_model="numpy")
@@ -62,9 +63,9 @@ def conv1d_backward(dz, cols, kernel, x_shape, stride=1, dilation=1, pad_left=0,
     k, _, f = kernel.shape
     out = dz.shape[1]
     dz2 = np.ascontiguousarray(dz).reshape(n * out, f)
-    dkernel = (cols.T @ dz2).reshape(k, c, f)
+    dkernel = matmul(cols.T, dz2).reshape(k, c, f)
     dbias = dz2.sum(axis=0) if use_bias else None
-    dcols = np.ascontiguousarray(dz2 @ kernel.reshape(k * c, f).T)
+    dcols = np.ascontiguousarray(matmul(dz2, np.ascontiguousarray(kernel, dtype=dz2.dtype).reshape(k * c, f).T))
     dx = np.zeros((n, length, c), dtype=dcols.dtype)
     _col2im(dcols, k, stride, dilation, pad_left, out, dx)
     return dx, dkernel, dbias

@@ -6,7 +6,8 @@ Same signatures, caches-in-spirit and results as the reference kernels in
 
 * BLAS, outside the compiled code: ``xW = X·kernel (+ b)`` for all steps at once, and after the
   backward loop ``dkernel = Xᵀ·dZ``, ``dx = dZ·kernelᵀ``, ``drecurrent_kernel = H_{t-1}ᵀ·dZ`` (one
-  matmul over all steps instead of one per step), ``dbias = Σ dZ``.
+  matmul over all steps instead of one per step), ``dbias = Σ dZ``; the big products split over
+  Numba's threads (:func:`rnnlab.kernels.fast.blas.matmul`).
 * One compiled loop per sample (the samples' recurrences are independent and run in parallel
   with ``prange``; rnnlab.kernels.compute_scope keeps BLAS to one thread meanwhile) that fuses
   the per-step recurrent matvec ``h_{t-1}·U``, the gates and the nonlinearities, and in the
@@ -23,6 +24,7 @@ from numba import njit, prange
 
 from rnnlab.kernels.fast.activations import (LINEAR, SIGMOID, TANH, act_range, code,
                                              deriv_range, tanh32)
+from rnnlab.kernels.fast.blas import matmul
 
 #: units at or above which the per-step recurrent product uses BLAS (LSTM, SimpleRNN, GRU
 #: reset_after=True); below it the whole recurrence runs in one compiled loop.
@@ -56,7 +58,7 @@ def _prep(x, kernel, bias_in, rec_mask, step_mask, u):
     dt = np.result_type(x.dtype, kernel.dtype)
     x = np.ascontiguousarray(x, dtype=dt)
     n, t, m = x.shape
-    xw = (x.reshape(n * t, m) @ np.asarray(kernel, dtype=dt)).reshape(n, t, -1)
+    xw = matmul(x.reshape(n * t, m), np.asarray(kernel, dtype=dt)).reshape(n, t, -1)
     if bias_in is not None:
         xw += bias_in
     rho, has_rho = _opt(rec_mask, u, dt)
@@ -79,8 +81,8 @@ def _param_grads(x, dz, kernel):
     n, t, m = x.shape
     g = dz.shape[-1]
     dz2 = dz.reshape(n * t, g)
-    d_kernel = x.reshape(n * t, m).T @ dz2
-    dx = (dz2 @ np.asarray(kernel, dtype=dz.dtype).T).reshape(n, t, m)
+    d_kernel = matmul(x.reshape(n * t, m).T, dz2)
+    dx = matmul(dz2, np.asarray(kernel, dtype=dz.dtype).T).reshape(n, t, m)
     return dz2, d_kernel, dx
 
 
@@ -101,8 +103,8 @@ def _weight_grads(x, dzs, kernel, out, h0, rho, has_rho, has_bias):
     xh[:, 1:, m:] = out[:, :-1]
     if has_rho:
         xh[:, :, m:] *= rho[:, None, :]
-    both = xh.reshape(n * t, m + u).T @ dz2
-    dx = (dz2 @ np.asarray(kernel, dtype=dzs.dtype).T).reshape(n, t, m)
+    both = matmul(xh.reshape(n * t, m + u).T, dz2)
+    dx = matmul(dz2, np.asarray(kernel, dtype=dzs.dtype).T).reshape(n, t, m)
     d_bias = np.ones(n * t, dtype=dzs.dtype) @ dz2 if has_bias else None
     return dx, both[:m], both[m:], d_bias
 
@@ -197,7 +199,7 @@ def simple_rnn_backward(d_outputs, d_h_last, cache):
     g0 = np.empty((n, u), dtype=dt)
     _srnn_bwd(d_out, g_last, zs, ys, U, rho, has_rho, sm, has_sm, c, dzs, g0, dt.type(1.0))
     dz2, d_kernel, dx = _param_grads(x, dzs, kernel)
-    d_rec = _h_prev(out, h0, rho, has_rho).reshape(n * t, u).T @ dz2
+    d_rec = matmul(_h_prev(out, h0, rho, has_rho).reshape(n * t, u).T, dz2)
     d_bias = dz2.sum(axis=0) if has_bias else None
     return dx, g0, d_kernel, d_rec, d_bias
 
@@ -690,7 +692,7 @@ def gru_backward(d_outputs, d_h_last, cache):
     hd = _h_prev(out, h0, rho, has_rho).reshape(n * t, u)
     if reset_after:
         dhu2 = dhu.reshape(n * t, g3)
-        d_rec = hd.T @ dhu2
+        d_rec = matmul(hd.T, dhu2)
     else:
         d_rec = np.empty((u, g3), dt)
         d_rec[:, :2 * u] = hd.T @ dz2[:, :2 * u]
