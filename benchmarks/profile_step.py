@@ -10,8 +10,9 @@ batch (``time.perf_counter``, medians over ``--epochs`` epochs of 3,000 samples 
 and, to show what bounds those phases, the same work in isolation:
 
 * **BLAS**: the recurrent layers' three whole-sequence matrix products (``X·W``, ``dZ·Wᵀ`` and
-  ``[X, H₋₁]ᵀ·dZ``) at their training shapes, on one BLAS thread as in training (the other core
-  runs the recurrences; see ``rnnlab.kernels.compute_scope``);
+  ``[X, H₋₁]ᵀ·dZ``) at their training shapes, on one BLAS thread, and (small units) split in row
+  blocks over Numba's threads as in training (see ``rnnlab.kernels.compute_scope`` and
+  ``rnnlab.kernels.fast.blas``);
 * **Adam on the embedding**: one fused pass over its 4 arrays of ``V × D`` floats (memory-bound),
   with the bandwidth it reaches;
 * **fixed cost per step**: the same model with a vocabulary of 11, one sample of one time step,
@@ -114,20 +115,26 @@ def bounds(name):
     rows = []
     layers = [(emb, units)] + ([(units, 1)] if head == "recurrent" else [])
     blas = 0.0
-    with threadpool_limits(limits=1 if units < 64 else None, user_api="blas"):
-        for m, u in layers:
-            n = batch * tt.SEQ_LEN
-            x = r.standard_normal((n, m)).astype(f)
-            xh = r.standard_normal((n, m + u)).astype(f)
-            w = r.standard_normal((m, gates * u)).astype(f)
-            dz = r.standard_normal((n, gates * u)).astype(f)
-            wt = np.ascontiguousarray(w.T)
-            ms = (_median_ms(lambda: x @ w) + _median_ms(lambda: dz @ wt)
-                  + _median_ms(lambda: xh.T @ dz))
-            blas += ms
-            rows.append((f"BLAS products of a {cell}({u}) on ({batch}, {tt.SEQ_LEN}, {m})", ms))
     config.set_kernels("fast")
     from rnnlab.kernels import compute_scope
+    from rnnlab.kernels.fast.blas import matmul
+    for m, u in layers:
+        n = batch * tt.SEQ_LEN
+        x = r.standard_normal((n, m)).astype(f)
+        xh = r.standard_normal((n, m + u)).astype(f)
+        w = r.standard_normal((m, gates * u)).astype(f)
+        dz = r.standard_normal((n, gates * u)).astype(f)
+        what = f"BLAS products of a {cell}({u}) on ({batch}, {tt.SEQ_LEN}, {m})"
+        with threadpool_limits(limits=1 if units < 64 else None, user_api="blas"):
+            ms = (_median_ms(lambda: x @ w) + _median_ms(lambda: dz @ w.T)
+                  + _median_ms(lambda: xh.T @ dz))
+        rows.append((what + (", one BLAS thread" if units < 64 else ""), ms))
+        if units < 64:      # as in training: row blocks over Numba's threads
+            with compute_scope(units):
+                ms = (_median_ms(lambda: matmul(x, w)) + _median_ms(lambda: matmul(dz, w.T))
+                      + _median_ms(lambda: matmul(xh.T, dz)))
+            rows.append((what + ", split over Numba's threads", ms))
+        blas += ms
     from rnnlab.layers import recurrent
     X = getattr(recurrent, cell)
     with compute_scope(units):

@@ -367,10 +367,13 @@ def _lstm_fwd(xw, b, h0, c0, U, rho, has_rho, sm, has_sm, c, rc, fast, keep_pre,
 
 
 @njit(parallel=True, **_JIT)
-def _lstm_bwd(d_out, gh_last, gc_last, c0, U, rho, has_rho, sm, has_sm, c, rc, pre, gates,
-              cnew, snew, cs, dzs, gh0, gc0, one):
+def _lstm_bwd(d_out, gh_last, gc_last, h0, c0, U, rho, has_rho, sm, has_sm, c, rc, pre, gates,
+              cnew, snew, out, cs, dzs, gh0, gc0, d_rec_n, d_bias_n, one):
     """Small units: BPTT of each sample in one compiled loop, samples in parallel; the carried
-    dL/dh = dZ·Uᵀ as one dot product over a row of U per unit."""
+    dL/dh = dZ·Uᵀ as one dot product over a row of U per unit.  Each sample's share of the
+    recurrent kernel's and the bias's gradients, Σ_t (h_{t-1}⊙ρ)ᵀ·dZ_t and Σ_t dZ_t, is summed
+    here into ``d_rec_n[n]`` (u, 4u) and ``d_bias_n[n]`` (4u,) while dZ_t is at hand (cheaper than
+    a copy of all previous states for one product afterwards)."""
     n_, t_, g4 = pre.shape
     u = g4 // 4
     zero = one - one
@@ -380,16 +383,26 @@ def _lstm_bwd(d_out, gh_last, gc_last, c0, U, rho, has_rho, sm, has_sm, c, rc, p
         dz = np.empty(g4, dtype=pre.dtype)
         gd = np.empty(g4, dtype=pre.dtype)
         sd = np.empty(u, dtype=pre.dtype)
+        dr = d_rec_n[n]
+        db = d_bias_n[n]
+        dr[:] = zero
+        db[:] = zero
         for t in range(t_ - 1, -1, -1):
             keep = (not has_sm) or sm[n, t]
             _lstm_cell_bwd(n, t, dz, gd, sd, gh0, gc0, keep, c, rc, u, c0, pre, gates, cnew, snew,
                            cs, d_out, dzs, one)
+            for j in range(g4):
+                db[j] += dz[j]
             for k in range(u):          # dL/dh_{t-1} = dZ_t·Uᵀ: one dot product of 4u per unit
                 a_k = zero
                 for j in range(g4):
                     a_k += dz[j] * U[k, j]
+                hk = out[n, t - 1, k] if t > 0 else h0[n, k]
                 if has_rho:
                     a_k *= rho[n, k]
+                    hk *= rho[n, k]
+                for j in range(g4):     # dU += (h_{t-1}⊙ρ)ᵀ·dZ_t
+                    dr[k, j] += hk * dz[j]
                 gh0[n, k] = a_k if keep else gh0[n, k] + a_k
 
 
@@ -511,15 +524,18 @@ def lstm_backward(d_outputs, d_h_last, d_c_last, cache):
                 gh = np.where(live, dhd, gh + dhd)
             else:
                 gh, dhd = dhd, gh
-        gh0, gc0 = gh, gc
-    else:
-        gh0, gc0 = np.empty((n, u), dt), np.empty((n, u), dt)
-        _lstm_bwd(
-            d_out, np.ascontiguousarray(d_h_last, dtype=dt),
-            np.ascontiguousarray(d_c_last, dtype=dt), c0, U, rho, has_rho, sm, has_sm, ca, cr,
-            pre, gates, cnew, snew, cs, dzs, gh0, gc0, one)
-    dx, d_kernel, d_rec, d_bias = _weight_grads(x, dzs, kernel, out, h0, rho, has_rho, has_bias)
-    return dx, gh0, gc0, d_kernel, d_rec, d_bias
+        dx, d_kernel, d_rec, d_bias = _weight_grads(x, dzs, kernel, out, h0, rho, has_rho,
+                                                    has_bias)
+        return dx, gh, gc, d_kernel, d_rec, d_bias
+    gh0, gc0 = np.empty((n, u), dt), np.empty((n, u), dt)
+    d_rec_n, d_bias_n = np.empty((n, u, g4), dt), np.empty((n, g4), dt)
+    _lstm_bwd(
+        d_out, np.ascontiguousarray(d_h_last, dtype=dt), np.ascontiguousarray(d_c_last, dtype=dt),
+        h0, c0, U, rho, has_rho, sm, has_sm, ca, cr, pre, gates, cnew, snew, out, cs, dzs, gh0,
+        gc0, d_rec_n, d_bias_n, one)
+    dz2, d_kernel, dx = _param_grads(x, dzs, kernel)
+    d_bias = d_bias_n.sum(axis=0) if has_bias else None
+    return dx, gh0, gc0, d_kernel, d_rec_n.sum(axis=0), d_bias
 
 
 # =========================================================================== GRU
