@@ -16,6 +16,7 @@ from rnnlab.kernels import lstm as lstm_k
 from rnnlab.kernels import simple_rnn as rnn_k
 from rnnlab.kernels.fast import blas, rnn_cells
 from rnnlab.kernels.fast import conv as conv_fast
+from rnnlab.kernels.fast import embedding as fast_emb
 from rnnlab.kernels.fast.embedding import scatter_add_rows
 from rnnlab.layers.conv import Conv1D
 from rnnlab.layers.embedding import Embedding
@@ -268,16 +269,32 @@ def test_conv1d_gradcheck_on_fast_path(float64, padding, strides, dilation):
 
 # ----------------------------------------------------------------------------- embedding, conv
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_scatter_add_equals_np_add_at(dtype):
+@pytest.mark.parametrize("ids", [(30, 100), (3, 7)], ids=["threads", "serial"])
+def test_scatter_add_equals_np_add_at(dtype, ids):
     r = np.random.default_rng(0)
-    idx = r.integers(0, 50, size=(30, 100))
-    vals = r.normal(size=(30, 100, 8)).astype(dtype)
+    idx = r.integers(0, 50, size=ids)
+    vals = r.normal(size=ids + (8,)).astype(dtype)
     start = r.normal(size=(50, 8)).astype(dtype)
     ref = conv_ref.scatter_add_rows(start.copy(), idx, vals)
     fast = scatter_add_rows(start.copy(), idx, vals)
     np.testing.assert_array_equal(fast, ref)           # same order of additions: bit for bit
+    for parts in (1, 2, 3, 64):     # the table's rows split in parts (64 > rows: empty parts)
+        split = start.copy()
+        fast_emb._scatter_add_par(split, idx.ravel(), vals.reshape(-1, 8), parts)
+        np.testing.assert_array_equal(split, ref)
     with pytest.raises(IndexError, match="out of range"):
         scatter_add_rows(start.copy(), np.array([50]), vals[0, :1])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("ids", [(30, 100), (3, 7), (700,)], ids=["batch", "small", "flat"])
+def test_take_rows_equals_np_take(dtype, ids):
+    r = np.random.default_rng(1)
+    table = r.normal(size=(97, 5)).astype(dtype)
+    idx = r.integers(0, 97, size=ids)
+    got = fast_emb.take_rows(table, idx)
+    assert got.shape == ids + (5,) and got.dtype == dtype
+    np.testing.assert_array_equal(got, np.take(table, idx, axis=0))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

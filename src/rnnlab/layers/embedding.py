@@ -93,7 +93,11 @@ class Embedding(Layer):
     def forward(self, x, training=False, mask=None):
         idx = self._indices(x)
         table = self.params["embeddings"]
-        y = _k.embedding_lookup(table, idx)
+        if config.kernels() == "fast":
+            from rnnlab.kernels.fast.embedding import take_rows
+            y = take_rows(table, idx)
+        else:
+            y = _k.embedding_lookup(table, idx)
 
         def backward(dy):
             scatter = _k.scatter_add_rows

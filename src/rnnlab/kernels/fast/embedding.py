@@ -1,14 +1,24 @@
-"""Compiled scatter-add of embedding gradients: ``dE[idx_i] += dY_i`` over the ids of a batch.
+"""Compiled row gather and scatter-add of the Embedding: ``Y_i = E[idx_i]`` and, for its
+gradient, ``dE[idx_i] += dY_i`` over the ids of a batch.
 
-Only the rows that occur are touched (the table may have 10,000+ rows), in the order of the ids,
-so the sums equal :func:`rnnlab.kernels.conv.scatter_add_rows` (``np.add.at``) bit for bit.
+Only the rows that occur are touched (the table may have 10,000+ rows).  Inside a training step
+the table and its gradient are cold in cache (the optimizer's pass over the other arrays has
+evicted them), so both loops wait on memory; they run on Numba's threads.  The scatter splits
+the *table's rows* between threads (each thread scans all ids and adds those in its range), so
+every row still receives its values in the order of the ids, and the sums equal
+:func:`rnnlab.kernels.conv.scatter_add_rows` (``np.add.at``) bit for bit.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+import numba
+from numba import njit, prange
 
 from rnnlab.kernels import conv as _ref
+
+
+#: batches of fewer ids than this stay on one thread (a parallel region costs ~10 µs)
+PARALLEL_MIN_IDS = 512
 
 
 @njit(cache=True, error_model="numpy")
@@ -18,6 +28,41 @@ def _scatter_add(target, idx, values):
         r = idx[i]
         for j in range(d):
             target[r, j] += values[i, j]
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _scatter_add_par(target, idx, values, parts):
+    """:func:`_scatter_add` with rows [lo, hi) of ``target`` per part: same order per row."""
+    v, d = target.shape
+    step = (v + parts - 1) // parts
+    for p in prange(parts):
+        lo = p * step
+        hi = min(v, lo + step)
+        for i in range(idx.shape[0]):
+            r = idx[i]
+            if lo <= r < hi:
+                for j in range(d):
+                    target[r, j] += values[i, j]
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _gather(table, idx, out):
+    d = table.shape[1]
+    for i in prange(idx.shape[0]):
+        r = idx[i]
+        for j in range(d):
+            out[i, j] = table[r, j]
+
+
+def take_rows(table, indices):
+    """``table[indices]`` (shape ``indices.shape + (D,)``) for ids already checked to be in
+    range; rows gathered on Numba's threads."""
+    idx = np.ascontiguousarray(indices, dtype=np.int64)
+    if table.ndim != 2 or not table.flags.c_contiguous or idx.size < PARALLEL_MIN_IDS:
+        return _ref.embedding_lookup(table, idx)
+    out = np.empty(idx.shape + (table.shape[1],), dtype=table.dtype)
+    _gather(table, idx.ravel(), out.reshape(idx.size, table.shape[1]))
+    return out
 
 
 def scatter_add_rows(target, indices, values):
@@ -31,5 +76,8 @@ def scatter_add_rows(target, indices, values):
                          "values")
     if idx.size and (idx.min() < 0 or idx.max() >= target.shape[0]):
         raise IndexError(f"scatter_add_rows: index out of range [0, {target.shape[0]})")
-    _scatter_add(target, idx, vals)
+    if idx.shape[0] < PARALLEL_MIN_IDS or numba.get_num_threads() < 2:
+        _scatter_add(target, idx, vals)
+    else:
+        _scatter_add_par(target, idx, vals, numba.get_num_threads())
     return target
