@@ -19,14 +19,15 @@ _MMAP_THRESHOLD = 32 << 20                          # glibc's largest allowed va
 _TRIM_DEFAULT = 128 * 1024                          # glibc's default trim threshold
 _libc = None                                        # glibc once found, False if not applicable
 _depth = 0                                          # nesting of compute_scope (callbacks, ...)
-_numba_blas = 0                                     # depth of scopes holding BLAS to one thread
+_split_threads = 0                                  # see split_threads()
 
 
-def blas_on_numba_threads() -> bool:
-    """Whether a :func:`compute_scope` holds BLAS to one thread while Numba keeps its threads; the
-    fast kernels then split their big matrix products over Numba's threads
-    (:func:`rnnlab.kernels.fast.blas.matmul`)."""
-    return _numba_blas > 0
+def split_threads() -> int:
+    """Numba's thread count while a :func:`compute_scope` holds BLAS to one thread and leaves
+    Numba its threads, else 0.  The fast kernels then split their big matrix products
+    (:func:`rnnlab.kernels.fast.blas.matmul`) and the embedding's gather and scatter over that
+    many threads.  Read once per scope: ``numba.get_num_threads()`` costs ~10 µs per call."""
+    return _split_threads
 
 
 def _glibc():
@@ -88,7 +89,7 @@ def compute_scope(max_units: int = 0):
 
 @contextlib.contextmanager
 def _share_cores(max_units):
-    global _numba_blas
+    global _split_threads
     import numba
     from threadpoolctl import threadpool_limits
     if max_units >= BLAS_STEP_UNITS:
@@ -100,8 +101,8 @@ def _share_cores(max_units):
             numba.set_num_threads(old)
     else:
         with threadpool_limits(limits=1, user_api="blas"):
-            _numba_blas += 1
+            outer, _split_threads = _split_threads, numba.get_num_threads()
             try:
                 yield
             finally:
-                _numba_blas -= 1
+                _split_threads = outer

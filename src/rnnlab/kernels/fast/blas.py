@@ -14,11 +14,12 @@ has its threads, or the product is small, :func:`matmul` is ``np.matmul``.
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from rnnlab.kernels import split_threads
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 #: products of fewer multiply-adds (m·n·k) stay in one np.matmul call: splitting costs a
@@ -106,13 +107,13 @@ def _split_f64(ta, a, lda, tb, b, ldb, c, m, n, k, parts):
 
 def matmul(a, b):
     """``a @ b`` for 2-D float arrays, split over Numba's threads when BLAS is held to one
-    thread (:func:`rnnlab.kernels.blas_on_numba_threads`) and the product is big enough.
+    thread (:func:`rnnlab.kernels.split_threads`) and the product is big enough.
 
     Each operand may be C-contiguous or the transpose of a C-contiguous array (``x.T``, passed to
     the GEMM as a transposed operand, not copied); anything else goes to ``np.matmul``.
     """
-    from rnnlab.kernels import blas_on_numba_threads
-    if not (AVAILABLE and blas_on_numba_threads()) or a.ndim != 2 or b.ndim != 2:
+    parts = split_threads()
+    if not (AVAILABLE and parts > 1) or a.ndim != 2 or b.ndim != 2:
         return np.matmul(a, b)
     m, k = a.shape
     n = b.shape[1]
@@ -126,7 +127,7 @@ def matmul(a, b):
         return np.matmul(a, b)
     c = np.empty((m, n), dtype=dt)
     split = _split_f32 if dt == np.float32 else _split_f64
-    split(ta, a_store, lda, tb, b_store, ldb, c, m, n, k, numba.get_num_threads())
+    split(ta, a_store, lda, tb, b_store, ldb, c, m, n, k, parts)
     return c
 
 

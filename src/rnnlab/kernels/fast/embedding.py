@@ -15,6 +15,7 @@ import numba
 from numba import njit, prange
 
 from rnnlab.kernels import conv as _ref
+from rnnlab.kernels import split_threads
 
 
 #: batches of fewer ids than this stay on one thread (a parallel region costs ~10 µs)
@@ -76,8 +77,9 @@ def scatter_add_rows(target, indices, values):
                          "values")
     if idx.size and (idx.min() < 0 or idx.max() >= target.shape[0]):
         raise IndexError(f"scatter_add_rows: index out of range [0, {target.shape[0]})")
-    if idx.shape[0] < PARALLEL_MIN_IDS or numba.get_num_threads() < 2:
+    parts = split_threads() or numba.get_num_threads()
+    if idx.shape[0] < PARALLEL_MIN_IDS or parts < 2:
         _scatter_add(target, idx, vals)
     else:
-        _scatter_add_par(target, idx, vals, numba.get_num_threads())
+        _scatter_add_par(target, idx, vals, parts)
     return target
