@@ -113,6 +113,25 @@ def test_losses_against_torch():
         torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(cls)).item(), rel=1e-9)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_binary_crossentropy_clip_against_torch(dtype):
+    """p is clipped to [ε, 1 - ε] (Keras's ε = 1e-7): the value uses the clipped p and the
+    gradient is zero outside the clip (at 0, 1 and beyond), as clamp's gradient in torch."""
+    eps = 1e-7
+    p = np.array([0.0, 1e-9, eps, 0.3, 1 - eps, 1 - 1e-9, 1.0, 0.0, 1.0, 0.7], dtype=dtype)[:, None]
+    y = np.array([1, 0, 1, 1, 0, 1, 0, 0, 1, 0], dtype=dtype)[:, None]
+    value, grad = losses.BinaryCrossentropy()(y, p)
+    tp = torch.tensor(p, requires_grad=True)
+    pc = torch.clamp(tp, eps, 1 - eps)
+    ty = torch.tensor(y)
+    tl = -(ty * torch.log(pc) + (1 - ty) * torch.log(1 - pc)).mean()
+    tl.backward()
+    assert grad.dtype == dtype
+    assert value == pytest.approx(tl.item(), rel=1e-6 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(grad, tp.grad.numpy(), rtol=1e-6 if dtype == np.float32 else 1e-12)
+    assert (grad[[0, 1, 5, 6, 7, 8]] == 0).all() and (grad[[2, 3, 4, 9]] != 0).all()
+
+
 def test_target_broadcast_over_time_like_tf_keras_2():
     # The lecture's "Yelp with MLP": output (N, T, 1), targets (N,): the loss is the mean over
     # samples and time steps of the per-step loss against the sample's label.

@@ -118,10 +118,11 @@ class BinaryCrossentropy(Loss):
             sig = 0.5 * (1.0 + np.tanh(0.5 * p))
             return np.mean(values, axis=-1), (sig - y) / D
         pc = np.clip(p, EPSILON, 1.0 - EPSILON)
-        values = -(y * np.log(pc) + (1.0 - y) * np.log(1.0 - pc))
-        inside = (p >= EPSILON) & (p <= 1.0 - EPSILON)
-        grad = np.where(inside, (pc - y) / (pc * (1.0 - pc)), 0.0)
-        return np.mean(values, axis=-1), grad / D
+        qc = 1.0 - pc
+        values = -(y * np.log(pc) + (1.0 - y) * np.log(qc))
+        # inside the clip exactly where clipping left p unchanged (NaN: outside, as p >= ε is)
+        grad = np.where(pc == p, (pc - y) / (pc * qc), 0.0)
+        return (values[..., 0] if D == 1 else np.mean(values, axis=-1)), grad / D
 
     def get_config(self):
         return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
