@@ -127,13 +127,12 @@ def split_products(monkeypatch):
     if numba.get_num_threads() < 2:
         pytest.skip("one Numba thread: no products to split")
     calls = []
-    for name in ("_split_f32", "_split_f64"):
-        real = getattr(blas, name)
+    real = blas._split
 
-        def counted(*args, _real=real):
-            calls.append(args[7:10])
-            return _real(*args)
-        monkeypatch.setattr(blas, name, counted)
+    def counted(*args):
+        calls.append(args[7:10])
+        return real(*args)
+    monkeypatch.setattr(blas, "_split", counted)
     monkeypatch.setattr(blas, "SPLIT_MIN_MACS", 0)
     config.set_kernels("fast")
     with compute_scope(10):

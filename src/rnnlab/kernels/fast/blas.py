@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange, types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from rnnlab.kernels import split_threads
 
@@ -76,8 +76,27 @@ def _ptr(typingctx, addr):
     return types.voidptr(addr), codegen
 
 
+def _gemm(ta, tb, m, n, k, a, a0, lda, b, ldb, c, c0):
+    """Rows of C from element ``c0`` on = op(A from element ``a0``)·op(B), row-major, one BLAS
+    call (the single- or double-precision GEMM by C's dtype; compiled code only)."""
+    raise NotImplementedError("_gemm runs inside compiled code only")
+
+
+@overload(_gemm)
+def _gemm_typed(ta, tb, m, n, k, a, a0, lda, b, ldb, c, c0):
+    single = c.dtype == types.float32
+    gemm = _sgemm if single else _dgemm
+    real = np.float32 if single else np.float64
+    size = 4 if single else 8
+
+    def impl(ta, tb, m, n, k, a, a0, lda, b, ldb, c, c0):
+        gemm(_ROW_MAJOR, ta, tb, m, n, k, real(1.0), _ptr(a.ctypes.data + a0 * size), lda,
+             _ptr(b.ctypes.data), ldb, real(0.0), _ptr(c.ctypes.data + c0 * size), n)
+    return impl
+
+
 @njit(parallel=True, cache=True)
-def _split_f32(ta, a, lda, tb, b, ldb, c, m, n, k, parts):
+def _split(ta, a, lda, tb, b, ldb, c, m, n, k, parts):
     """C (m, n) in ``parts`` blocks of rows; rows [r0, r1) of C come from rows (or, transposed,
     columns) [r0, r1) of A's storage."""
     step = (m + parts - 1) // parts
@@ -85,24 +104,8 @@ def _split_f32(ta, a, lda, tb, b, ldb, c, m, n, k, parts):
         r0 = p * step
         r1 = min(m, r0 + step)
         if r1 > r0:
-            a0 = r0 * lda if ta == _NO_TRANS else r0
-            _sgemm(_ROW_MAJOR, ta, tb, r1 - r0, n, k, np.float32(1.0),
-                   _ptr(a.ctypes.data + a0 * 4), lda, _ptr(b.ctypes.data), ldb,
-                   np.float32(0.0), _ptr(c.ctypes.data + r0 * n * 4), n)
-
-
-@njit(parallel=True, cache=True)
-def _split_f64(ta, a, lda, tb, b, ldb, c, m, n, k, parts):
-    """:func:`_split_f32` for float64."""
-    step = (m + parts - 1) // parts
-    for p in prange(parts):
-        r0 = p * step
-        r1 = min(m, r0 + step)
-        if r1 > r0:
-            a0 = r0 * lda if ta == _NO_TRANS else r0
-            _dgemm(_ROW_MAJOR, ta, tb, r1 - r0, n, k, 1.0,
-                   _ptr(a.ctypes.data + a0 * 8), lda, _ptr(b.ctypes.data), ldb,
-                   0.0, _ptr(c.ctypes.data + r0 * n * 8), n)
+            _gemm(ta, tb, r1 - r0, n, k, a, r0 * lda if ta == _NO_TRANS else r0, lda, b, ldb, c,
+                  r0 * n)
 
 
 def matmul(a, b):
@@ -126,8 +129,7 @@ def matmul(a, b):
     if a_store is None or b_store is None:
         return np.matmul(a, b)
     c = np.empty((m, n), dtype=dt)
-    split = _split_f32 if dt == np.float32 else _split_f64
-    split(ta, a_store, lda, tb, b_store, ldb, c, m, n, k, parts)
+    _split(ta, a_store, lda, tb, b_store, ldb, c, m, n, k, parts)
     return c
 
 
