@@ -7,8 +7,9 @@ lazily on first call, per dtype, with ``cache=True``: the machine code is kept o
 these files, or in ``$NUMBA_CACHE_DIR``) so a second process loads it instead of compiling.
 
 Modules: :mod:`.rnn_cells` (SimpleRNN/LSTM/GRU forward+backward), :mod:`.embedding`
-(gradient scatter-add), :mod:`.conv` (Conv1D im2col/col2im), :mod:`.adam` (fused Adam step),
-:mod:`.activations` (activation codes).
+(row gather and gradient scatter-add), :mod:`.conv` (Conv1D im2col/col2im), :mod:`.adam` (fused
+Adam step), :mod:`.blas` (matrix products split over Numba's threads), :mod:`.activations`
+(activation codes).
 """
 from __future__ import annotations
 
