@@ -65,7 +65,8 @@ def conv1d_backward(dz, cols, kernel, x_shape, stride=1, dilation=1, pad_left=0,
     dz2 = np.ascontiguousarray(dz).reshape(n * out, f)
     dkernel = matmul(cols.T, dz2).reshape(k, c, f)
     dbias = dz2.sum(axis=0) if use_bias else None
-    dcols = np.ascontiguousarray(matmul(dz2, np.ascontiguousarray(kernel, dtype=dz2.dtype).reshape(k * c, f).T))
+    w2 = np.ascontiguousarray(kernel, dtype=dz2.dtype).reshape(k * c, f)
+    dcols = matmul(dz2, w2.T)      # C-contiguous, as col2im reads it
     dx = np.zeros((n, length, c), dtype=dcols.dtype)
     _col2im(dcols, k, stride, dilation, pad_left, out, dx)
     return dx, dkernel, dbias
