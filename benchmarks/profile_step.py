@@ -116,7 +116,7 @@ def bounds(name):
     layers = [(emb, units)] + ([(units, 1)] if head == "recurrent" else [])
     blas = 0.0
     config.set_kernels("fast")
-    from rnnlab.kernels import compute_scope
+    from rnnlab.runtime import compute_scope
     from rnnlab.kernels.fast.blas import matmul
     for m, u in layers:
         n = batch * tt.SEQ_LEN

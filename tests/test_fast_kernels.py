@@ -10,7 +10,7 @@ import pytest
 import rnnlab
 from rnnlab import config
 from rnnlab.kernels import activations as A
-from rnnlab.kernels import compute_scope, split_threads
+from rnnlab.runtime import compute_scope, split_threads
 from rnnlab.kernels import conv as conv_ref
 from rnnlab.kernels import gru as gru_k
 from rnnlab.kernels import lstm as lstm_k

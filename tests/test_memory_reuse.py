@@ -9,7 +9,7 @@ import pytest
 SCRIPT = textwrap.dedent("""
     import json, resource
     import numpy as np
-    from rnnlab import kernels
+    from rnnlab import runtime
 
     def rss_mb():
         with open("/proc/self/statm") as fh:
@@ -26,13 +26,13 @@ SCRIPT = textwrap.dedent("""
     def faults():
         return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
-    with kernels.compute_scope(0):
+    with runtime.compute_scope(0):
         batch()
         f0 = faults()
         for _ in range(10):
             batch()
         n_faults = faults() - f0
-        with kernels.compute_scope(0):      # a nested scope (an evaluate inside a callback)
+        with runtime.compute_scope(0):      # a nested scope (an evaluate inside a callback)
             batch()
         f0 = faults()
         for _ in range(10):

@@ -16,7 +16,7 @@ from rnnlab import config
 from rnnlab import losses as _losses
 from rnnlab import metrics as _metrics
 from rnnlab import optimizers as _opt
-from rnnlab.kernels import compute_scope
+from rnnlab.runtime import compute_scope
 from rnnlab.layers.base import unique_name
 from rnnlab.models import training as T
 
@@ -64,7 +64,7 @@ class Model:
 
     def _max_units(self) -> int:
         """The widest recurrent layer (0 if none), wrapped ones included: it decides how the
-        cores are shared (see rnnlab.kernels.compute_scope)."""
+        cores are shared (see rnnlab.runtime.compute_scope)."""
         from rnnlab.layers.base import Layer
         from rnnlab.layers.recurrent import RNNBase
         widest, todo = 0, list(self._unique_layers())

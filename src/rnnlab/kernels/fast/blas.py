@@ -1,6 +1,6 @@
 """Matrix products split over Numba's threads, each part one single-threaded BLAS call.
 
-While the small recurrences run on Numba's threads, :func:`rnnlab.kernels.compute_scope` holds
+While the small recurrences run on Numba's threads, :func:`rnnlab.runtime.compute_scope` holds
 BLAS to one thread (two spinning thread pools on 2 cores starve each other), so the big
 products around the recurrences (``X·kernel``, ``Xᵀ·dZ``, ``dZ·kernelᵀ``) would use one core.
 :func:`matmul` instead splits the rows of the result into one block per Numba thread and calls
@@ -19,7 +19,7 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-from rnnlab.kernels import split_threads
+from rnnlab.runtime import split_threads
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 #: products of fewer multiply-adds (m·n·k) stay in one np.matmul call: splitting costs a
@@ -110,7 +110,7 @@ def _split(ta, a, lda, tb, b, ldb, c, m, n, k, parts):
 
 def matmul(a, b):
     """``a @ b`` for 2-D float arrays, split over Numba's threads when BLAS is held to one
-    thread (:func:`rnnlab.kernels.split_threads`) and the product is big enough.
+    thread (:func:`rnnlab.runtime.split_threads`) and the product is big enough.
 
     Each operand may be C-contiguous or the transpose of a C-contiguous array (``x.T``, passed to
     the GEMM as a transposed operand, not copied); anything else goes to ``np.matmul``.

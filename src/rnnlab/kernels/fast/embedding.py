@@ -15,7 +15,7 @@ import numba
 from numba import njit, prange
 
 from rnnlab.kernels import conv as _ref
-from rnnlab.kernels import split_threads
+from rnnlab.runtime import split_threads
 
 
 #: batches of fewer ids than this stay on one thread (a parallel region costs ~10 µs)

@@ -9,7 +9,7 @@ Same signatures, caches-in-spirit and results as the reference kernels in
   matmul over all steps instead of one per step), ``dbias = Σ dZ``; the big products split over
   Numba's threads (:func:`rnnlab.kernels.fast.blas.matmul`).
 * One compiled loop per sample (the samples' recurrences are independent and run in parallel
-  with ``prange``; rnnlab.kernels.compute_scope keeps BLAS to one thread meanwhile) that fuses
+  with ``prange``; rnnlab.runtime.compute_scope keeps BLAS to one thread meanwhile) that fuses
   the per-step recurrent matvec ``h_{t-1}·U``, the gates and the nonlinearities, and in the
   backward pass produces ``dZ`` and the carried ``dL/dh`` (``dZ·Uᵀ``).  For large ``units`` the per-step product goes to BLAS instead (a Python loop over
   steps calling a compiled gate kernel), where a tuned GEMM beats a scalar matvec.
@@ -28,7 +28,7 @@ from rnnlab.kernels.fast.blas import matmul
 
 #: units at or above which the per-step recurrent product uses BLAS (LSTM, SimpleRNN, GRU
 #: reset_after=True); below it the whole recurrence runs in one compiled loop.
-from rnnlab.kernels import BLAS_STEP_UNITS  # noqa: E402  (shared with compute_scope)
+from rnnlab.runtime import BLAS_STEP_UNITS
 _JIT = dict(cache=True, error_model="numpy", fastmath={"reassoc", "contract", "arcp", "nsz"})   # numpy's error model: no per-division checks
 
 

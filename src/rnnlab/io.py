@@ -1,0 +1,164 @@
+"""File output, once for the whole library: atomic writes and checked zip archives.
+
+Every file rnnlab writes (models, weights, CLI bundles, reports, downloaded or converted data)
+goes through :func:`atomic_write`: the bytes land in a temporary file in the destination folder,
+are flushed to disk (``fsync``), and only then replace the destination with :func:`os.replace`.
+A crash or an error at any point leaves the old file (or no file) in place, never half a file.
+
+An *archive* is a zip of named members plus ``manifest.json`` with each member's SHA-256, so that
+a truncated or modified file is refused when read (:func:`read_archive`).  Members are read with
+a size limit, so a hostile archive cannot make a reader inflate gigabytes.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+import zlib
+from pathlib import Path
+
+#: The most a single archive member may inflate to when read (a guard against zip bombs).
+MAX_MEMBER_BYTES = 4 << 30
+
+
+class ArchiveError(ValueError):
+    """A file that is not a valid rnnlab archive (truncated, modified, or not an archive)."""
+
+
+def sha256_hex(data: bytes) -> str:
+    """The SHA-256 of ``data`` as 64 hex digits."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode: str = "wb", encoding: str | None = None, newline: str | None = None):
+    """Open a temporary file beside ``path`` for writing; on success fsync it and move it over
+    ``path``; on any error remove it and leave ``path`` as it was.
+
+    FileNotFoundError names the missing folder (folders are not created here: a wrong output path
+    should be an error, not a new directory tree)."""
+    if mode not in ("wb", "w"):
+        raise ValueError(f"atomic_write mode must be 'wb' or 'w', got {mode!r}")
+    path = Path(os.fspath(path))
+    folder = path.absolute().parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"Cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
+    if path.is_dir():
+        raise IsADirectoryError(f"Cannot write {str(path)!r}: it is a directory")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    try:
+        with os.fdopen(fd, mode, encoding=encoding, newline=newline) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())     # mkstemp makes 0600; give a normal file's mode
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
+    with atomic_write(path, "wb") as fh:
+        fh.write(data)
+
+
+def write_text(path, text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_write`)."""
+    with atomic_write(path, "w", encoding=encoding, newline="") as fh:
+        fh.write(text)
+
+
+@contextlib.contextmanager
+def atomic_directory(target):
+    """Yield a temporary folder beside ``target``; on success move it to ``target`` (which must
+    not exist yet), on error remove it."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+# ------------------------------------------------------------------------------ archives
+def archive_bytes(members: dict[str, bytes]) -> bytes:
+    """A zip of ``members`` plus ``manifest.json`` holding each member's SHA-256."""
+    if "manifest.json" in members:
+        raise ValueError("'manifest.json' is reserved for the archive's own manifest")
+    members = dict(members)
+    members["manifest.json"] = json.dumps({n: sha256_hex(d) for n, d in members.items()}).encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def write_archive(path, members: dict[str, bytes]) -> None:
+    """Write :func:`archive_bytes` of ``members`` to ``path`` atomically."""
+    write_bytes(path, archive_bytes(members))
+
+
+def _read_members(zf: zipfile.ZipFile, where: str) -> dict[str, bytes]:
+    out = {}
+    for info in zf.infolist():
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise ArchiveError(f"{where}: member {info.filename!r} would inflate to "
+                               f"{info.file_size:,} bytes (limit {MAX_MEMBER_BYTES:,})")
+        with zf.open(info) as fh:
+            data = fh.read(MAX_MEMBER_BYTES + 1)
+        if len(data) > MAX_MEMBER_BYTES:
+            raise ArchiveError(f"{where}: member {info.filename!r} exceeds {MAX_MEMBER_BYTES:,} "
+                               "bytes")
+        out[info.filename] = data
+    return out
+
+
+def read_archive(source, what: str = "archive") -> dict[str, bytes]:
+    """The members of an archive written by :func:`archive_bytes` (a path, or the bytes
+    themselves), each checked against the manifest; :class:`ArchiveError` if anything is off,
+    FileNotFoundError if there is no such file."""
+    if isinstance(source, (bytes, bytearray)):
+        where, opened = "<bytes>", io.BytesIO(source)
+    else:
+        where = opened = os.fspath(source)
+        if not os.path.exists(where):
+            raise FileNotFoundError(f"No {what} at {where!r}")
+        where = repr(where)
+    try:
+        with zipfile.ZipFile(opened) as zf:
+            members = _read_members(zf, where)
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError) as exc:
+        raise ArchiveError(f"{where} is not a readable rnnlab {what} (truncated or corrupted?): "
+                           f"{exc}") from None
+    if "manifest.json" not in members:
+        raise ArchiveError(f"{where} is not an rnnlab {what} (no manifest)")
+    try:
+        manifest = json.loads(members.pop("manifest.json"))
+    except ValueError:
+        raise ArchiveError(f"{where}: manifest.json is not valid JSON") from None
+    if not isinstance(manifest, dict) or set(manifest) != set(members):
+        raise ArchiveError(f"{where}: members {sorted(members)} do not match the manifest "
+                           "(file modified?)")
+    for name, digest in manifest.items():
+        if sha256_hex(members[name]) != digest:
+            raise ArchiveError(f"{where}: {name} fails its SHA-256 check (file modified or "
+                               "corrupted)")
+    return members

@@ -1,0 +1,112 @@
+"""How a fit uses the machine: the BLAS/Numba thread split and the malloc policy (no math here).
+
+:func:`compute_scope` wraps a whole training or inference loop.  The compiled kernels ask
+:func:`split_threads` how many of Numba's threads they may split their big matrix products over,
+and read :data:`BLAS_STEP_UNITS` to choose between a fused per-sample recurrence and per-step
+BLAS products.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib
+import os
+import platform
+import sys
+
+from threadpoolctl import threadpool_limits
+
+from rnnlab import config
+
+#: Recurrent units at or above which the per-step product goes to BLAS (and BLAS keeps the cores).
+BLAS_STEP_UNITS = 64
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3      # glibc's mallopt parameter numbers
+_MMAP_THRESHOLD = 32 << 20                          # glibc's largest allowed value
+_TRIM_DEFAULT = 128 * 1024                          # glibc's default trim threshold
+_libc = None                                        # glibc once found, False if not applicable
+_depth = 0                                          # nesting of compute_scope (callbacks, ...)
+_split_threads = 0                                  # see split_threads()
+
+
+def split_threads() -> int:
+    """Numba's thread count while a :func:`compute_scope` holds BLAS to one thread and leaves
+    Numba its threads, else 0.  The compiled kernels then split their big matrix products and the
+    embedding's gather and scatter over that many threads.  Read once per scope:
+    ``numba.get_num_threads()`` costs ~10 µs per call."""
+    return _split_threads
+
+
+def _glibc():
+    """The process's glibc with its malloc tuned for the training loop, or None.
+
+    Every batch allocates and frees the same large arrays (an LSTM(128) step's gates: 13 MB).
+    By default glibc serves such blocks with ``mmap`` or trims them off the heap when freed, so
+    each batch page-faults its memory back in.  Here blocks up to 32 MB come from the heap (set
+    once, the most glibc's own adaptive threshold reaches), and while the outermost
+    :func:`compute_scope` runs, freed heap memory is kept for reuse; when it ends the memory is
+    handed back (``malloc_trim``) and glibc's default trimming restored.  Set
+    ``RNNLAB_MALLOC_TUNING=0`` to leave malloc alone.  A no-op off glibc.
+    """
+    global _libc
+    if _libc is None:
+        _libc = False
+        if (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+                and os.environ.get("RNNLAB_MALLOC_TUNING", "1") != "0"):
+            try:
+                libc = ctypes.CDLL("libc.so.6")
+                if libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD):
+                    _libc = libc
+            except (OSError, AttributeError):
+                pass
+    return _libc or None
+
+
+@contextlib.contextmanager
+def compute_scope(max_units: int = 0):
+    """Context for a whole training or inference loop: who gets the cores, and memory reuse.
+
+    With the compiled kernels, small recurrences run on Numba's threads (samples in parallel) and
+    the big matrix products in BLAS; two thread pools spinning on 2 cores starve each other, so
+    one of them is held to a single thread for the duration.  Models whose widest recurrent layer
+    has ``max_units`` >= BLAS_STEP_UNITS spend their time in BLAS (per-step GEMMs), so BLAS keeps
+    its threads and Numba gets one; otherwise Numba keeps its threads and BLAS gets one.  The
+    reference kernels keep both pools.  Either way freed memory is kept for the next batch and
+    handed back at the end (:func:`_glibc`).
+    """
+    global _depth
+    libc = _glibc()
+    if libc is not None and _depth == 0:
+        libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)     # keep freed memory for the next batch
+    _depth += 1
+    try:
+        if config.kernels() != "fast":
+            yield
+        else:
+            with _share_cores(max_units):
+                yield
+    finally:
+        _depth -= 1
+        if libc is not None and _depth == 0:
+            libc.malloc_trim(0)
+            libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_DEFAULT)
+
+
+@contextlib.contextmanager
+def _share_cores(max_units):
+    global _split_threads
+    numba = importlib.import_module("numba")    # loaded only when the compiled kernels run
+    if max_units >= BLAS_STEP_UNITS:
+        old = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            yield
+        finally:
+            numba.set_num_threads(old)
+    else:
+        with threadpool_limits(limits=1, user_api="blas"):
+            outer, _split_threads = _split_threads, numba.get_num_threads()
+            try:
+                yield
+            finally:
+                _split_threads = outer
