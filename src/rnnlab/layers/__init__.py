@@ -11,9 +11,11 @@ from rnnlab.layers.pooling import (AveragePooling1D, AvgPool1D, GlobalAveragePoo
                                    GlobalAvgPool1D, GlobalMaxPool1D, GlobalMaxPooling1D, MaxPool1D,
                                    MaxPooling1D)
 from rnnlab.layers.wrappers import Bidirectional, TimeDistributed
-from rnnlab.layers.recurrent import GRU, LSTM, RNNBase, SimpleRNN
+from rnnlab.layers.recurrent import (GRU, LSTM, RNN, Cell, GRUCell, LSTMCell, SimpleRNN,
+                                     SimpleRNNCell, StackedRNNCells)
 
-__all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "SimpleRNN", "LSTM", "GRU", "RNNBase",
+__all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "SimpleRNN", "LSTM", "GRU", "RNN", "Cell",
+           "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells",
            "Embedding", "Conv1D", "Convolution1D", "MaxPooling1D", "MaxPool1D", "AveragePooling1D",
            "AvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "GlobalAveragePooling1D",
            "GlobalAvgPool1D",

@@ -13,7 +13,7 @@ from collections.abc import MutableMapping
 import numpy as np
 
 from rnnlab.layers.base import Layer, _is_multi
-from rnnlab.layers.recurrent import RNNBase
+from rnnlab.layers.recurrent import RNN
 
 
 def _layer_classes() -> dict:
@@ -158,7 +158,7 @@ class Bidirectional(Wrapper):
     """
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
-        if not isinstance(layer, RNNBase):
+        if not isinstance(layer, RNN):
             raise TypeError(f"Bidirectional wraps a recurrent layer (SimpleRNN, LSTM, GRU), got "
                             f"{layer!r}")
         if merge_mode not in _MERGE_MODES:
@@ -182,7 +182,7 @@ class Bidirectional(Wrapper):
                         go_backwards=not layer.go_backwards)
             self.backward_layer = type(layer).from_config(bcfg)
         else:
-            if not isinstance(backward_layer, RNNBase):
+            if not isinstance(backward_layer, RNN):
                 raise TypeError(f"Bidirectional backward_layer must be a recurrent layer, got "
                                 f"{backward_layer!r}")
             if backward_layer.go_backwards == layer.go_backwards:
@@ -193,10 +193,10 @@ class Bidirectional(Wrapper):
                 if getattr(backward_layer, attr) != getattr(layer, attr):
                     raise ValueError(f"Bidirectional: backward_layer {backward_layer.name!r} must "
                                      f"have the same {attr} as layer {layer.name!r}")
-            if merge_mode in ("sum", "mul", "ave") and backward_layer.units != layer.units:
+            if merge_mode in ("sum", "mul", "ave") and backward_layer.cell.output_size != layer.cell.output_size:
                 raise ValueError(f"Bidirectional merge_mode={merge_mode!r} needs both directions "
-                                 f"to have the same units, got {layer.units} and "
-                                 f"{backward_layer.units}")
+                                 f"to have the same units, got {layer.cell.output_size} and "
+                                 f"{backward_layer.cell.output_size}")
             self.backward_layer = backward_layer
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
@@ -208,7 +208,7 @@ class Bidirectional(Wrapper):
 
     # ------------------------------------------------------------------ building
     def _n_states(self, layer):
-        return len(layer._state_names)
+        return layer.n_states
 
     def build(self, input_shape):
         shape = input_shape[0] if _is_multi(input_shape) else input_shape

@@ -63,17 +63,14 @@ class Model:
         """Build from the data's shapes when the model was given no input shape."""
 
     def _max_units(self) -> int:
-        """The widest recurrent layer (0 if none), wrapped ones included: it decides how the
-        cores are shared (see rnnlab.runtime.compute_scope)."""
-        from rnnlab.layers.base import Layer
-        from rnnlab.layers.recurrent import RNNBase
+        """TEMPORARY (models branch replaces it)."""
         widest, todo = 0, list(self._unique_layers())
         while todo:
             layer = todo.pop()
-            if isinstance(layer, RNNBase):
-                widest = max(widest, layer.units)
+            if hasattr(layer, "step_units"):
+                widest = max(widest, layer.step_units())
             todo += [getattr(layer, a) for a in ("forward_layer", "backward_layer", "layer")
-                     if isinstance(getattr(layer, a, None), Layer)]
+                     if getattr(layer, a, None) is not None]
         return widest
 
     def _unique_layers(self):
