@@ -77,6 +77,9 @@ class RNNBase(Layer):
         self.seed = None if seed is None else int(seed)
         self._rng = config.make_rng(self.seed) if self.seed is not None else None
 
+    def step_units(self) -> int:
+        return self.units
+
     # ------------------------------------------------------------------ hooks for subclasses
     def _cell_kwargs(self) -> dict:
         return {"activation": self.activation.name}

@@ -12,32 +12,21 @@ from collections.abc import MutableMapping
 
 import numpy as np
 
-from rnnlab.layers.base import Layer, _is_multi
+from rnnlab.layers.base import LAYERS, Layer, _is_multi
 from rnnlab.layers.recurrent import RNNBase
 
 
-def _layer_classes() -> dict:
-    import rnnlab.layers as L  # the package itself (same level), for nested configs
-    from rnnlab.layers import wrappers as W
-    out = {name: obj for mod in (L, W) for name, obj in vars(mod).items()
-           if isinstance(obj, type) and issubclass(obj, Layer)}
-    return out
-
-
-def _serialize_layer(layer) -> dict:
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
-
-
-def _deserialize_layer(spec, who: str):
+def _as_layer(spec, who: str):
+    """A layer given as itself or as the ``{"class_name", "config"}`` dict of a saved config."""
     if isinstance(spec, Layer):
         return spec
     if not isinstance(spec, dict) or "class_name" not in spec or "config" not in spec:
         raise ValueError(f"{who}: a nested layer config must be {{'class_name': ..., 'config': "
                          f"...}}, got {spec!r}")
-    classes = _layer_classes()
-    if spec["class_name"] not in classes:
-        raise ValueError(f"{who}: unknown layer class {spec['class_name']!r}")
-    return classes[spec["class_name"]].from_config(spec["config"])
+    try:
+        return LAYERS.deserialize(spec)
+    except ValueError as exc:
+        raise ValueError(f"{who}: {exc}") from None
 
 
 class _NestedView(MutableMapping):
@@ -91,6 +80,7 @@ class Wrapper(Layer):
     """Base of the wrappers: views over the inner layers' weights, gradients and penalties."""
 
     def __init__(self, layer, **kwargs):
+        layer = _as_layer(layer, f"{type(self).__name__} {kwargs.get('name')!r}")
         if not isinstance(layer, Layer):
             raise TypeError(f"{type(self).__name__} wraps an rnnlab layer, got {layer!r}")
         super().__init__(**kwargs)
@@ -102,6 +92,9 @@ class Wrapper(Layer):
     def _inner(self):
         """(key prefix, layer) pairs, in weight order."""
         raise NotImplementedError
+
+    def sublayers(self):
+        return [layer for _, layer in self._inner()]
 
     # Layer.__init__ assigns an empty set; the real answer comes from the inner layers.
     @property
@@ -158,6 +151,10 @@ class Bidirectional(Wrapper):
     """
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
+        who = f"Bidirectional {kwargs.get('name')!r}"
+        layer = _as_layer(layer, who)
+        if backward_layer is not None:
+            backward_layer = _as_layer(backward_layer, who)
         if not isinstance(layer, RNNBase):
             raise TypeError(f"Bidirectional wraps a recurrent layer (SimpleRNN, LSTM, GRU), got "
                             f"{layer!r}")
@@ -343,20 +340,11 @@ class Bidirectional(Wrapper):
         name = self.forward_layer.name
         layer_cfg["name"] = name[len("forward_"):] if name.startswith("forward_") else name
         layer_cfg.pop("batch_input_shape", None)
-        cfg.update(layer={"class_name": type(self.forward_layer).__name__, "config": layer_cfg},
+        cfg.update(layer={"class_name": LAYERS.name_of(self.forward_layer), "config": layer_cfg},
                    merge_mode=self.merge_mode)
         if self._custom_backward:
-            cfg["backward_layer"] = _serialize_layer(self.backward_layer)
+            cfg["backward_layer"] = LAYERS.serialize(self.backward_layer)
         return cfg
-
-    @classmethod
-    def from_config(cls, cfg):
-        cfg = dict(cfg)
-        who = f"Bidirectional {cfg.get('name')!r}"
-        cfg["layer"] = _deserialize_layer(cfg.get("layer"), who)
-        if cfg.get("backward_layer") is not None:
-            cfg["backward_layer"] = _deserialize_layer(cfg["backward_layer"], who)
-        return cls(**cfg)
 
 
 # =========================================================================== TimeDistributed
@@ -437,14 +425,8 @@ class TimeDistributed(Wrapper):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg["layer"] = _serialize_layer(self.layer)
+        cfg["layer"] = LAYERS.serialize(self.layer)
         return cfg
-
-    @classmethod
-    def from_config(cls, cfg):
-        cfg = dict(cfg)
-        cfg["layer"] = _deserialize_layer(cfg.get("layer"), f"TimeDistributed {cfg.get('name')!r}")
-        return cls(**cfg)
 
 
 __all__ = ["Wrapper", "Bidirectional", "TimeDistributed"]
