@@ -18,9 +18,9 @@ from rnnlab.layers.recurrent import RNNBase
 
 def _as_layer(spec, who: str):
     """A layer given as itself or as the ``{"class_name", "config"}`` dict of a saved config."""
-    if isinstance(spec, Layer):
-        return spec
-    if not isinstance(spec, dict) or "class_name" not in spec or "config" not in spec:
+    if not isinstance(spec, dict):
+        return spec                  # the caller checks what kind of layer it needs
+    if "class_name" not in spec or "config" not in spec:
         raise ValueError(f"{who}: a nested layer config must be {{'class_name': ..., 'config': "
                          f"...}}, got {spec!r}")
     try:
