@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 import rnnlab
-from rnnlab import Input, Model, Sequential, initializers, losses, optimizers, regularizers
+from rnnlab import (
+    Input,
+    Model,
+    Sequential,
+    initializers,
+    losses,
+    optimizers,
+    regularizers,
+)
 from rnnlab.layers import LAYERS, LSTM, Bidirectional, Dense, Layer, TimeDistributed
 from rnnlab.models import saving
 from rnnlab.registry import register_serializable

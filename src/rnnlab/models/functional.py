@@ -14,7 +14,11 @@ import warnings
 from rnnlab.checks import format_shape as _fmt
 from rnnlab.models.graph import Input, InputSpec, Node, SymbolicTensor
 from rnnlab.models.model import Model
-from rnnlab.models.serialization import MODELS, functional_config, functional_from_config
+from rnnlab.models.serialization import (
+    MODELS,
+    functional_config,
+    functional_from_config,
+)
 
 
 def _as_tensor_list(value, what):

@@ -6,7 +6,11 @@ from rnnlab.layers.base import Layer
 from rnnlab.models.functional import Functional
 from rnnlab.models.graph import InputSpec
 from rnnlab.models.model import Model
-from rnnlab.models.serialization import MODELS, sequential_config, sequential_from_config
+from rnnlab.models.serialization import (
+    MODELS,
+    sequential_config,
+    sequential_from_config,
+)
 
 
 @MODELS.register
