@@ -13,6 +13,7 @@ from rnnlab import Sequential, config, load_model
 from rnnlab.layers import (GRU, LSTM, RNN, Bidirectional, Cell, Dense, GRUCell, LSTMCell, SimpleRNN,
                            SimpleRNNCell, StackedRNNCells)
 from rnnlab.layers.recurrent import run_steps
+from rnnlab.optimizers import Adam
 from rnnlab.testing import check_cell_over_time, check_gradients
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "custom_cell.py"
@@ -201,13 +202,13 @@ def test_custom_cell_passes_the_public_gradient_check():
 def test_custom_cell_trains_in_rnn_and_bidirectional_with_a_mask(tmp_path, bidirectional):
     ex = _example()
     config.set_random_seed(0)
-    x, y = ex.toy_data(n=256)
+    x, y = ex.toy_data(n=512)
     model = ex.build_model(bidirectional)
-    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=Adam(0.01), loss="binary_crossentropy", metrics=["accuracy"])
     before = model.evaluate(x, y, verbose=0)[0]
-    hist = model.fit(x, y, epochs=8, batch_size=32, verbose=0)
-    assert hist.history["loss"][-1] < 0.7 * before
-    assert hist.history["accuracy"][-1] > 0.8
+    hist = model.fit(x, y, epochs=10, batch_size=32, verbose=0)
+    assert hist.history["loss"][-1] < 0.3 * before
+    assert hist.history["accuracy"][-1] > 0.9
     # masked steps change nothing: padding the sequences further gives the same predictions
     padded = np.concatenate([x, np.zeros((len(x), 3, 2))], axis=1)
     longer = ex.build_model(bidirectional, t=padded.shape[1])

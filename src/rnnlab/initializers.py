@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab import _registry
+from rnnlab.registry import Registry
 
 
 def _fans(shape):
@@ -138,7 +138,12 @@ class Identity(Initializer):
         return {"gain": self.gain}
 
 
-_NAMED = {
+#: Every initializer class by name; Keras's lower-case names are aliases.
+INITIALIZERS = Registry("initializer", Initializer)
+for _cls in (Zeros, Ones, Constant, RandomUniform, RandomNormal, VarianceScaling, Orthogonal,
+             Identity):
+    INITIALIZERS.register(_cls)
+for _name, _factory in {
     "zeros": lambda: Zeros(),
     "ones": lambda: Ones(),
     "constant": lambda: Constant(),
@@ -155,20 +160,21 @@ _NAMED = {
     "lecun_normal": lambda: VarianceScaling(1.0, "fan_in", "truncated_normal"),
     "orthogonal": lambda: Orthogonal(),
     "identity": lambda: Identity(),
-}
+}.items():
+    INITIALIZERS.alias(_name, _factory)
 
 
 def get(identifier) -> Initializer:
-    """An initializer from a Keras name or an instance; ValueError naming unknown names."""
-    return _registry.get(identifier, _NAMED, Initializer, "initializer")
+    """An initializer from an instance, a Keras name, or a config written by :func:`serialize`;
+    ValueError naming unknown names."""
+    return INITIALIZERS.get(identifier)
 
 
 def serialize(init: Initializer) -> dict:
-    """A JSON-able description that :func:`deserialize` turns back into the initializer."""
-    return _registry.serialize(init)
+    """``{"class_name", "config"}``, which :func:`get` and :func:`deserialize` turn back into the
+    initializer."""
+    return INITIALIZERS.serialize(init)
 
 
 def deserialize(spec) -> Initializer:
-    if isinstance(spec, str):
-        return get(spec)
-    return _registry.deserialize(spec, {c.__name__: c for c in Initializer.__subclasses__()})
+    return INITIALIZERS.get(spec)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab import _registry
+from rnnlab.registry import Registry
 
 EPSILON = 1e-7
 
@@ -172,25 +172,29 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         return super()._values_and_grad(onehot, p)
 
 
-_ALIASES = {
+#: Every loss class by name; Keras's lower-case names are aliases.
+LOSSES = Registry("loss", Loss)
+for _name, _cls in {
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
     "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
     "huber": Huber, "huber_loss": Huber,
     "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-}
-_CLASSES = {c.__name__: c for c in set(_ALIASES.values())}
+}.items():
+    LOSSES.register(_cls)
+    LOSSES.alias(_name, _cls)
 
 
 def get(identifier) -> Loss:
-    """A loss from a Keras name or instance; ValueError naming an unknown name."""
-    return _registry.get(identifier, _ALIASES, Loss, "loss")
+    """A loss from an instance, a Keras name, or a config written by :func:`serialize`;
+    ValueError naming an unknown name."""
+    return LOSSES.get(identifier)
 
 
 def serialize(loss: Loss) -> dict:
-    return _registry.serialize(loss)
+    return LOSSES.serialize(loss)
 
 
 def deserialize(spec) -> Loss:
-    return _registry.deserialize(spec, _CLASSES)
+    return LOSSES.get(spec)

@@ -11,9 +11,8 @@ import warnings
 
 import numpy as np
 
-from rnnlab import _registry
-
 from rnnlab import config
+from rnnlab.registry import Registry
 
 
 class Optimizer:
@@ -225,18 +224,22 @@ class Adagrad(Optimizer):
                 "epsilon": self.epsilon}
 
 
-_NAMED = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}
-_CLASSES = {c.__name__: c for c in _NAMED.values()}
+#: Every optimizer class by name; Keras's lower-case names are aliases.
+OPTIMIZERS = Registry("optimizer", Optimizer)
+for _name, _cls in {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}.items():
+    OPTIMIZERS.register(_cls)
+    OPTIMIZERS.alias(_name, _cls)
 
 
 def get(identifier) -> Optimizer:
-    """An optimizer from a Keras name ('adam', 'sgd', 'rmsprop', 'adagrad') or an instance."""
-    return _registry.get(identifier, _NAMED, Optimizer, "optimizer")
+    """An optimizer from an instance, a Keras name ('adam', 'sgd', 'rmsprop', 'adagrad'), or a
+    config written by :func:`serialize`."""
+    return OPTIMIZERS.get(identifier)
 
 
 def serialize(opt: Optimizer) -> dict:
-    return _registry.serialize(opt)
+    return OPTIMIZERS.serialize(opt)
 
 
 def deserialize(spec) -> Optimizer:
-    return _registry.deserialize(spec, _CLASSES)
+    return OPTIMIZERS.get(spec)

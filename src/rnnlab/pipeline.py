@@ -252,7 +252,7 @@ def check_writable(out) -> Path:
 
 def write_atomic(out, data: bytes) -> None:
     """Write bytes to ``out`` atomically (temp file + rename); errors become PipelineError."""
-    from rnnlab.models.saving import write_atomic as _write
+    from rnnlab.io import write_bytes as _write
     out = check_writable(out)
     try:
         _write(out, data)
@@ -262,14 +262,16 @@ def write_atomic(out, data: bytes) -> None:
 
 def save_bundle(out, model, meta: dict) -> None:
     """Write model + metadata as one bundle file (a zip with a SHA-256 manifest), atomically."""
-    from rnnlab.models.saving import archive_bytes, model_bytes
+    from rnnlab.io import archive_bytes
+    from rnnlab.models.saving import model_bytes
     write_atomic(out, archive_bytes({"bundle.json": json.dumps(meta, indent=1).encode(),
                                      "model.rnnlab": model_bytes(model)}))
 
 
 def load_bundle(path):
     """(model, metadata) from a bundle written by :func:`save_bundle`; PipelineError if invalid."""
-    from rnnlab.models.saving import ModelFileError, load_model, read_archive
+    from rnnlab.io import read_archive
+    from rnnlab.models.saving import ModelFileError, load_model
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"model file {str(path)!r} does not exist")

@@ -12,9 +12,33 @@ or an instance, so every ``from_config`` can be the default ``cls(**config)``.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
 _REGISTRIES: list[Registry] = []
+_SCOPES: list[dict] = []          # custom_object_scope's dicts, innermost last
+
+
+@contextlib.contextmanager
+def custom_object_scope(custom_objects: dict | None):
+    """Within the block, every registry's lookups also see ``custom_objects`` (name -> class), so
+    that nested configs (a wrapper's inner layer) find a user's classes while a model loads."""
+    _SCOPES.append(dict(custom_objects or {}))
+    try:
+        yield
+    finally:
+        _SCOPES.pop()
+
+
+def _custom(name: str, custom_objects: dict | None):
+    """The class ``custom_objects`` (or an enclosing scope) gives for ``name``, also by its bare
+    name when saved as ``"package>Name"``; None if none does."""
+    bare = name.rsplit(">", 1)[-1]
+    for table in ([custom_objects] if custom_objects else []) + _SCOPES[::-1]:
+        for key in (name, bare):
+            if key in table:
+                return table[key]
+    return None
 
 
 class Registry:
@@ -58,9 +82,7 @@ class Registry:
 
     def get_class(self, name: str, custom_objects: dict | None = None) -> type:
         """The class registered as ``name`` (``custom_objects`` first); ValueError if unknown."""
-        if custom_objects and name in custom_objects:
-            return custom_objects[name]
-        cls = self._classes.get(name)
+        cls = _custom(name, custom_objects) or self._classes.get(name)
         if cls is None:
             raise ValueError(f"Unknown {self.kind} class {name!r}: register it with "
                              "rnnlab.registry.register_serializable() or pass it in "

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnlab.registry import Registry
+
 
 class Regularizer:
     """``penalty(w)`` is the loss term, ``gradient(w)`` its derivative."""
@@ -53,19 +55,30 @@ def l1_l2(l1: float = 0.01, l2: float = 0.01) -> Regularizer:  # noqa: E741
 L1, L2, L1L2 = l1, l2, l1_l2
 
 
+#: The regularizer classes by name; Keras's 'l1', 'l2' and 'l1_l2' are aliases.
+REGULARIZERS = Registry("regularizer", Regularizer)
+REGULARIZERS.register(Regularizer)
+for _name, _factory in {"l1": l1, "l2": l2, "l1_l2": l1_l2}.items():
+    REGULARIZERS.alias(_name, _factory)
+
+
 def get(identifier):
-    """None, a Regularizer, a name ('l1', 'l2', 'l1_l2'), or a saved config dict."""
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, str):
-        table = {"l1": l1, "l2": l2, "l1_l2": l1_l2}
-        if identifier not in table:
-            raise ValueError(f"Unknown regularizer {identifier!r}: expected one of {sorted(table)}")
-        return table[identifier]()
-    if isinstance(identifier, dict):
+    """None, a Regularizer, a name ('l1', 'l2', 'l1_l2'), or a config written by
+    :func:`serialize` (or the bare ``{"l1": ..., "l2": ...}`` of files written before it)."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, dict) and "class_name" not in identifier:
         return Regularizer(**identifier)
-    raise TypeError(f"regularizer must be None, a name or a Regularizer, got {identifier!r}")
+    try:
+        return REGULARIZERS.get(identifier)
+    except TypeError:
+        raise TypeError(f"regularizer must be None, a name or a Regularizer, got "
+                        f"{identifier!r}") from None
 
 
 def serialize(reg):
-    return None if reg is None else reg.get_config()
+    return None if reg is None else REGULARIZERS.serialize(reg)
+
+
+def deserialize(spec):
+    return get(spec)

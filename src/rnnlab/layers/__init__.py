@@ -1,5 +1,5 @@
 """rnnlab layers, importable as in Keras: ``from rnnlab.layers import SimpleRNN, Dense``."""
-from rnnlab.layers.base import Layer
+from rnnlab.layers.base import LAYERS, Layer
 from rnnlab.layers.core import Activation, Dense, Dropout, Flatten
 from rnnlab.layers.conv import Conv1D, Convolution1D
 from rnnlab.layers.embedding import Embedding
@@ -14,8 +14,8 @@ from rnnlab.layers.wrappers import Bidirectional, TimeDistributed
 from rnnlab.layers.recurrent import (GRU, LSTM, RNN, Cell, GRUCell, LSTMCell, SimpleRNN,
                                      SimpleRNNCell, StackedRNNCells)
 
-__all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "SimpleRNN", "LSTM", "GRU", "RNN", "Cell",
-           "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells",
+__all__ = ["LAYERS", "Layer", "Dense", "Activation", "Dropout", "Flatten", "SimpleRNN", "LSTM", "GRU",
+           "RNN", "Cell", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells",
            "Embedding", "Conv1D", "Convolution1D", "MaxPooling1D", "MaxPool1D", "AveragePooling1D",
            "AvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "GlobalAveragePooling1D",
            "GlobalAvgPool1D",

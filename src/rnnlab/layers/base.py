@@ -16,6 +16,7 @@ import numpy as np
 
 from rnnlab import config
 from rnnlab import initializers as _init
+from rnnlab.registry import Registry
 
 _NAME_COUNTS: defaultdict[str, int] = defaultdict(int)
 
@@ -47,7 +48,16 @@ class Layer:
     Subclasses set up their arguments in ``__init__``, create weights in ``build(input_shape)`` with
     :meth:`add_weight`, and implement ``forward`` and ``compute_output_shape``.  ``input_shape``
     (without the batch axis, as in Keras) may be given to the first layer of a model.
+
+    Every rnnlab layer class is in :data:`LAYERS` under its class name (see
+    ``__init_subclass__``); a user's layer joins it with ``@rnnlab.registry.register_serializable()``
+    so that models holding it can be saved and loaded.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("rnnlab.") and not cls.__name__.startswith("_"):
+            LAYERS.register(cls)
 
     def __init__(self, name: str | None = None, trainable: bool = True, input_shape=None,
                  input_dim: int | None = None, batch_input_shape=None, dtype=None, **kwargs):
@@ -144,9 +154,9 @@ class Layer:
 
     def __call__(self, x, training: bool = False, mask=None, **kwargs):
         """Apply the layer eagerly to arrays (building it on first use) and return the output."""
-        hook = _SYMBOLIC_CALL.get("hook")
-        if hook is not None and hook.is_symbolic(x):
-            return hook.call(self, x, kwargs)
+        symbolic = _symbolic_in(x)
+        if symbolic is not None:       # building a graph: the symbolic tensor records the call
+            return symbolic.call_layer(self, x, kwargs)
         if kwargs:
             raise TypeError(f"{type(self).__name__}() got unexpected keyword argument(s): "
                             f"{sorted(kwargs)}")
@@ -158,6 +168,16 @@ class Layer:
             self.ensure_built((None,) + x.shape[1:])
         self._check_finite(x)
         return self.forward(x, training=training, mask=mask)[0]
+
+    # ------------------------------------------------------------------ structure
+    def sublayers(self) -> list[Layer]:
+        """The layers this one runs inside itself (a wrapper's wrapped layers); [] by default."""
+        return []
+
+    def step_units(self) -> int:
+        """The width of the per-step recurrence this layer runs (a recurrent layer's units), 0 if
+        none: the model uses it to decide how the cores are shared (rnnlab.runtime)."""
+        return 0
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
@@ -211,6 +231,30 @@ def _is_multi(shape) -> bool:
                                        and isinstance(shape[0], (tuple, list)))
 
 
-#: Installed by rnnlab.models.functional so that calling a layer on a symbolic Input builds a graph
-#: (the layers package must not import the models package: dependencies point downward).
-_SYMBOLIC_CALL: dict = {}
+def walk(layers) -> list[Layer]:
+    """``layers`` and, depth first, every layer inside them (:meth:`Layer.sublayers`), each once."""
+    seen, out, todo = set(), [], list(layers)[::-1]
+    while todo:
+        layer = todo.pop()
+        if id(layer) not in seen:
+            seen.add(id(layer))
+            out.append(layer)
+            todo += list(layer.sublayers())[::-1]
+    return out
+
+
+def _symbolic_in(x):
+    """The first symbolic tensor in ``x`` (an object with a true ``is_symbolic`` attribute, such as
+    rnnlab.models.graph.SymbolicTensor), or None.  Layers know only this protocol: the symbolic
+    tensor's ``call_layer(layer, x, kwargs)`` records the call (the layers package must not
+    import the models package: dependencies point downward)."""
+    for v in (x if isinstance(x, (list, tuple)) else (x,)):
+        if getattr(v, "is_symbolic", False) is True:
+            return v
+    return None
+
+
+#: Every layer class by its registered name: rnnlab's own (added by ``Layer.__init_subclass__``)
+#: and users' (``@rnnlab.registry.register_serializable()``).  Wrappers, model configs and saving
+#: look layer classes up here and nowhere else.
+LAYERS = Registry("layer", Layer)

@@ -1,9 +1,7 @@
 """Conv1D: a 1-D convolution over the time axis (Keras's cross-correlation, channels last)."""
 from __future__ import annotations
 
-import numpy as np
-
-from rnnlab import config
+from rnnlab import checks, config
 from rnnlab import initializers as _init
 from rnnlab import regularizers as _reg
 from rnnlab.kernels import activations as _act
@@ -25,9 +23,7 @@ def _positive_int(value, what: str, layer: str) -> int:
             raise ValueError(f"{layer} {what} must be an integer or a tuple of one integer, "
                              f"got {value!r}")
         value = value[0]
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{layer} {what} must be a positive integer, got {value!r}")
-    return int(value)
+    return checks.positive_int(value, what, who=layer)
 
 
 def _padding(value, allowed, layer: str) -> str:
@@ -74,10 +70,8 @@ class Conv1D(Layer):
         self.data_format = "channels_last"
         self.activation = _act.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = _init.get(kernel_initializer) if not isinstance(
-            kernel_initializer, dict) else _init.deserialize(kernel_initializer)
-        self.bias_initializer = _init.get(bias_initializer) if not isinstance(
-            bias_initializer, dict) else _init.deserialize(bias_initializer)
+        self.kernel_initializer = _init.get(kernel_initializer)
+        self.bias_initializer = _init.get(bias_initializer)
         self.kernel_regularizer = _reg.get(kernel_regularizer)
         self.bias_regularizer = _reg.get(bias_regularizer)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab import config
+from rnnlab import checks, config
 from rnnlab import initializers as _init
 from rnnlab import regularizers as _reg
 from rnnlab.kernels import activations as _act
@@ -21,9 +21,7 @@ class Dense(Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        if int(units) < 1:
-            raise ValueError(f"Dense units must be a positive integer, got {units!r}")
-        self.units = int(units)
+        self.units = checks.positive_int(units, "units", who="Dense")
         self.activation = _act.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = _init.get(kernel_initializer)
@@ -72,14 +70,6 @@ class Dense(Layer):
                    bias_regularizer=_reg.serialize(self.bias_regularizer))
         return cfg
 
-    @classmethod
-    def from_config(cls, cfg):
-        cfg = dict(cfg)
-        for key in ("kernel_initializer", "bias_initializer"):
-            if key in cfg:
-                cfg[key] = _init.deserialize(cfg[key])
-        return cls(**cfg)
-
 
 class Activation(Layer):
     """Apply an activation function element-wise (softmax over the last axis)."""
@@ -108,11 +98,9 @@ class Dropout(Layer):
 
     def __init__(self, rate: float, noise_shape=None, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= float(rate) < 1.0:
-            raise ValueError(f"Dropout rate must be in [0, 1), got {rate!r}")
-        self.rate = float(rate)
+        self.rate = checks.rate(rate, "rate", who="Dropout")
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
-        self.seed = seed
+        self.seed = checks.seed(seed, who="Dropout")
         self._rng = config.make_rng(seed) if seed is not None else None
 
     def forward(self, x, training=False, mask=None):

@@ -3,22 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab import config
+from rnnlab import checks, config
 from rnnlab import initializers as _init
 from rnnlab import regularizers as _reg
 from rnnlab.kernels import conv as _k
 from rnnlab.layers.base import Layer
-
-
-def _embeddings_initializer(identifier):
-    # Keras's Embedding default "uniform" is RandomUniform(-0.05, 0.05); "normal" likewise.
-    if isinstance(identifier, str) and identifier.lower() == "uniform":
-        return _init.RandomUniform(-0.05, 0.05)
-    if isinstance(identifier, str) and identifier.lower() == "normal":
-        return _init.RandomNormal(0.0, 0.05)
-    if isinstance(identifier, dict):
-        return _init.deserialize(identifier)
-    return _init.get(identifier)
 
 
 class Embedding(Layer):
@@ -41,12 +30,10 @@ class Embedding(Layer):
             length = None if input_length is None else int(input_length)
             kwargs["batch_input_shape"] = (None, length)
         super().__init__(**kwargs)
-        for what, v in (("input_dim", input_dim), ("output_dim", output_dim)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"Embedding {what} must be a positive integer, got {v!r}")
-        self.input_dim = int(input_dim)
-        self.output_dim = int(output_dim)
-        self.embeddings_initializer = _embeddings_initializer(embeddings_initializer)
+        self.input_dim = checks.positive_int(input_dim, "input_dim", who="Embedding")
+        self.output_dim = checks.positive_int(output_dim, "output_dim", who="Embedding")
+        # Keras's Embedding default "uniform" is RandomUniform(-0.05, 0.05): the registry's alias.
+        self.embeddings_initializer = _init.get(embeddings_initializer)
         self.embeddings_regularizer = _reg.get(embeddings_regularizer)
         self.mask_zero = bool(mask_zero)
         self.input_length = None if input_length is None else int(input_length)

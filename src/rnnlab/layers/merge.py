@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnlab.checks import format_shape as _fmt
+from rnnlab.checks import is_int
 from rnnlab.layers.base import Layer
 
 #: ``tf.nn.l2_normalize``'s floor on the squared norm (used by Dot(normalize=True)).
 L2_EPSILON = 1e-12
-
-
-def _fmt(shape) -> str:
-    return str(tuple(shape))
 
 
 def _is_shape(s) -> bool:
@@ -283,7 +281,7 @@ class Concatenate(_Merge):
 
     def __init__(self, axis: int = -1, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        if not is_int(axis):
             raise TypeError(f"Concatenate axis must be an integer, got {axis!r}")
         self.axis = int(axis)
 
@@ -396,11 +394,10 @@ class Dot(_Merge):
     def __init__(self, axes, normalize: bool = False, **kwargs):
         super().__init__(**kwargs)
         if isinstance(axes, (list, tuple)):
-            if len(axes) != 2 or any(isinstance(a, bool) or not isinstance(a, (int, np.integer))
-                                     for a in axes):
+            if len(axes) != 2 or not all(is_int(a) for a in axes):
                 raise ValueError(f"Dot axes must be an integer or a pair of integers, got {axes!r}")
             self.axes = (int(axes[0]), int(axes[1]))
-        elif isinstance(axes, (int, np.integer)) and not isinstance(axes, bool):
+        elif is_int(axes):
             self.axes = int(axes)
         else:
             raise TypeError(f"Dot axes must be an integer or a pair of integers, got {axes!r}")

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnlab.checks import is_int as _is_int
 from rnnlab.layers.base import Layer
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 def _pair(value, what: str) -> tuple[int, int]:

@@ -8,100 +8,45 @@ the training loop, optimizers, ``get_weights``/``set_weights``, ``zero_grads`` a
 """
 from __future__ import annotations
 
-from collections.abc import MutableMapping
-
 import numpy as np
 
-from rnnlab.layers.base import Layer, _is_multi
+from rnnlab.layers.base import LAYERS, Layer, _is_multi
 from rnnlab.layers.recurrent import RNN
+from rnnlab.layers.views import NestedView
 
 
-def _layer_classes() -> dict:
-    import rnnlab.layers as L  # the package itself (same level), for nested configs
-    from rnnlab.layers import wrappers as W
-    out = {name: obj for mod in (L, W) for name, obj in vars(mod).items()
-           if isinstance(obj, type) and issubclass(obj, Layer)}
-    return out
-
-
-def _serialize_layer(layer) -> dict:
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
-
-
-def _deserialize_layer(spec, who: str):
-    if isinstance(spec, Layer):
-        return spec
-    if not isinstance(spec, dict) or "class_name" not in spec or "config" not in spec:
+def _as_layer(spec, who: str):
+    """A layer given as itself or as the ``{"class_name", "config"}`` dict of a saved config."""
+    if not isinstance(spec, dict):
+        return spec                  # the caller checks what kind of layer it needs
+    if "class_name" not in spec or "config" not in spec:
         raise ValueError(f"{who}: a nested layer config must be {{'class_name': ..., 'config': "
                          f"...}}, got {spec!r}")
-    classes = _layer_classes()
-    if spec["class_name"] not in classes:
-        raise ValueError(f"{who}: unknown layer class {spec['class_name']!r}")
-    return classes[spec["class_name"]].from_config(spec["config"])
-
-
-class _NestedView(MutableMapping):
-    """``{prefix + key: inner_layer.<attr>[key]}`` over the wrapper's inner layers, live.
-
-    Assigning an existing key replaces the inner layer's entry (as the gradient checker does when it
-    swaps arrays for float64 copies); new keys cannot be added and keys cannot be deleted.
-    """
-
-    def __init__(self, owner, attr: str):
-        self._owner, self._attr = owner, attr
-
-    def _parts(self):
-        return [(prefix, getattr(layer, self._attr)) for prefix, layer in self._owner._inner()]
-
-    def _locate(self, key):
-        for prefix, d in self._parts():
-            if isinstance(key, str) and key.startswith(prefix) and key[len(prefix):] in d:
-                return d, key[len(prefix):]
-        raise KeyError(key)
-
-    def __getitem__(self, key):
-        d, k = self._locate(key)
-        return d[k]
-
-    def __setitem__(self, key, value):
-        try:
-            d, k = self._locate(key)
-        except KeyError:
-            raise KeyError(f"Layer {self._owner.name!r} ({type(self._owner).__name__}) has no "
-                           f"{self._attr} entry {key!r}; its entries are {list(self)}") from None
-        d[k] = value
-
-    def __delitem__(self, key):
-        raise TypeError(f"Layer {self._owner.name!r}: entries of a wrapper's {self._attr} cannot "
-                        "be deleted")
-
-    def __iter__(self):
-        for prefix, d in self._parts():
-            for k in d:
-                yield prefix + k
-
-    def __len__(self):
-        return sum(len(d) for _, d in self._parts())
-
-    def __repr__(self):
-        return f"{{{', '.join(f'{k!r}: ...' for k in self)}}}"
+    try:
+        return LAYERS.deserialize(spec)
+    except ValueError as exc:
+        raise ValueError(f"{who}: {exc}") from None
 
 
 class Wrapper(Layer):
     """Base of the wrappers: views over the inner layers' weights, gradients and penalties."""
 
     def __init__(self, layer, **kwargs):
+        layer = _as_layer(layer, f"{type(self).__name__} {kwargs.get('name')!r}")
         if not isinstance(layer, Layer):
             raise TypeError(f"{type(self).__name__} wraps an rnnlab layer, got {layer!r}")
         super().__init__(**kwargs)
         self.layer = layer
-        self.params = _NestedView(self, "params")
-        self.grads = _NestedView(self, "grads")
-        self.regularizers = _NestedView(self, "regularizers")
+        self.params = NestedView(self, "params")
+        self.grads = NestedView(self, "grads")
+        self.regularizers = NestedView(self, "regularizers")
 
     def _inner(self):
         """(key prefix, layer) pairs, in weight order."""
         raise NotImplementedError
+
+    def sublayers(self):
+        return [layer for _, layer in self._inner()]
 
     # Layer.__init__ assigns an empty set; the real answer comes from the inner layers.
     @property
@@ -158,6 +103,10 @@ class Bidirectional(Wrapper):
     """
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
+        who = f"Bidirectional {kwargs.get('name')!r}"
+        layer = _as_layer(layer, who)
+        if backward_layer is not None:
+            backward_layer = _as_layer(backward_layer, who)
         if not isinstance(layer, RNN):
             raise TypeError(f"Bidirectional wraps a recurrent layer (SimpleRNN, LSTM, GRU), got "
                             f"{layer!r}")
@@ -343,20 +292,11 @@ class Bidirectional(Wrapper):
         name = self.forward_layer.name
         layer_cfg["name"] = name[len("forward_"):] if name.startswith("forward_") else name
         layer_cfg.pop("batch_input_shape", None)
-        cfg.update(layer={"class_name": type(self.forward_layer).__name__, "config": layer_cfg},
+        cfg.update(layer={"class_name": LAYERS.name_of(self.forward_layer), "config": layer_cfg},
                    merge_mode=self.merge_mode)
         if self._custom_backward:
-            cfg["backward_layer"] = _serialize_layer(self.backward_layer)
+            cfg["backward_layer"] = LAYERS.serialize(self.backward_layer)
         return cfg
-
-    @classmethod
-    def from_config(cls, cfg):
-        cfg = dict(cfg)
-        who = f"Bidirectional {cfg.get('name')!r}"
-        cfg["layer"] = _deserialize_layer(cfg.get("layer"), who)
-        if cfg.get("backward_layer") is not None:
-            cfg["backward_layer"] = _deserialize_layer(cfg["backward_layer"], who)
-        return cls(**cfg)
 
 
 # =========================================================================== TimeDistributed
@@ -437,14 +377,8 @@ class TimeDistributed(Wrapper):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg["layer"] = _serialize_layer(self.layer)
+        cfg["layer"] = LAYERS.serialize(self.layer)
         return cfg
-
-    @classmethod
-    def from_config(cls, cfg):
-        cfg = dict(cfg)
-        cfg["layer"] = _deserialize_layer(cfg.get("layer"), f"TimeDistributed {cfg.get('name')!r}")
-        return cls(**cfg)
 
 
 __all__ = ["Wrapper", "Bidirectional", "TimeDistributed"]

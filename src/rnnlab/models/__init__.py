@@ -1,13 +1,13 @@
-"""Models: Sequential, the functional Model, and loading saved models."""
-from rnnlab.models.functional import Input
+"""Models: Sequential, the functional Model, and loading saved models.
+
+Modules, each importing only those above it in this list: ``graph`` (symbolic tensors, nodes),
+``serialization`` (model configs, the MODELS registry), ``saving`` (the file format), ``training``
+(data checks, batching), ``model`` (the Model base), ``functional``, ``sequential``.
+"""
+from rnnlab.models.functional import Functional
+from rnnlab.models.graph import Input
 from rnnlab.models.model import Model
+from rnnlab.models.saving import load_model
 from rnnlab.models.sequential import Sequential
 
-
-def load_model(filepath, compile=True):  # noqa: A002 - Keras's argument name
-    """Load a model written by ``model.save`` (config, weights and optimizer state)."""
-    from rnnlab.models.saving import load_model as _load
-    return _load(filepath, compile=compile)
-
-
-__all__ = ["Input", "Model", "Sequential", "load_model"]
+__all__ = ["Functional", "Input", "Model", "Sequential", "load_model"]

@@ -9,112 +9,16 @@ gradients from both calls add up.  Sequential builds the linear case of the same
 """
 from __future__ import annotations
 
-from rnnlab.layers import base as _base
-from rnnlab.layers.base import Layer, unique_name
+import warnings
+
+from rnnlab.checks import format_shape as _fmt
+from rnnlab.models.graph import Input, InputSpec, Node, SymbolicTensor
 from rnnlab.models.model import Model
-
-
-def _fmt(shape) -> str:
-    return "(" + ", ".join("None" if s is None else str(s) for s in shape) + (
-        ",)" if len(shape) == 1 else ")")
-
-
-class SymbolicTensor:
-    """A placeholder for an array flowing through a functional graph (Keras's KerasTensor)."""
-
-    def __init__(self, shape, node=None, index=0, name=None, dtype=None):
-        self.shape = tuple(shape)
-        self.node = node
-        self.index = index
-        self.name = name
-        self.dtype = dtype
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    def __repr__(self):
-        src = self.name if self.node is None else f"{self.node.layer.name}[{self.index}]"
-        return f"<SymbolicTensor shape={_fmt(self.shape)} from {src}>"
-
-
-class InputSpec(SymbolicTensor):
-    """A model input: ``Input(shape=(T, m), name=...)``; the batch axis is implicit."""
-
-    def __init__(self, shape=None, name=None, dtype=None, batch_shape=None):
-        if batch_shape is None:
-            if shape is None:
-                raise ValueError("Input needs a shape (without the batch axis), e.g. Input((None, 1))")
-            if isinstance(shape, int):
-                shape = (shape,)
-            batch_shape = (None,) + tuple(shape)
-        for s in batch_shape[1:]:
-            if s is not None and (not isinstance(s, int) or s < 0):
-                raise ValueError(f"Input shape entries must be non-negative integers or None, got "
-                                 f"{tuple(batch_shape[1:])}")
-        super().__init__(batch_shape, None, 0, name or unique_name("input_layer"), dtype)
-
-
-def Input(shape=None, name=None, dtype=None, batch_shape=None):  # noqa: N802 - Keras's name
-    """A symbolic input of ``shape`` (batch axis excluded) for building functional models."""
-    return InputSpec(shape, name=name, dtype=dtype, batch_shape=batch_shape)
-
-
-class Node:
-    """One call of a layer inside a graph."""
-
-    def __init__(self, layer, inputs, multi_input, training=None):
-        self.layer = layer
-        self.inputs = list(inputs)
-        self.multi_input = multi_input
-        self.training = training
-        shapes = [t.shape for t in self.inputs]
-        in_shape = shapes if multi_input else shapes[0]
-        try:
-            layer.ensure_built(in_shape)
-            out_shape = layer.compute_output_shape(in_shape)
-        except (ValueError, TypeError) as exc:
-            srcs = ", ".join(_describe(t) for t in self.inputs)
-            raise type(exc)(f"{exc} (calling layer {layer.name!r} on {srcs})") from None
-        self.multi_output = isinstance(out_shape, list)
-        out_shapes = out_shape if self.multi_output else [out_shape]
-        self.outputs = [SymbolicTensor(s, self, i) for i, s in enumerate(out_shapes)]
-
-
-def _describe(t) -> str:
-    if t.node is None:
-        return f"input {t.name!r} {_fmt(t.shape)}"
-    return f"output of {t.node.layer.name!r} {_fmt(t.shape)}"
-
-
-class _SymbolicHook:
-    @staticmethod
-    def is_symbolic(x):
-        if isinstance(x, (list, tuple)):
-            return any(isinstance(v, SymbolicTensor) for v in x)
-        return isinstance(x, SymbolicTensor)
-
-    @staticmethod
-    def call(layer, x, kwargs):
-        kwargs = dict(kwargs)
-        initial_state = kwargs.pop("initial_state", None)
-        training = kwargs.pop("training", None)
-        if kwargs:
-            raise TypeError(f"Layer {layer.name!r} got unexpected call argument(s) {sorted(kwargs)}")
-        multi = isinstance(x, (list, tuple))
-        inputs = list(x) if multi else [x]
-        if initial_state is not None:
-            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-            inputs, multi = inputs + states, True
-        bad = [v for v in inputs if not isinstance(v, SymbolicTensor)]
-        if bad:
-            raise TypeError(f"Layer {layer.name!r} was called on a mix of symbolic tensors and "
-                            f"{type(bad[0]).__name__}; use rnnlab.Input for every model input")
-        node = Node(layer, inputs, multi, training)
-        return node.outputs if node.multi_output else node.outputs[0]
-
-
-_base._SYMBOLIC_CALL["hook"] = _SymbolicHook()
+from rnnlab.models.serialization import (
+    MODELS,
+    functional_config,
+    functional_from_config,
+)
 
 
 def _as_tensor_list(value, what):
@@ -127,6 +31,7 @@ def _as_tensor_list(value, what):
     return items
 
 
+@MODELS.register
 class Functional(Model):
     """``Model(inputs, outputs)``: a directed acyclic graph of layer calls."""
 
@@ -146,7 +51,6 @@ class Functional(Model):
         unused = [t.name for t in self.inputs if not any(t in n.inputs for n in self._nodes)
                   and t not in self.outputs]
         if unused:
-            import warnings
             warnings.warn(f"Model input(s) {unused} are not connected to any output; they must "
                           "still be fed", UserWarning, stacklevel=3)
         layer_names = {}
@@ -290,42 +194,14 @@ class Functional(Model):
             return f"{t.name}[0][0]"
         return f"{t.node.layer.name}[{node_index[id(t.node)]}][{t.index}]"
 
-    def _tensor_ref(self, t, node_pos):
-        if t.node is None:
-            return ["input", self.inputs.index(t)]
-        return [node_pos[id(t.node)], t.index]
-
     def get_config(self):
-        node_pos = {id(n): i for i, n in enumerate(self._nodes)}
-        layers = self.layers
-        return {
-            "name": self.name,
-            "inputs": [{"name": t.name, "batch_shape": list(t.shape), "dtype": t.dtype}
-                       for t in self.inputs],
-            "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in layers],
-            "nodes": [{"layer": layers.index(n.layer), "multi_input": n.multi_input,
-                       "training": n.training,
-                       "inputs": [self._tensor_ref(t, node_pos) for t in n.inputs]}
-                      for n in self._nodes],
-            "outputs": [self._tensor_ref(t, node_pos) for t in self.outputs],
-        }
+        return functional_config(self)
 
     @classmethod
-    def from_config(cls, cfg, layer_classes):
-        inputs = [InputSpec(batch_shape=tuple(i["batch_shape"]), name=i["name"], dtype=i["dtype"])
-                  for i in cfg["inputs"]]
-        layers = [layer_classes[s["class_name"]].from_config(s["config"]) for s in cfg["layers"]]
-        nodes = []
-
-        def resolve(ref):
-            if ref[0] == "input":
-                return inputs[ref[1]]
-            return nodes[ref[0]].outputs[ref[1]]
-
-        for spec in cfg["nodes"]:
-            nodes.append(Node(layers[spec["layer"]], [resolve(r) for r in spec["inputs"]],
-                              spec["multi_input"], spec["training"]))
-        return cls(inputs, [resolve(r) for r in cfg["outputs"]], name=cfg["name"])
+    def from_config(cls, cfg, custom_objects=None):
+        """A new model from :meth:`get_config`'s dict (layer classes from rnnlab.layers.LAYERS,
+        or ``custom_objects``)."""
+        return functional_from_config(cls, cfg, custom_objects)
 
 
-__all__ = ["Input", "InputSpec", "Functional", "SymbolicTensor", "Node", "Layer"]
+__all__ = ["Functional", "Input", "InputSpec", "Node", "SymbolicTensor"]

@@ -12,13 +12,15 @@ import time
 import numpy as np
 
 from rnnlab import callbacks as _cb
-from rnnlab import config
+from rnnlab import checks, config
 from rnnlab import losses as _losses
 from rnnlab import metrics as _metrics
 from rnnlab import optimizers as _opt
-from rnnlab.runtime import compute_scope
-from rnnlab.layers.base import unique_name
+from rnnlab.layers.base import unique_name, walk
+from rnnlab.models import saving
 from rnnlab.models import training as T
+from rnnlab.models.serialization import MODELS
+from rnnlab.runtime import compute_scope
 
 
 class Model:
@@ -26,8 +28,8 @@ class Model:
 
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs):
-            from rnnlab.models.functional import Functional
-            return super().__new__(Functional)  # Python then runs Functional.__init__
+            # Python then runs Functional.__init__; found by name, as Functional is defined above
+            return super().__new__(MODELS.get_class("Functional"))
         return super().__new__(cls)
 
     def __init__(self, name=None):
@@ -62,16 +64,11 @@ class Model:
     def _ensure_built_for(self, xs):
         """Build from the data's shapes when the model was given no input shape."""
 
-    def _max_units(self) -> int:
-        """TEMPORARY (models branch replaces it)."""
-        widest, todo = 0, list(self._unique_layers())
-        while todo:
-            layer = todo.pop()
-            if hasattr(layer, "step_units"):
-                widest = max(widest, layer.step_units())
-            todo += [getattr(layer, a) for a in ("forward_layer", "backward_layer", "layer")
-                     if getattr(layer, a, None) is not None]
-        return widest
+    def _step_units(self) -> int:
+        """The widest per-step recurrence of any layer (``Layer.step_units``, 0 if none), the
+        layers inside wrappers included (``Layer.sublayers``): it decides how the cores are
+        shared (see rnnlab.runtime.compute_scope)."""
+        return max([layer.step_units() for layer in walk(self._unique_layers())], default=0)
 
     def _unique_layers(self):
         seen, out = set(), []
@@ -241,8 +238,7 @@ class Model:
             raise RuntimeError(f"Model {self.name!r} must be compiled before fit(): call "
                                "model.compile(optimizer=..., loss=...)")
         batch_size = T.check_batch_size(batch_size)
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+        epochs = checks.non_negative_int(epochs, "epochs")
         if not (isinstance(validation_split, (int, float)) and 0.0 <= validation_split < 1.0):
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
         verbose = 1 if verbose == "auto" else int(verbose)
@@ -270,7 +266,7 @@ class Model:
             self._check_targets(val[0], val[1])
 
         self._grads_clear = False
-        with compute_scope(self._max_units()):
+        with compute_scope(self._step_units()):
             return self._fit_loop(xs, ys, sws, n, val, batch_size, epochs, verbose, callbacks,
                                   shuffle, initial_epoch)
 
@@ -359,7 +355,7 @@ class Model:
         xs, ys, sws, _ = self._prepare(x, y, sample_weight)
         self._ensure_built_for(xs)
         self._check_targets(xs, ys)
-        with compute_scope(self._max_units()):
+        with compute_scope(self._step_units()):
             logs = self._evaluate_arrays(xs, ys, sws, batch_size, verbose)
         if verbose:
             print(T.format_logs(logs))
@@ -377,7 +373,7 @@ class Model:
         steps = -(-n // batch_size)
         bar = T.progress_bar(steps, None, verbose)
         chunks = []
-        with compute_scope(self._max_units()):
+        with compute_scope(self._step_units()):
             for step in range(steps):
                 sl = slice(step * batch_size, (step + 1) * batch_size)
                 outs, _ = self._forward_batch([a[sl] for a in xs], training=False)
@@ -428,13 +424,13 @@ class Model:
     # ------------------------------------------------------------------ saving
     def save(self, filepath) -> None:
         """Write the model (config, weights, optimizer state) to one safe zip file."""
-        from rnnlab.models.saving import save_model
-        save_model(self, filepath)
+        saving.save_model(self, filepath)
 
     def save_weights(self, filepath) -> None:
-        from rnnlab.models.saving import save_weights
-        save_weights(self, filepath)
+        saving.save_weights(self, filepath)
 
     def load_weights(self, filepath) -> None:
-        from rnnlab.models.saving import load_weights
-        load_weights(self, filepath)
+        saving.load_weights(self, filepath)
+
+
+MODELS.set_base(Model)

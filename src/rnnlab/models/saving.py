@@ -1,137 +1,33 @@
 """Model files: a zip holding ``config.json`` (architecture, compile settings, format version),
 ``weights.npz`` and ``optimizer.npz`` (read with allow_pickle=False), and ``manifest.json`` with
 the SHA-256 of each member so that a truncated or modified file is refused.  Never pickle.
+
+This module is the file format only: the archive and atomic writing are :mod:`rnnlab.io`'s, the
+architecture and compile settings :mod:`rnnlab.models.serialization`'s.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
-import os
-import tempfile
-import zipfile
 
 import numpy as np
+
+from rnnlab import io as _io
+from rnnlab._version import __version__
+from rnnlab.models import serialization as S
 
 FORMAT = "rnnlab-model"
 FORMAT_VERSION = 1
 
 
-class ModelFileError(ValueError):
+class ModelFileError(_io.ArchiveError):
     """A model file that is not a valid rnnlab model (truncated, modified or too new)."""
-
-
-def _layer_classes():
-    import rnnlab.layers as L
-    from rnnlab.layers.base import Layer
-    return {name: obj for name, obj in vars(L).items()
-            if isinstance(obj, type) and issubclass(obj, Layer)}
 
 
 def _npz_bytes(arrays: dict) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _weights_dict(model) -> dict:
-    return {f"{layer.name}/{k}": v for layer in model._unique_layers()
-            for k, v in layer.params.items()}
-
-
-def archive_bytes(members: dict[str, bytes]) -> bytes:
-    """A zip of ``members`` plus ``manifest.json`` holding each member's SHA-256."""
-    members = dict(members)
-    members["manifest.json"] = json.dumps({n: _sha(d) for n, d in members.items()}).encode()
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
-def write_atomic(filepath, data: bytes) -> None:
-    """Write ``data`` through a temp file in the same folder and a rename: never a half file."""
-    filepath = os.fspath(filepath)
-    folder = os.path.dirname(os.path.abspath(filepath))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"Cannot write {filepath!r}: folder {folder!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".rnnlab-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give a normal file's permissions
-        os.replace(tmp, filepath)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def save_model(model, filepath) -> None:
-    write_atomic(filepath, model_bytes(model))
-
-
-def model_bytes(model) -> bytes:
-    """The model file's content (config, weights, optimizer state, manifest) as bytes."""
-    from rnnlab import __version__
-    from rnnlab import optimizers as _opt
-    if not model.built:
-        raise ValueError(f"Model {model.name!r} is not built yet: call it on data, fit it, or give "
-                         "the first layer an input_shape before saving")
-    cfg = {"format": FORMAT, "format_version": FORMAT_VERSION, "rnnlab_version": __version__,
-           "class_name": type(model).__name__, "config": model.get_config(), "compile": None}
-    members = {"weights.npz": _npz_bytes(_weights_dict(model))}
-    if model.optimizer is not None:
-        opt = model.optimizer
-        cfg["compile"] = {**model._compile_config, "optimizer": _opt.serialize(opt),
-                          "iterations": opt.iterations}
-        state = {f"{key}/{i}": s for key, slots in opt.state.items() for i, s in enumerate(slots)}
-        members["optimizer.npz"] = _npz_bytes(state)
-    members["config.json"] = json.dumps(cfg, indent=1).encode()
-    return archive_bytes(members)
-
-
-def read_archive(source, what="model file") -> dict[str, bytes]:
-    """The members of an archive written by :func:`archive_bytes` (a path, or the bytes
-    themselves), each checked against the manifest; ModelFileError if anything is off."""
-    if isinstance(source, (bytes, bytearray)):
-        filepath, opened = "<bytes>", io.BytesIO(source)
-    else:
-        filepath = opened = os.fspath(source)
-        if not os.path.exists(filepath):
-            raise FileNotFoundError(f"No {what} at {filepath!r}")
-    try:
-        with zipfile.ZipFile(opened) as zf:
-            members = {name: zf.read(name) for name in zf.namelist()}
-    except (zipfile.BadZipFile, EOFError, OSError, zlib_error()) as exc:
-        raise ModelFileError(f"{filepath!r} is not a readable rnnlab {what} (truncated or "
-                             f"corrupted?): {exc}") from None
-    if "manifest.json" not in members:
-        raise ModelFileError(f"{filepath!r} is not an rnnlab {what} (no manifest)")
-    try:
-        manifest = json.loads(members.pop("manifest.json"))
-    except ValueError:
-        raise ModelFileError(f"{filepath!r}: manifest.json is not valid JSON") from None
-    if set(manifest) != set(members):
-        raise ModelFileError(f"{filepath!r}: members {sorted(members)} do not match the manifest "
-                             f"{sorted(manifest)} (file modified?)")
-    for name, digest in manifest.items():
-        if _sha(members[name]) != digest:
-            raise ModelFileError(f"{filepath!r}: {name} fails its SHA-256 check (file modified "
-                                 "or corrupted)")
-    return members
-
-
-def zlib_error():
-    import zlib
-    return zlib.error
 
 
 def _load_npz(data: bytes, what: str) -> dict:
@@ -142,13 +38,49 @@ def _load_npz(data: bytes, what: str) -> dict:
         raise ModelFileError(f"{what} could not be read safely: {exc}") from None
 
 
-def load_model(filepath, compile=True):  # noqa: A002
-    """A model from a file written by :func:`save_model` (or from that file's bytes)."""
-    from rnnlab import optimizers as _opt
-    from rnnlab.models.functional import Functional
-    from rnnlab.models.sequential import Sequential
+def _weights_dict(model) -> dict:
+    return {f"{layer.name}/{k}": v for layer in model._unique_layers()
+            for k, v in layer.params.items()}
 
-    members = read_archive(filepath)
+
+def _read(source, what: str) -> dict[str, bytes]:
+    """:func:`rnnlab.io.read_archive`, its errors as ModelFileError."""
+    try:
+        return _io.read_archive(source, what)
+    except ModelFileError:
+        raise
+    except _io.ArchiveError as exc:
+        raise ModelFileError(str(exc)) from None
+
+
+# ------------------------------------------------------------------------------ whole models
+def model_bytes(model) -> bytes:
+    """The model file's content (config, weights, optimizer state, manifest) as bytes."""
+    if not model.built:
+        raise ValueError(f"Model {model.name!r} is not built yet: call it on data, fit it, or give "
+                         "the first layer an input_shape before saving")
+    cfg = {"format": FORMAT, "format_version": FORMAT_VERSION, "rnnlab_version": __version__,
+           **S.serialize_model(model), "compile": S.compile_config(model)}
+    members = {"weights.npz": _npz_bytes(_weights_dict(model))}
+    if model.optimizer is not None:
+        state = {f"{key}/{i}": s for key, slots in model.optimizer.state.items()
+                 for i, s in enumerate(slots)}
+        members["optimizer.npz"] = _npz_bytes(state)
+    members["config.json"] = json.dumps(cfg, indent=1).encode()
+    return _io.archive_bytes(members)
+
+
+def save_model(model, filepath) -> None:
+    """Write :func:`model_bytes` to ``filepath`` atomically (never a half-written file)."""
+    _io.write_bytes(filepath, model_bytes(model))
+
+
+def load_model(filepath, compile=True, custom_objects=None):  # noqa: A002 - Keras's names
+    """A model from a file written by :func:`save_model` (or from that file's bytes).
+
+    ``custom_objects`` maps names to classes that are not registered in this process (Keras's
+    argument); a registered class (``@rnnlab.registry.register_serializable()``) needs none."""
+    members = _read(filepath, "model file")
     if isinstance(filepath, (bytes, bytearray)):
         filepath = "<bytes>"
     if "config.json" not in members:
@@ -157,42 +89,43 @@ def load_model(filepath, compile=True):  # noqa: A002
         cfg = json.loads(members["config.json"])
     except ValueError:
         raise ModelFileError(f"{filepath!r}: config.json is not valid JSON") from None
-    if cfg.get("format") != FORMAT:
+    if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
         raise ModelFileError(f"{filepath!r} is not an rnnlab model file")
     version = cfg.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ModelFileError(f"{filepath!r} was written in model format version {version}, newer "
                              f"than this rnnlab understands ({FORMAT_VERSION}); upgrade rnnlab")
-    classes = {"Sequential": Sequential, "Functional": Functional}
-    if cfg.get("class_name") not in classes:
-        raise ModelFileError(f"{filepath!r}: unknown model class {cfg.get('class_name')!r}")
-    model = classes[cfg["class_name"]].from_config(cfg["config"], _layer_classes())
+    name = cfg.get("class_name")
+    try:
+        S.MODELS.get_class(name if isinstance(name, str) else "", custom_objects)
+    except ValueError:
+        raise ModelFileError(f"{filepath!r}: unknown model class {name!r}") from None
+    try:
+        model = S.deserialize_model(cfg, custom_objects)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{filepath!r}: the model cannot be rebuilt from its config: "
+                             f"{exc}") from None
     _assign_weights(model, members, filepath)
     comp = cfg.get("compile")
     if compile and comp:
-        from rnnlab import losses as _losses
-        losses = [_losses.deserialize(spec) for spec in comp["loss"]]
-        model.compile(optimizer=_opt.deserialize(comp["optimizer"]),
-                      loss=losses if len(losses) > 1 else losses[0], metrics=comp["metrics"],
-                      loss_weights=comp["loss_weights"])
-        opt = model.optimizer
-        opt.iterations = int(comp["iterations"])
+        S.compile_from_config(model, comp)
         state = _load_npz(members.get("optimizer.npz", _npz_bytes({})), "optimizer.npz")
         slots: dict[str, list] = {}
         for key in sorted(state, key=lambda k: (k.rsplit("/", 1)[0], int(k.rsplit("/", 1)[1]))):
             slots.setdefault(key.rsplit("/", 1)[0], []).append(state[key])
-        opt.state = slots
+        model.optimizer.state = slots
     return model
 
 
+# ------------------------------------------------------------------------------ weights only
 def save_weights(model, filepath) -> None:
     """Weights only, as one .npz keyed ``layer/param`` (plus a manifest inside a zip)."""
-    write_atomic(filepath, archive_bytes({"weights.npz": _npz_bytes(_weights_dict(model))}))
+    _io.write_archive(filepath, {"weights.npz": _npz_bytes(_weights_dict(model))})
 
 
 def load_weights(model, filepath) -> None:
     """Weights written by :func:`save_weights` or :func:`save_model`, checked before any is set."""
-    _assign_weights(model, read_archive(filepath, "weights file"), filepath)
+    _assign_weights(model, _read(filepath, "weights file"), filepath)
 
 
 def _assign_weights(model, members, filepath) -> None:
@@ -209,3 +142,7 @@ def _assign_weights(model, members, filepath) -> None:
                                  f"expected {arr.shape}")
     for key, arr in expected.items():
         arr[...] = weights[key]
+
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "load_model", "load_weights",
+           "model_bytes", "save_model", "save_weights"]

@@ -1,17 +1,19 @@
 """Sequential: a linear stack of layers, the lecture's model type."""
 from __future__ import annotations
 
+from rnnlab.checks import format_shape
 from rnnlab.layers.base import Layer
+from rnnlab.models.functional import Functional
+from rnnlab.models.graph import InputSpec
 from rnnlab.models.model import Model
+from rnnlab.models.serialization import (
+    MODELS,
+    sequential_config,
+    sequential_from_config,
+)
 
 
-def _fmt_shape(shape) -> str:
-    if isinstance(shape, list):
-        return "[" + ", ".join(_fmt_shape(s) for s in shape) + "]"
-    return "(" + ", ".join("None" if s is None else str(s) for s in shape) + (
-        ",)" if len(shape) == 1 else ")")
-
-
+@MODELS.register
 class Sequential(Model):
     """``Sequential([layer, ...])``: each layer's output feeds the next; masks flow along."""
 
@@ -31,7 +33,6 @@ class Sequential(Model):
 
     def add(self, layer) -> None:
         """Append a layer; if the stack's input shape is known, build it right away (as Keras)."""
-        from rnnlab.models.functional import InputSpec
         if isinstance(layer, InputSpec):
             if self._layers:
                 raise ValueError("An Input can only be the first element of a Sequential model")
@@ -64,7 +65,6 @@ class Sequential(Model):
     def build(self, input_shape=None) -> None:
         """Build every layer for inputs of ``input_shape`` (batch axis included): the stack becomes
         the linear case of a functional graph, Input → layer → layer ..."""
-        from rnnlab.models.functional import Functional, InputSpec
         shape = tuple(input_shape if input_shape is not None else self._input_shape)
         if not self._layers:
             raise ValueError(f"Sequential model {self.name!r} has no layers")
@@ -100,26 +100,16 @@ class Sequential(Model):
         shapes = self._output_shapes()
         rows = []
         for layer, shape in zip(self._layers, shapes):
-            shown = "?" if shape is None else _fmt_shape(shape)
+            shown = "?" if shape is None else format_shape(shape)
             rows.append((f"{layer.name} ({type(layer).__name__})", shown,
                          layer.count_params() if layer.built else 0, None))
         return rows
 
     def get_config(self) -> dict:
-        return {"name": self.name,
-                "input_shape": None if self._input_shape is None else list(self._input_shape),
-                "layers": [{"class_name": type(l).__name__, "config": l.get_config()}
-                           for l in self._layers]}
+        return sequential_config(self)
 
     @classmethod
-    def from_config(cls, cfg, layer_classes):
-        layers = [layer_classes[spec["class_name"]].from_config(spec["config"])
-                  for spec in cfg["layers"]]
-        model = cls(name=cfg["name"])
-        for layer in layers:
-            model._layers.append(layer)
-        if cfg.get("input_shape") is not None:
-            model.build(tuple(cfg["input_shape"]))
-        return model
-
-
+    def from_config(cls, cfg, custom_objects=None):
+        """A new model from :meth:`get_config`'s dict (layer classes from rnnlab.layers.LAYERS,
+        or ``custom_objects``)."""
+        return sequential_from_config(cls, cfg, custom_objects)

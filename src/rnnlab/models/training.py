@@ -1,9 +1,13 @@
 """Helpers of the training loop: turning user data into checked arrays, batching, progress output."""
 from __future__ import annotations
 
+import shutil
 import sys
 
 import numpy as np
+from tqdm.auto import tqdm
+
+from rnnlab import checks
 
 
 def as_list(data, names, what: str) -> list:
@@ -72,9 +76,7 @@ def check_lengths(arrays_by_kind: dict[str, list[np.ndarray]]) -> int:
 def check_batch_size(batch_size) -> int:
     if batch_size is None:
         return 32
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    return int(batch_size)
+    return checks.positive_int(batch_size, "batch_size")
 
 
 class MeanTracker:
@@ -96,9 +98,6 @@ def progress_bar(total, desc, verbose):
     """A tqdm bar per epoch for verbose=1 (Keras's live bar), nothing otherwise."""
     if verbose != 1:
         return None
-    import shutil
-
-    from tqdm.auto import tqdm
     width = shutil.get_terminal_size((100, 20)).columns or 100  # a pty may report 0 columns
     return tqdm(total=total, desc=desc, unit="step", file=sys.stdout, leave=True,
                 ncols=min(width, 120), mininterval=0.2)

@@ -1,0 +1,2 @@
+"""The version of rnnlab (a module of its own, so that any module can read it)."""
+__version__ = "0.1.0"

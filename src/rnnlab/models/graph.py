@@ -1,0 +1,106 @@
+"""The graph of a functional model: symbolic tensors, model inputs and nodes (layer calls).
+
+Calling a layer on a :class:`SymbolicTensor` records a :class:`Node` (the layer, its input
+tensors, its output tensors) instead of computing.  The layers package knows nothing of this
+module: ``Layer.__call__`` sees that its input is symbolic (``is_symbolic``) and hands the call to
+the tensor's :meth:`SymbolicTensor.call_layer`.  Running the graph is rnnlab.models.functional's.
+"""
+from __future__ import annotations
+
+from rnnlab.checks import format_shape, is_int
+from rnnlab.layers.base import unique_name
+
+
+class SymbolicTensor:
+    """A placeholder for an array flowing through a functional graph (Keras's KerasTensor)."""
+
+    #: The marker ``Layer.__call__`` looks for: calling a layer on this records a node.
+    is_symbolic = True
+
+    def __init__(self, shape, node=None, index=0, name=None, dtype=None):
+        self.shape = tuple(shape)
+        self.node = node
+        self.index = index
+        self.name = name
+        self.dtype = dtype
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        src = self.name if self.node is None else f"{self.node.layer.name}[{self.index}]"
+        return f"<SymbolicTensor shape={format_shape(self.shape)} from {src}>"
+
+    @staticmethod
+    def call_layer(layer, x, kwargs):
+        """Record ``layer(x, **kwargs)`` as a node; return its symbolic output(s)."""
+        kwargs = dict(kwargs)
+        initial_state = kwargs.pop("initial_state", None)
+        training = kwargs.pop("training", None)
+        if kwargs:
+            raise TypeError(f"Layer {layer.name!r} got unexpected call argument(s) {sorted(kwargs)}")
+        multi = isinstance(x, (list, tuple))
+        inputs = list(x) if multi else [x]
+        if initial_state is not None:
+            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            inputs, multi = inputs + states, True
+        bad = [v for v in inputs if not isinstance(v, SymbolicTensor)]
+        if bad:
+            raise TypeError(f"Layer {layer.name!r} was called on a mix of symbolic tensors and "
+                            f"{type(bad[0]).__name__}; use rnnlab.Input for every model input")
+        node = Node(layer, inputs, multi, training)
+        return node.outputs if node.multi_output else node.outputs[0]
+
+
+class InputSpec(SymbolicTensor):
+    """A model input: ``Input(shape=(T, m), name=...)``; the batch axis is implicit."""
+
+    def __init__(self, shape=None, name=None, dtype=None, batch_shape=None):
+        if batch_shape is None:
+            if shape is None:
+                raise ValueError("Input needs a shape (without the batch axis), e.g. Input((None, 1))")
+            if isinstance(shape, int):
+                shape = (shape,)
+            batch_shape = (None,) + tuple(shape)
+        for s in batch_shape[1:]:
+            if s is not None and (not is_int(s) or s < 0):
+                raise ValueError(f"Input shape entries must be non-negative integers or None, got "
+                                 f"{tuple(batch_shape[1:])}")
+        super().__init__(batch_shape, None, 0, name or unique_name("input_layer"), dtype)
+
+
+def Input(shape=None, name=None, dtype=None, batch_shape=None):  # noqa: N802 - Keras's name
+    """A symbolic input of ``shape`` (batch axis excluded) for building functional models."""
+    return InputSpec(shape, name=name, dtype=dtype, batch_shape=batch_shape)
+
+
+class Node:
+    """One call of a layer inside a graph."""
+
+    def __init__(self, layer, inputs, multi_input, training=None):
+        self.layer = layer
+        self.inputs = list(inputs)
+        self.multi_input = multi_input
+        self.training = training
+        shapes = [t.shape for t in self.inputs]
+        in_shape = shapes if multi_input else shapes[0]
+        try:
+            layer.ensure_built(in_shape)
+            out_shape = layer.compute_output_shape(in_shape)
+        except (ValueError, TypeError) as exc:
+            srcs = ", ".join(describe(t) for t in self.inputs)
+            raise type(exc)(f"{exc} (calling layer {layer.name!r} on {srcs})") from None
+        self.multi_output = isinstance(out_shape, list)
+        out_shapes = out_shape if self.multi_output else [out_shape]
+        self.outputs = [SymbolicTensor(s, self, i) for i, s in enumerate(out_shapes)]
+
+
+def describe(t) -> str:
+    """``input 'x' (None, 3)`` or ``output of 'dense' (None, 4)``, for error messages."""
+    if t.node is None:
+        return f"input {t.name!r} {format_shape(t.shape)}"
+    return f"output of {t.node.layer.name!r} {format_shape(t.shape)}"
+
+
+__all__ = ["Input", "InputSpec", "Node", "SymbolicTensor", "describe"]
