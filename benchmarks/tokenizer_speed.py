@@ -23,6 +23,7 @@ from pathlib import Path
 
 from keras_preprocessing import text as keras_text
 
+from rnnlab.preprocessing import indexer
 from rnnlab.preprocessing import text as rnnlab_text
 
 
@@ -60,6 +61,9 @@ def main(argv=None):
     data_dir = Path(os.environ.get("RNNLAB_DATA_DIR", "/work/shared/data"))
     texts = load_imdb_texts(data_dir)[: args.limit]
     print(f"{len(texts)} reviews, {sum(map(len, texts)):,} characters")
+    compiled = indexer.compiled_indexer(rnnlab_text.DEFAULT_FILTERS, " ", False) is not None
+    print(f"rnnlab indexes the corpus with the {'compiled' if compiled else 'reference'} path "
+          "(rnnlab.preprocessing.indexer, following rnnlab.config.kernels())")
 
     times = {"rnnlab": [], "keras": []}
     results = {}

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from rnnlab import __version__, cli
 from rnnlab.datasets import fortune500, imdb, synthetic, yelp_polarity
+from rnnlab.lecture import reproduce as lecture_reproduce
 
 PNG = b"\x89PNG\r\n\x1a\n"
 DEAD_URL = "http://127.0.0.1:9/nothing-here"  # the discard port: connection refused at once
@@ -124,8 +125,8 @@ def test_reproduce_offline_says_synthetic_at_the_top(tmp_path, monkeypatch):
     monkeypatch.setattr(fortune500, "URL", DEAD_URL)
     monkeypatch.setattr(imdb, "ARCHIVE_URL", DEAD_URL)
     monkeypatch.setattr(yelp_polarity, "URL", DEAD_URL)
-    monkeypatch.setattr(cli, "QUICK", {"seeds": 1, "num_train": 60, "num_test": 40,
-                                       "text_epochs": 1})  # keep the text half to seconds
+    monkeypatch.setattr(lecture_reproduce, "QUICK", {"seeds": 1, "num_train": 60, "num_test": 40,
+                                                     "text_epochs": 1})  # text half: seconds
     out = tmp_path / "report"
     res = invoke(["reproduce", "--quick", "--out", str(out)])
     assert res.exit_code == 0, res.output
@@ -301,13 +302,13 @@ def test_bad_input_gives_one_line_error_and_no_file(tmp_path, bad_files):
 
 
 def test_failed_write_leaves_no_partial_file(tmp_path, bad_files, monkeypatch):
-    from rnnlab import pipeline
+    from rnnlab import io
     series = bad_files["col"]
     before = sorted(p.name for p in tmp_path.iterdir())
 
     def broken_replace(src, dst):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(pipeline.os, "replace", broken_replace)
+    monkeypatch.setattr(io.os, "replace", broken_replace)  # the atomic writer's
     res = CliRunner().invoke(cli.main, ["train", "--data", str(series), "--task", "forecast",
                                         "--column", "v", "--window", "3", "--epochs", "1",
                                         "--out", str(tmp_path / "m.model")])

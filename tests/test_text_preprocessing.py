@@ -16,7 +16,7 @@ np.unicode_ = np.str_  # keras-preprocessing 1.1.2 still uses the alias NumPy 2 
 from keras_preprocessing import text as ktext  # noqa: E402
 
 from rnnlab import config  # noqa: E402
-from rnnlab.preprocessing import sequence, text  # noqa: E402
+from rnnlab.preprocessing import indexer, sequence, text  # noqa: E402
 
 MODES = ("binary", "count", "tfidf", "freq")
 HEBREW = "כמazz ומתמיד, נוכחותנו על הקרקע, שליטתנו במקומות האסטרטגיים, ונחישותנו בהגנתם היא ש"
@@ -151,10 +151,10 @@ def test_repeated_fits_and_fit_on_sequences_match_keras():
 def test_compiled_indexer_is_used_and_equals_reference(imdb, kernels):
     """The fast path is taken where it applies and gives the reference's state and sequences,
     including for texts given as a generator and for texts it has not seen (test set)."""
-    index, _ = text._compiled_index(text.DEFAULT_FILTERS, " ", False)
+    index = indexer.compiled_indexer(text.DEFAULT_FILTERS, " ", False)
     assert (index is not None) == (kernels == "fast")
-    assert text._compiled_index("é", " ", False)[0] is None
-    assert text._compiled_index("", " ", True)[0] is None
+    assert indexer.compiled_indexer("é", " ", False) is None
+    assert indexer.compiled_indexer("", " ", True) is None
     fast = text.Tokenizer(num_words=3000, oov_token="<OOV>")
     fast.fit_on_texts(t for t in imdb[:2000])
     config.set_kernels("reference")

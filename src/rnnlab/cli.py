@@ -1,25 +1,21 @@
 """The ``rnnlab`` command: reproduce the lecture end to end, train on a CSV, predict from a model.
 
-Bad input (missing file or column, empty CSV, non-numeric series, non-binary labels, unwritable
-output, a series shorter than the window) ends with one line ``Error: ...`` on stderr and exit
-code 1, never a traceback, and never leaves a partial model file behind.
+This module only parses options (click) and prints: the lecture's run is
+:func:`rnnlab.lecture.reproduce.reproduce`, training and prediction are the jobs of
+:mod:`rnnlab.app`.  Bad input (missing file or column, empty CSV, non-numeric series, non-binary
+labels, unwritable output, a series shorter than the window) ends with one line ``Error: ...`` on
+stderr and exit code 1, never a traceback, and never leaves a partial model file behind.
 """
 from __future__ import annotations
 
-import datetime
-import os
-import platform
 import shlex
-import sys
 import time
 from pathlib import Path
 
 import click
 
-from rnnlab import __version__
-
-QUICK = {"seeds": 1, "num_train": 8000, "num_test": 4000, "text_epochs": 6}
-FULL = {"seeds": 5, "num_train": None, "num_test": None, "text_epochs": 100}
+from rnnlab import __version__, app
+from rnnlab.lecture import reproduce as lecture_reproduce
 
 
 class _Group(click.Group):
@@ -51,32 +47,9 @@ def _command_line() -> str:
     return "rnnlab " + " ".join(shlex.quote(a) for a in args)
 
 
-def _versions() -> dict:
-    from importlib import metadata
-
-    import numpy as np
-
-    from rnnlab import config
-
-    def ver(name):
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return "not installed"
-    return {"python": platform.python_version(), "numpy": np.__version__, "numba": ver("numba"),
-            "rnnlab": __version__, "matplotlib": ver("matplotlib"), "click": ver("click"),
-            "kernels": config.kernels(), "platform": platform.platform()}
-
-
-def _yelp_present() -> bool:
-    """Whether Yelp polarity files are on disk ($RNNLAB_DATA_DIR or the cache); no download."""
-    from rnnlab.datasets import cache_dir, data_dirs, yelp_polarity
-    return any(yelp_polarity._find_local(p) for p in [*data_dirs(), cache_dir()])
-
-
 # ----------------------------------------------------------------------------- reproduce
 @main.command()
-@click.option("--part", type=click.Choice(["timeseries", "text", "all"]), default="all",
+@click.option("--part", type=click.Choice(list(lecture_reproduce.PARTS)), default="all",
               show_default=True,
               help="Which half of the lecture to run: the Fortune 500 time series, the text "
                    "models, or both.")
@@ -101,111 +74,11 @@ def reproduce(part, quick, out, data_dir, seed):
     when its files are present.  When a dataset is missing and cannot be downloaded, that part
     runs on rnnlab's synthetic data and the console and report say so at the top.
     """
-    from rnnlab import config, report
-    from rnnlab.lecture import text as lect_text
-    from rnnlab.lecture import timeseries as lect_ts
-    from rnnlab.lecture.results import table
-
-    if data_dir is not None:
-        if not data_dir.is_dir():
-            raise click.ClickException(f"--data-dir {str(data_dir)!r} is not an existing folder")
-        os.environ["RNNLAB_DATA_DIR"] = str(data_dir.resolve())
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".rnnlab-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise click.ClickException(f"cannot write the report to {str(out)!r}: "
-                                   f"{e.strerror or e}") from None
-    mode = QUICK if quick else FULL
-    seeds = tuple(range(seed, seed + mode["seeds"]))
-    started = datetime.datetime.now().astimezone()
-    t_start = time.perf_counter()
-    command = _command_line()
-    echo = click.echo
-
-    def say(prefix):
-        return lambda msg: echo(f"[{time.perf_counter() - t_start:6.1f}s] {prefix}: {msg}")
-
-    echo(f"rnnlab {__version__} reproduce: {'quick' if quick else 'full'} run, part {part}, "
-         f"seeds {list(seeds)}, report in {out}")
-    echo("checking data ...")
-    notes, datasets = [], []
-    ts_data = None
-    if part in ("timeseries", "all"):
-        ts_data, ts_synth = lect_ts.load()
-        if ts_synth:
-            notes.append("Note: the Fortune 500 file (fortune500_100_days.csv) was not found and "
-                         "could not be downloaded; the time-series results below use rnnlab's "
-                         "synthetic series, so they will not match the lecture's numbers.")
-    if part in ("text", "all"):
-        *_, name, synth = lect_text.load("imdb", None, mode["num_train"], mode["num_test"], seed)
-        datasets.append("imdb")
-        if synth:
-            notes.append("Note: the IMDB review files (imdb_train.csv.gz, imdb_test.csv.gz) were "
-                         "not found and could not be downloaded; the text results below use "
-                         "rnnlab's synthetic reviews, so they will not match the lecture's or "
-                         "Keras's accuracies.")
-        if _yelp_present():
-            datasets.append("yelp")
-        else:
-            notes.append("Note: the Yelp polarity files were not found, so the lecture's Yelp "
-                         "models ran on IMDB reviews only; the lecture's accuracies in the table "
-                         "are for Yelp and are shown for reference.")
-    if quick:
-        parts = [f"{len(seeds)} seed"]
-        if part != "timeseries":
-            parts.append(f"review subsets of {mode['num_train']:,} train / "
-                         f"{mode['num_test']:,} test and {mode['text_epochs']} text epochs")
-        notes.append("Note: this is a quick run (--quick): " + ", ".join(parts) + ". The "
-                     "deterministic numbers (baselines, from-scratch neuron) are exact; trained "
-                     "models' numbers are rougher than a full run's.")
-    for n in notes:
-        echo(n)
-
-    ctx = report.ReportContext(command=command, started=started.isoformat(timespec="seconds"),
-                               quick=quick, seed=seed, notes=notes, versions=_versions())
-    ctx.settings.append(("seeds", ", ".join(map(str, seeds))))
-    ctx.settings.append(("RNNLAB_DATA_DIR", os.environ.get("RNNLAB_DATA_DIR", "(not set)")))
-    if part in ("timeseries", "all"):
-        t0 = time.perf_counter()
-        res = lect_ts.run(seeds=seeds, progress=say("time series"))
-        ctx.timings["time series"] = time.perf_counter() - t0
-        ctx.timeseries = res
-        tickers = list(ts_data.tickers)
-        ctx.goog_index = tickers.index("GOOG") if "GOOG" in tickers else 0
-        ctx.goog_name = tickers[ctx.goog_index]
-        ctx.settings.append(("time-series epochs", "from scratch 1000, SimpleRNN(1) 50, "
-                                                   "stack 30 (the lecture's)"))
-        echo(table(res.rows))
-    for ds in datasets:
-        t0 = time.perf_counter()
-        # live per-epoch progress bars (tqdm) on a terminal; plain lines in logs
-        res = lect_text.run(ds, num_train=mode["num_train"], num_test=mode["num_test"],
-                            epochs=mode["text_epochs"], seed=seed, progress=say(f"text/{ds}"),
-                            verbose=1 if sys.stdout.isatty() else 0)
-        ctx.timings[f"text ({ds})"] = time.perf_counter() - t0
-        ctx.texts.append(res)
-        sizes = (f"{mode['num_train']:,} train / {mode['num_test']:,} test reviews"
-                 if mode["num_train"] else "the full splits")
-        ctx.settings.append((f"text ({res.dataset})",
-                             f"{sizes}, up to {mode['text_epochs']} epochs (EarlyStopping on "
-                             "val_loss, patience 5), batch 30, max_features 10000, seq_len 100, "
-                             f"seed {seed}"))
-        echo(table(res.rows))
-    config.set_random_seed(seed)
-    echo(f"[{time.perf_counter() - t_start:6.1f}s] writing the report ...")
-    ctx.seconds_total = time.perf_counter() - t_start
-    try:
-        paths = report.write_report(ctx, out)
-    except OSError as e:
-        raise click.ClickException(f"cannot write the report to {str(out)!r}: "
-                                   f"{e.strerror or e}") from None
-    for n in notes:
-        echo(n)
-    echo(f"done in {time.perf_counter() - t_start:.1f}s: {paths['html']} and {paths['markdown']} "
-         f"({len(paths['figures'])} figures)")
+        lecture_reproduce.reproduce(part=part, quick=quick, out=out, data_dir=data_dir, seed=seed,
+                                    command=_command_line(), echo=click.echo)
+    except lecture_reproduce.ReproduceError as e:
+        raise click.ClickException(str(e)) from None
 
 
 # ----------------------------------------------------------------------------- train / predict
@@ -216,11 +89,10 @@ def _fail(err):
 @main.command()
 @click.option("--data", required=True, metavar="FILE.csv",
               help="Training data, a CSV file with a header line.")
-@click.option("--task", required=True, type=click.Choice(["forecast", "classify"]),
+@click.option("--task", required=True, type=click.Choice(list(app.TASKS)),
               help="forecast: predict the next value(s) of numeric series; classify: binary "
                    "text classification.")
-@click.option("--model", "kind", type=click.Choice(["simple_rnn", "lstm", "gru", "conv1d_rnn",
-                                                    "mlp"]), default=None,
+@click.option("--model", "kind", type=click.Choice(list(app.MODELS)), default=None,
               help="Network: a recurrent layer (simple_rnn, lstm, gru), Conv1D then SimpleRNN "
                    "(conv1d_rnn) or a dense network (mlp), then a Dense output layer.  "
                    "[default: simple_rnn for forecast, lstm for classify]")
@@ -268,19 +140,18 @@ def train(data, task, kind, text_column, label_column, window, horizon, column, 
       rnnlab train --data reviews.csv --task classify --text-column text \\
           --label-column label --out reviews.model
     """
-    from rnnlab import pipeline
     t0 = time.perf_counter()
 
     def on_epoch(epoch, total, logs):
         shown = ", ".join(f"{k} {v:.4f}" for k, v in logs.items())
         click.echo(f"epoch {epoch}/{total}: {shown}", err=True)
     try:
-        s = pipeline.train(data, task, out, model=kind, epochs=epochs, batch_size=batch_size,
-                           seed=seed, units=units, learning_rate=learning_rate, column=column,
-                           window=window, horizon=horizon, text_column=text_column,
-                           label_column=label_column, max_features=max_features,
-                           seq_len=seq_len, on_epoch=on_epoch)
-    except pipeline.PipelineError as e:
+        s = app.train(data, task, out, model=kind, epochs=epochs, batch_size=batch_size,
+                      seed=seed, units=units, learning_rate=learning_rate, column=column,
+                      window=window, horizon=horizon, text_column=text_column,
+                      label_column=label_column, max_features=max_features, seq_len=seq_len,
+                      on_epoch=on_epoch)
+    except app.AppError as e:
         _fail(e)
     extra = "".join(f", {k} {v:.4f}" for k, v in s.extra.items())
     click.echo(f"trained {s.model} ({s.task}) on {s.samples:,} samples for {s.epochs} epochs: "
@@ -307,22 +178,16 @@ def predict(model_path, data, out):
       holds the forecast after the end of the series.
     classify: row, probability (of the second label) and the predicted label.
     """
-    from rnnlab import pipeline
     try:
-        if out is not None:
-            pipeline.check_writable(out)
-        header, rows, note = pipeline.predict(model_path, data)
-        text = pipeline.to_csv(header, rows)
-        if out is None:
-            click.echo(text, nl=False)
-        else:
-            pipeline.write_atomic(out, text.encode())
-    except pipeline.PipelineError as e:
+        result = app.predict(model_path, data, out)
+    except app.AppError as e:
         _fail(e)
-    if note:
-        click.echo(note, err=True)
+    if out is None:
+        click.echo(result.text, nl=False)
+    if result.note:
+        click.echo(result.note, err=True)
     if out is not None:
-        click.echo(f"wrote {len(rows):,} predictions to {out}", err=True)
+        click.echo(f"wrote {len(result.rows):,} predictions to {out}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,8 @@ import importlib.util
 
 import numpy as np
 
+from rnnlab import checks
+
 _FLOATX = "float32"
 _SEED: int | None = None
 _RNG = np.random.default_rng()
@@ -35,9 +37,7 @@ def set_floatx(value: str) -> None:
 def set_random_seed(seed: int) -> None:
     """Reseed the generator behind every random draw in rnnlab (weights, dropout, shuffling)."""
     global _SEED, _RNG
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    _SEED = int(seed)
+    _SEED = checks.non_negative_int(seed, "seed")
     _RNG = np.random.default_rng(_SEED)
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlab import checks
+
 __all__ = ["plot_series", "plot_history", "plot_predictions", "plot_losses"]
 
 
@@ -65,8 +67,7 @@ def plot_series(series, n_steps=None, y=None, y_pred=None, x_label="$t$", y_labe
         raise ValueError(f"series must be a non-empty 1-D sequence, got shape {s.shape}")
     if n_steps is None:
         n_steps = s.size
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+    n_steps = checks.positive_int(n_steps, "n_steps")
     fig = _new_figure() if ax is None else ax.figure
     if ax is None:
         ax = fig.add_subplot(1, 1, 1)

@@ -9,11 +9,12 @@ prediction), model summaries, seeds, versions, timings and the exact command lin
 from __future__ import annotations
 
 import html
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from rnnlab import io as rio
 
 __all__ = ["Figure", "ReportContext", "make_figures", "write_report"]
 
@@ -248,9 +249,7 @@ def _html(ctx) -> str:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    rio.write_text(path, text)
 
 
 def write_report(ctx: ReportContext, out) -> dict:

@@ -15,7 +15,7 @@ is legitimate).  Digests are remembered per process keyed by ``(real path, size,
 loading the same 12 MB file twice hashes it once, while any change to the file triggers a new check.
 
 Downloads are atomic: the body is streamed into a temporary file in the destination directory while
-being hashed, checked, and only then moved into place with :func:`os.replace`.  Any failure (network
+being hashed (:func:`rnnlab.io.atomic_write`), checked, and only then moved into place.  Any failure (network
 error, timeout, truncated body, wrong hash, Ctrl-C) removes the temporary file, so the cache never
 holds a partial or corrupt file.  Every socket operation has a timeout, so a silent server cannot
 hang a load.  Archives published without a checksum (the IMDB and Yelp archives) pass
@@ -26,13 +26,13 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import shutil
 import sys
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from rnnlab import io
 
 __all__ = [
     "ChecksumError", "DatasetNotFoundError", "DEFAULT_TIMEOUT", "cache_dir", "data_dirs",
@@ -147,12 +147,11 @@ def download(url: str, dest, sha256: str | None = None, timeout: float = DEFAULT
 
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
     n, total = 0, None
     try:
         h = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
+        # the body lands in a temporary file beside dest, moved over it only if every check passes
+        with io.atomic_write(dest, "wb") as out:
             req = urllib.request.Request(url, headers={"User-Agent": "rnnlab"})
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 length = resp.headers.get("Content-Length")
@@ -164,17 +163,15 @@ def download(url: str, dest, sha256: str | None = None, timeout: float = DEFAULT
                         h.update(block)
                         n += len(block)
                         bar.update(len(block))
-        if total is not None and n != total:
-            raise http.client.IncompleteRead(b"", total - n)
-        actual = h.hexdigest()
-        if sha256 is not None and actual != sha256.lower():
-            raise ChecksumError(
-                f"Checksum mismatch for {dest.name!r} downloaded from {url}: expected sha256 "
-                f"{sha256.lower()}, got {actual}. Nothing was saved.")
-        os.replace(tmp, dest)
+            if total is not None and n != total:
+                raise http.client.IncompleteRead(b"", total - n)
+            actual = h.hexdigest()
+            if sha256 is not None and actual != sha256.lower():
+                raise ChecksumError(
+                    f"Checksum mismatch for {dest.name!r} downloaded from {url}: expected sha256 "
+                    f"{sha256.lower()}, got {actual}. Nothing was saved.")
     except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
         # HTTP errors, timeouts, refused connections, DNS failures, truncated bodies
-        tmp.unlink(missing_ok=True)
         reason = f"{type(err).__name__}: {getattr(err, 'reason', None) or err}"
         if isinstance(err, http.client.IncompleteRead):
             reason = f"truncated body, got {n} of {total} bytes"
@@ -183,9 +180,6 @@ def download(url: str, dest, sha256: str | None = None, timeout: float = DEFAULT
             f"$RNNLAB_DATA_DIR or in {str(dest.parent)!r} by hand to work offline.")
         exc.reason = reason
         raise exc from err
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     _VERIFIED[(os.path.realpath(dest), dest.stat().st_size, dest.stat().st_mtime_ns)] = actual
     return dest
 
@@ -247,17 +241,11 @@ def extract_archive(archive, into) -> Path:
     target = Path(into) / _archive_stem(archive.name)
     if target.is_dir():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
-    try:
+    with io.atomic_directory(target) as tmp:
         with tarfile.open(archive) as tar:
             members = list(_safe_members(tar))
             if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: also sanitise permissions
                 tar.extractall(tmp, members=members, filter="data")
             else:
                 tar.extractall(tmp, members=members)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target

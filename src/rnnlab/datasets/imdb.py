@@ -12,15 +12,14 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import os
 import re
 import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from rnnlab import config
+from rnnlab import checks, config
+from rnnlab import io as rio
 from rnnlab.datasets._files import DatasetNotFoundError, cache_dir, find_file, get_file
 
 __all__ = ["FILES", "ARCHIVE", "ARCHIVE_URL", "CONVERTED_SUBDIR", "load_data", "convert_archive"]
@@ -57,17 +56,12 @@ def _read_csv(file: Path):
 def _write_csv(rows, dest: Path):
     """Write (label, rating, text) rows to a gzipped CSV atomically."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, \
-                io.TextIOWrapper(gz, encoding="utf-8", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["label", "rating", "text"])
-            w.writerows(rows)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with rio.atomic_write(dest, "wb") as raw, \
+            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, \
+            io.TextIOWrapper(gz, encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["label", "rating", "text"])
+        w.writerows(rows)
 
 
 def convert_archive(source, out_dir) -> dict:
@@ -137,10 +131,7 @@ def _locate(path):
 def _check_num(num, split, n_total=None):
     if num is None:
         return
-    if (isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1
-            or (n_total is not None and num > n_total)):
-        bound = f"[1, {n_total}]" if n_total is not None else ">= 1"
-        raise ValueError(f"num_{split} must be an integer in {bound}, got {num!r}")
+    checks.integer(num, f"num_{split}", low=1, high=n_total)
 
 
 def _subset(arrays, num, n_total, rng, split):

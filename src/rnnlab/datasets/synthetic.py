@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab import config
+from rnnlab import checks, config
 from rnnlab.datasets.fortune500 import SeriesData
 
 __all__ = ["time_series", "reviews", "POSITIVE_WORDS", "NEGATIVE_WORDS", "NEGATORS"]
@@ -22,9 +22,7 @@ _KINDS = ("mixed", "sine", "walk")
 
 
 def _check_int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
+    return checks.integer(value, name, low=low)
 
 
 def _sines(rng, n, T):

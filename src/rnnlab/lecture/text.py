@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rnnlab import config
+from rnnlab.callbacks import EarlyStopping
+from rnnlab.datasets import DatasetNotFoundError, imdb, synthetic, yelp_polarity
+from rnnlab.layers import LSTM, Conv1D, Dense, Embedding, SimpleRNN
 from rnnlab.lecture.results import Row, fmt
+from rnnlab.models import Sequential
+from rnnlab.preprocessing.sequence import pad_sequences
+from rnnlab.preprocessing.text import Tokenizer
 
 LECTURE_YELP = {"mlp": 0.587, "simple_rnn": 0.816, "conv1d_rnn": 0.826, "lstm": 0.923}
 KERAS3_IMDB = {"mlp": 0.533, "simple_rnn": 0.675, "conv1d_rnn": 0.499, "lstm": 0.788,
@@ -38,8 +44,6 @@ class TextResult:
 
 def build_model(kind: str, max_features=10000, words_embed_dim=50, n_cells=10, optimizer="adam"):
     """One of the lecture's text models, compiled as in the lecture (Adam, BCE, accuracy)."""
-    from rnnlab import Sequential
-    from rnnlab.layers import LSTM, Conv1D, Dense, Embedding, SimpleRNN
     emb = lambda **kw: Embedding(max_features + 1, words_embed_dim, **kw)  # noqa: E731
     if kind == "mlp":
         layers = [emb(), Dense(n_cells, activation="relu"), Dense(1, activation="sigmoid")]
@@ -61,7 +65,6 @@ def build_model(kind: str, max_features=10000, words_embed_dim=50, n_cells=10, o
 
 def load(dataset="imdb", path=None, num_train=None, num_test=None, seed=0):
     """(train texts, train labels, test texts, test labels, name, synthetic?)."""
-    from rnnlab.datasets import DatasetNotFoundError, imdb, synthetic, yelp_polarity
     loaders = {"imdb": imdb, "yelp": yelp_polarity}
     if dataset == "synthetic":
         texts, labels = synthetic.reviews(n=(num_train or 4000) + (num_test or 1000), seed=seed)
@@ -82,8 +85,7 @@ def load(dataset="imdb", path=None, num_train=None, num_test=None, seed=0):
 
 
 def sequences(tokenizer, texts, seq_len, padding="post", truncating="post"):
-    from rnnlab.preprocessing import sequence
-    return sequence.pad_sequences(tokenizer.texts_to_sequences(texts), padding=padding,
+    return pad_sequences(tokenizer.texts_to_sequences(texts), padding=padding,
                                   truncating=truncating, maxlen=seq_len)
 
 
@@ -91,12 +93,10 @@ def run(dataset="imdb", path=None, models=ALL_MODELS, num_train=None, num_test=N
         max_features=10000, seq_len=100, epochs=100, batch_size=30, patience=5, seed=0,
         verbose=0, progress=None) -> TextResult:
     """Train and evaluate the lecture's text models; rows compare with the lecture's accuracies."""
-    from rnnlab.callbacks import EarlyStopping
-    from rnnlab.preprocessing import text
     say = progress or (lambda msg: None)
     say(f"loading {dataset} reviews")
     xtr, ytr, xte, yte, name, synthetic = load(dataset, path, num_train, num_test, seed)
-    tokenizer = text.Tokenizer(num_words=max_features)
+    tokenizer = Tokenizer(num_words=max_features)
     tokenizer.fit_on_texts(xtr)
     res = TextResult(rows=[], dataset=name, synthetic=synthetic)
     cache = {}

@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rnnlab import config, scratch
+from rnnlab.datasets import DatasetNotFoundError, fortune500, synthetic
+from rnnlab.layers import SimpleRNN
 from rnnlab.lecture.results import Row, fmt
+from rnnlab.models import Sequential
+from rnnlab.optimizers import Adam
 
 LECTURE = {
     "mean": 0.3516210190443937,
@@ -40,7 +44,6 @@ class TimeSeriesResult:
 
 def load(path=None):
     """(X, y, tickers, synthetic?) from the lecture's CSV, or synthetic series if it is missing."""
-    from rnnlab.datasets import DatasetNotFoundError, fortune500, synthetic
     try:
         d = fortune500.load_data(path)
         return d, False
@@ -49,9 +52,6 @@ def load(path=None):
 
 
 def simple_rnn_model(stack: bool):
-    from rnnlab import Sequential
-    from rnnlab.layers import SimpleRNN
-    from rnnlab.optimizers import Adam
     if stack:
         model = Sequential([SimpleRNN(10, return_sequences=True, input_shape=[None, 1]),
                             SimpleRNN(5, return_sequences=True), SimpleRNN(1)])

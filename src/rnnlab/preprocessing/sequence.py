@@ -17,6 +17,8 @@ from itertools import chain
 
 import numpy as np
 
+from rnnlab import checks
+
 __all__ = ["pad_sequences", "timeseries_windows", "MinMaxScaler"]
 
 _SIDES = ("pre", "post")
@@ -43,12 +45,7 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
     if truncating not in _SIDES:
         raise ValueError(f'Truncating type "{truncating}" not understood: expected "pre" or '
                          '"post"')
-    if maxlen is not None:
-        if isinstance(maxlen, bool) or not isinstance(maxlen, numbers.Integral):
-            raise ValueError(f"maxlen must be a non-negative integer or None, got {maxlen!r}")
-        if maxlen < 0:
-            raise ValueError(f"maxlen must be >= 0, got {maxlen}")
-        maxlen = int(maxlen)
+    maxlen = checks.non_negative_int(maxlen, "maxlen", allow_none=True)
     is_str = _is_str_dtype(dtype)
     if isinstance(value, str) and dtype is not object and not is_str:
         raise ValueError(f"`dtype` {dtype} is not compatible with `value`'s type: "
@@ -117,9 +114,7 @@ def _fill_flat(x, seqs, lengths, maxlen, padding, truncating) -> bool:
 
 
 def _positive_int(name, v):
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-        raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    return int(v)
+    return checks.positive_int(v, name)
 
 
 def timeseries_windows(series, window, horizon=1, stride=1, features_last=False):

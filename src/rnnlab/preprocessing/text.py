@@ -5,11 +5,12 @@ Keras's, so a lecture notebook keeps its numbers after swapping the import.  It 
 speed (see benchmarks/tokenizer_speed.py), with no Python code run per word:
 
 * with Numba and the fast kernels selected (``rnnlab.config.set_kernels``), word-level texts are
-  split, indexed and counted by one compiled loop over the corpus's UTF-8 bytes
-  (:mod:`rnnlab.preprocessing._text_kernel`); the pure-Python path below is the reference;
+  split, indexed and counted by one compiled loop over the corpus's UTF-8 bytes (chosen by
+  :func:`rnnlab.preprocessing.indexer.compiled_indexer`); the pure-Python path below is the
+  reference;
 * filters become separators through one ``bytes.translate`` of the UTF-8 text (identical to
   Keras's ``str.translate`` when filters and ``split`` are ASCII, and far faster on non-ASCII
-  text), then one ``str.split``;
+  text; :func:`rnnlab.preprocessing.indexer.replacer`), then one ``str.split``;
 * fitting maps each token to a dense id with one C-level dict lookup and counts with
   ``np.bincount``;
 * ``texts_to_sequences`` looks tokens up with ``map(dict.get, tokens)``, and for the very text
@@ -34,11 +35,13 @@ import json
 import struct
 import warnings
 from collections import Counter, OrderedDict, defaultdict
-from functools import lru_cache
 from hashlib import md5
 from itertools import count, repeat
 
 import numpy as np
+
+from rnnlab import checks
+from rnnlab.preprocessing.indexer import FitCache, compiled_indexer, replacer
 
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 _MODES = ("binary", "count", "tfidf", "freq")
@@ -71,50 +74,6 @@ def _filters_key(filters) -> str:
             raise ValueError(f"filters must be a string or a list of single characters, "
                              f"got element {c!r}")
     return "".join(chars)
-
-
-@lru_cache(maxsize=64)
-def _table(filters: str, split: str) -> dict:
-    """The ``str.translate`` table that turns every filter character into the separator."""
-    return str.maketrans(dict.fromkeys(filters, split))
-
-
-@lru_cache(maxsize=64)
-def _replacer(filters: str, split: str):
-    """A function ``text -> text`` with every filter character replaced by ``split``.
-
-    ``str.translate`` is slow on non-ASCII text (a dict lookup per character), so when the
-    filters and the separator are ASCII the text goes through UTF-8 and ``bytes.translate``
-    with a 256-byte table instead: ASCII bytes never occur inside a multi-byte UTF-8 sequence,
-    so the result is identical ('surrogatepass' keeps even lone surrogates intact).
-    """
-    if not filters:
-        return lambda text: text
-    if filters.isascii() and len(split) == 1 and split.isascii():
-        btable = bytes.maketrans(filters.encode(), split.encode() * len(filters))
-
-        def replace(text):
-            return text.encode("utf-8", "surrogatepass").translate(btable).decode(
-                "utf-8", "surrogatepass")
-        return replace
-    table = _table(filters, split)
-    return lambda text: text.translate(table)
-
-
-def _compiled_index(filters: str, split: str, char_level: bool):
-    """The compiled corpus indexer (:mod:`._text_kernel`) and its ``bytes.translate`` table, or
-    ``(None, None)`` when it does not apply: reference kernels selected (``rnnlab.config``), Numba
-    missing, character-level tokens, or a separator/filters that are not single ASCII bytes."""
-    from rnnlab import config
-    if (char_level or config.kernels() != "fast" or len(split) != 1 or not split.isascii()
-            or not filters.isascii()):
-        return None, None
-    try:
-        from rnnlab.preprocessing._text_kernel import index_corpus
-    except ImportError:                                 # pragma: no cover - Numba not installed
-        return None, None
-    table = bytes.maketrans(filters.encode(), split.encode() * len(filters)) if filters else None
-    return index_corpus, table
 
 
 def _bad_text(pos, text, what="text"):
@@ -150,14 +109,13 @@ def text_to_word_sequence(text, filters=DEFAULT_FILTERS, lower=True, split=" "):
     _check_split(split)
     if lower:
         text = text.lower()
-    return list(filter(None, _replacer(_filters_key(filters), split)(text).split(split)))
+    return list(filter(None, replacer(_filters_key(filters), split)(text).split(split)))
 
 
 def hashing_trick(text, n, hash_function=None, filters=DEFAULT_FILTERS, lower=True, split=" "):
     """Words of ``text`` hashed into ``[1, n - 1]`` (0 stays reserved); ``hash_function`` is
     Python's ``hash`` (not stable across runs), ``"md5"`` (stable) or any ``str -> int``."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise ValueError(f"n (the hashing space size) must be an integer >= 2, got {n!r}")
+    n = checks.integer(n, "n (the hashing space size)", low=2)
     if hash_function is None:
         hash_function = hash
     elif hash_function == "md5":
@@ -173,51 +131,6 @@ def one_hot(text, n, filters=DEFAULT_FILTERS, lower=True, split=" "):
 
 
 _CHUNK = 4096
-
-
-class _FitCache:
-    """Token ids of the last fitted texts: ``ids[offsets[j]:offsets[j+1]]`` are text ``j``'s,
-    ids index ``words`` (the fit's tokens in first-appearance order).  Holding the text objects
-    keeps their ``id()`` unique, so ``where[id(text)]`` identifies a fitted text exactly."""
-
-    def __init__(self, settings, texts, offsets, ids, words):
-        self.settings = settings
-        self.texts = texts
-        self.where = {id(t): j for j, t in enumerate(texts) if t is not None} if texts else {}
-        self.offsets = offsets
-        self.ids = ids
-        self.words = words
-
-    def lut(self, split_get, oov):
-        """Output index per fit-local id (0 = drop), as split texts are looked up."""
-        default = 0 if oov is None else oov
-        vals = [split_get(w, default) or 0 for w in self.words]
-        return np.asarray(vals, dtype=np.int64)
-
-    def fill(self, out, hits, lut):
-        """Put the sequences of the fitted texts ``hits = [(slot, j)]`` into ``out[slot]``."""
-        if not hits:
-            return
-        slots = [s for s, _ in hits]
-        docs = np.fromiter((j for _, j in hits), dtype=np.int64, count=len(hits))
-        starts = self.offsets[docs]
-        lens = self.offsets[docs + 1] - starts
-        if len(docs) == 1 or np.all(np.diff(docs) == 1):     # a run of consecutive texts
-            seg = self.ids[starts[0]:starts[0] + lens.sum()]
-        else:
-            rel = np.zeros(len(docs), dtype=np.int64)
-            np.cumsum(lens[:-1], out=rel[1:])
-            seg = self.ids[np.arange(lens.sum()) + np.repeat(starts - rel, lens)]
-        mapped = lut[seg]
-        keep = mapped != 0
-        values = mapped[keep].tolist()
-        bounds = np.zeros(len(docs) + 1, dtype=np.int64)
-        np.cumsum(lens, out=bounds[1:])
-        kept_before = np.zeros(len(seg) + 1, dtype=np.int64)
-        np.cumsum(keep, out=kept_before[1:])
-        cuts = kept_before[bounds].tolist()
-        for k, slot in enumerate(slots):
-            out[slot] = values[cuts[k]:cuts[k + 1]]
 
 
 class Tokenizer:
@@ -237,12 +150,9 @@ class Tokenizer:
             num_words = kwargs.pop("nb_words")
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments for Tokenizer: {sorted(kwargs)}")
-        if num_words is not None:
-            if isinstance(num_words, bool) or not isinstance(num_words, (int, np.integer)):
-                raise TypeError(f"num_words must be an integer or None, got {num_words!r}")
-            if num_words < 1:
-                raise ValueError(f"num_words must be >= 1 (or None for no limit), got {num_words}")
-            num_words = int(num_words)
+        if num_words is not None and not checks.is_int(num_words):
+            raise TypeError(f"num_words must be an integer or None, got {num_words!r}")
+        num_words = checks.positive_int(num_words, "num_words", allow_none=True)
         _check_split(split)
         _filters_key(filters)
         self.word_counts = OrderedDict()
@@ -273,7 +183,7 @@ class Tokenizer:
         """
         filters, lower, split, char_level = self._settings()
         _check_split(split)
-        replace = _replacer(filters, split)
+        replace = replacer(filters, split)
 
         def tokenize(pos, text):
             if type(text) is not str:
@@ -296,7 +206,7 @@ class Tokenizer:
 
         Speed: with the fast kernels (and ASCII filters/separator, word-level, all texts str) the
         corpus is lowered, joined into one UTF-8 buffer and indexed by one compiled loop
-        (:mod:`rnnlab.preprocessing._text_kernel`).  Otherwise (the reference path) each token
+        (:mod:`rnnlab.preprocessing.indexer`).  Otherwise (the reference path) each token
         costs one C-level dict lookup that gives it a dense id, already packed as 4 bytes (new
         tokens take the next id, so ids follow first appearance); a text's ids and its set of ids
         are joined into two byte strings, and the counts are two ``np.bincount`` over the whole
@@ -305,16 +215,15 @@ class Tokenizer:
         tokenizing them again.
         """
         filters, lower, split, char_level = self._settings()
-        index, table = _compiled_index(filters, split, char_level)
+        index = compiled_indexer(filters, split, char_level)
         if index is not None:
             texts = list(_check_texts(texts))
             if all(type(t) is str for t in texts):
-                ids, offsets, words, counts, docs = index(
-                    list(map(str.lower, texts)) if lower else texts, table, split)
+                ids, offsets, words, counts, docs = index(texts, lower)
                 self.document_count += len(texts)
                 self._merge_counts(words, counts.tolist(), docs.tolist(), None)
                 self._reindex()
-                self._fit_cache = _FitCache(self._settings(), texts, offsets, ids, words)
+                self._fit_cache = FitCache(self._settings(), texts, offsets, ids, words)
                 return
         tokenize = self._tokenizer()
         vocab = defaultdict(map(_ID.pack, count()).__next__)
@@ -349,7 +258,7 @@ class Tokenizer:
         self._reindex()
         offsets = np.zeros(n_docs + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        self._fit_cache = _FitCache(self._settings(), kept, offsets, ids_arr, words)
+        self._fit_cache = FitCache(self._settings(), kept, offsets, ids_arr, words)
 
     def _merge_counts(self, words, counts, docs, skip):
         """Add one fit's counts into ``word_counts``/``word_docs`` (new words keep their
@@ -462,7 +371,7 @@ class Tokenizer:
         lut = cache.lut(split_get, oov) if cache is not None else None
         where = cache.where if cache is not None else {}
         filters, lower, split, char_level = self._settings()
-        index, table = _compiled_index(filters, split, char_level)
+        index = compiled_indexer(filters, split, char_level)
         out, hits, misses = [], [], []
         for pos, text in enumerate(_check_texts(texts)):
             j = where.get(id(text)) if type(text) is str else None
@@ -475,23 +384,20 @@ class Tokenizer:
             else:
                 out.append(convert(*tokenize(pos, text)))
             if len(out) >= _CHUNK:
-                self._fill_chunk(out, cache, hits, lut, misses, index, table, split_get, oov)
+                self._fill_chunk(out, cache, hits, lut, misses, index, split_get, oov)
                 yield from out
                 out, hits, misses = [], [], []
-        self._fill_chunk(out, cache, hits, lut, misses, index, table, split_get, oov)
+        self._fill_chunk(out, cache, hits, lut, misses, index, split_get, oov)
         yield from out
 
-    def _fill_chunk(self, out, cache, hits, lut, misses, index, table, split_get, oov):
+    def _fill_chunk(self, out, cache, hits, lut, misses, index, split_get, oov):
         """Fill ``out``'s slots for fitted texts (``hits``, from the fit's ids) and for other str
         texts (``misses``, indexed together by the compiled kernel, then looked up per word)."""
         if hits:
             cache.fill(out, hits, lut)
         if misses:
-            lower, split = self._settings()[1:3]
-            texts = [t for _, t in misses]
-            ids, offsets, words, _, _ = index(list(map(str.lower, texts)) if lower else texts,
-                                              table, split)
-            batch = _FitCache(None, (), offsets, ids, words)
+            ids, offsets, words, _, _ = index([t for _, t in misses], self._settings()[1])
+            batch = FitCache(None, (), offsets, ids, words)
             batch.fill(out, [(slot, k) for k, (slot, _) in enumerate(misses)],
                        batch.lut(split_get, oov))
 

@@ -1,0 +1,29 @@
+"""The jobs of the ``rnnlab`` command, one module per job (the engine does not import this).
+
+* :mod:`~rnnlab.app.csvfile`  reading the command's CSV files (series, texts, labels), writing CSV;
+* :mod:`~rnnlab.app.tasks`    the tasks (forecast, classify): what data they read, how they build
+  the model, how they predict;
+* :mod:`~rnnlab.app.bundle`   the bundle file (model + preprocessing in one checked zip);
+* :mod:`~rnnlab.app.output`   output files: checked early, written atomically by :mod:`rnnlab.io`;
+* :mod:`~rnnlab.app.jobs`     ``train`` and ``predict``;
+* :mod:`~rnnlab.app.errors`   :class:`AppError`, the one error a job raises for bad input.
+"""
+from rnnlab.app.bundle import load_bundle, save_bundle
+from rnnlab.app.errors import AppError
+from rnnlab.app.jobs import Prediction, TrainSummary, predict, train
+from rnnlab.app.tasks import MODELS, TASKS, ClassifyTask, ForecastTask, Task
+
+__all__ = [
+           "MODELS",
+           "TASKS",
+           "AppError",
+           "ClassifyTask",
+           "ForecastTask",
+           "Prediction",
+           "Task",
+           "TrainSummary",
+           "load_bundle",
+           "predict",
+           "save_bundle",
+           "train",
+]

@@ -1,0 +1,168 @@
+"""``rnnlab reproduce``: run the lecture's experiments and write the report.
+
+:func:`reproduce` is the whole run behind the command (the command only parses its options and
+passes ``echo`` for the console): it checks the data, notes at the top whatever stands in for a
+missing dataset or a quick run, runs the time-series and text experiments, and writes report.md,
+report.html and the figures with :mod:`rnnlab.report`.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from rnnlab import __version__, config, report
+from rnnlab.datasets import cache_dir, data_dirs, yelp_polarity
+from rnnlab.lecture import text as lect_text
+from rnnlab.lecture import timeseries as lect_ts
+from rnnlab.lecture.results import table
+
+__all__ = ["FULL", "PARTS", "QUICK", "ReproduceError", "reproduce", "versions", "yelp_present"]
+
+QUICK = {"seeds": 1, "num_train": 8000, "num_test": 4000, "text_epochs": 6}
+FULL = {"seeds": 5, "num_train": None, "num_test": None, "text_epochs": 100}
+PARTS = ("timeseries", "text", "all")
+
+
+class ReproduceError(Exception):
+    """The run cannot start or finish (bad data folder, unwritable report folder)."""
+
+
+def versions() -> dict:
+    """The versions of everything that shapes the numbers, for the report."""
+    def ver(name):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+    return {"python": platform.python_version(), "numpy": np.__version__, "numba": ver("numba"),
+            "rnnlab": __version__, "matplotlib": ver("matplotlib"), "click": ver("click"),
+            "kernels": config.kernels(), "platform": platform.platform()}
+
+
+def yelp_present() -> bool:
+    """Whether Yelp polarity files are on disk ($RNNLAB_DATA_DIR or the cache); no download."""
+    return any(yelp_polarity._find_local(p) for p in [*data_dirs(), cache_dir()])
+
+
+def _check_out(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".rnnlab-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ReproduceError(f"cannot write the report to {str(out)!r}: "
+                             f"{e.strerror or e}") from None
+
+
+def reproduce(part="all", quick=False, out=Path("rnnlab-report"), data_dir=None, seed=0,
+              command="rnnlab reproduce", echo=print) -> dict:
+    """Run the lecture's ``part`` ("timeseries", "text" or "all") and write the report into
+    ``out``; return :func:`rnnlab.report.write_report`'s paths.
+
+    ``quick`` uses :data:`QUICK` (one seed, review subsets, few text epochs) instead of
+    :data:`FULL`; ``data_dir`` sets ``$RNNLAB_DATA_DIR`` for the run; ``command`` is the command
+    line shown in the report; ``echo`` prints a console line."""
+    if part not in PARTS:
+        raise ReproduceError(f"part must be one of {', '.join(PARTS)}, got {part!r}")
+    out = Path(out)
+    if data_dir is not None:
+        data_dir = Path(data_dir)
+        if not data_dir.is_dir():
+            raise ReproduceError(f"--data-dir {str(data_dir)!r} is not an existing folder")
+        os.environ["RNNLAB_DATA_DIR"] = str(data_dir.resolve())
+    _check_out(out)
+    mode = QUICK if quick else FULL
+    seeds = tuple(range(seed, seed + mode["seeds"]))
+    started = datetime.datetime.now().astimezone()
+    t_start = time.perf_counter()
+
+    def say(prefix):
+        return lambda msg: echo(f"[{time.perf_counter() - t_start:6.1f}s] {prefix}: {msg}")
+
+    echo(f"rnnlab {__version__} reproduce: {'quick' if quick else 'full'} run, part {part}, "
+         f"seeds {list(seeds)}, report in {out}")
+    echo("checking data ...")
+    notes, datasets = [], []
+    ts_data = None
+    if part in ("timeseries", "all"):
+        ts_data, ts_synth = lect_ts.load()
+        if ts_synth:
+            notes.append("Note: the Fortune 500 file (fortune500_100_days.csv) was not found and "
+                         "could not be downloaded; the time-series results below use rnnlab's "
+                         "synthetic series, so they will not match the lecture's numbers.")
+    if part in ("text", "all"):
+        *_, synth = lect_text.load("imdb", None, mode["num_train"], mode["num_test"], seed)
+        datasets.append("imdb")
+        if synth:
+            notes.append("Note: the IMDB review files (imdb_train.csv.gz, imdb_test.csv.gz) were "
+                         "not found and could not be downloaded; the text results below use "
+                         "rnnlab's synthetic reviews, so they will not match the lecture's or "
+                         "Keras's accuracies.")
+        if yelp_present():
+            datasets.append("yelp")
+        else:
+            notes.append("Note: the Yelp polarity files were not found, so the lecture's Yelp "
+                         "models ran on IMDB reviews only; the lecture's accuracies in the table "
+                         "are for Yelp and are shown for reference.")
+    if quick:
+        parts = [f"{len(seeds)} seed"]
+        if part != "timeseries":
+            parts.append(f"review subsets of {mode['num_train']:,} train / "
+                         f"{mode['num_test']:,} test and {mode['text_epochs']} text epochs")
+        notes.append("Note: this is a quick run (--quick): " + ", ".join(parts) + ". The "
+                     "deterministic numbers (baselines, from-scratch neuron) are exact; trained "
+                     "models' numbers are rougher than a full run's.")
+    for n in notes:
+        echo(n)
+
+    ctx = report.ReportContext(command=command, started=started.isoformat(timespec="seconds"),
+                               quick=quick, seed=seed, notes=notes, versions=versions())
+    ctx.settings.append(("seeds", ", ".join(map(str, seeds))))
+    ctx.settings.append(("RNNLAB_DATA_DIR", os.environ.get("RNNLAB_DATA_DIR", "(not set)")))
+    if part in ("timeseries", "all"):
+        t0 = time.perf_counter()
+        res = lect_ts.run(seeds=seeds, progress=say("time series"))
+        ctx.timings["time series"] = time.perf_counter() - t0
+        ctx.timeseries = res
+        tickers = list(ts_data.tickers)
+        ctx.goog_index = tickers.index("GOOG") if "GOOG" in tickers else 0
+        ctx.goog_name = tickers[ctx.goog_index]
+        ctx.settings.append(("time-series epochs", ("from scratch 1000, SimpleRNN(1) 50, "
+                                                   "stack 30 (the lecture's)")))
+        echo(table(res.rows))
+    for ds in datasets:
+        t0 = time.perf_counter()
+        # live per-epoch progress bars (tqdm) on a terminal; plain lines in logs
+        res = lect_text.run(ds, num_train=mode["num_train"], num_test=mode["num_test"],
+                            epochs=mode["text_epochs"], seed=seed, progress=say(f"text/{ds}"),
+                            verbose=1 if sys.stdout.isatty() else 0)
+        ctx.timings[f"text ({ds})"] = time.perf_counter() - t0
+        ctx.texts.append(res)
+        sizes = (f"{mode['num_train']:,} train / {mode['num_test']:,} test reviews"
+                 if mode["num_train"] else "the full splits")
+        ctx.settings.append((f"text ({res.dataset})",
+                             (f"{sizes}, up to {mode['text_epochs']} epochs (EarlyStopping on "
+                             "val_loss, patience 5), batch 30, max_features 10000, seq_len 100, "
+                             f"seed {seed}")))
+        echo(table(res.rows))
+    config.set_random_seed(seed)
+    echo(f"[{time.perf_counter() - t_start:6.1f}s] writing the report ...")
+    ctx.seconds_total = time.perf_counter() - t_start
+    try:
+        paths = report.write_report(ctx, out)
+    except OSError as e:
+        raise ReproduceError(f"cannot write the report to {str(out)!r}: "
+                             f"{e.strerror or e}") from None
+    for n in notes:
+        echo(n)
+    echo(f"done in {time.perf_counter() - t_start:.1f}s: {paths['html']} and {paths['markdown']} "
+         f"({len(paths['figures'])} figures)")
+    return paths
