@@ -6,6 +6,8 @@ A callback receives ``set_model(model)`` and the hooks ``on_train_begin/end``,
 """
 from __future__ import annotations
 
+import warnings
+
 import csv
 import math
 import os
@@ -64,7 +66,6 @@ class _Monitoring(Callback):
     def _current(self, logs):
         value = (logs or {}).get(self.monitor)
         if value is None:
-            import warnings
             warnings.warn(f"{type(self).__name__}: monitored metric {self.monitor!r} is not "
                           f"available; available: {sorted(logs or {})}", RuntimeWarning,
                           stacklevel=3)

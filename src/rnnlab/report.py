@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnlab import io as rio
+from rnnlab import plotting
 
 __all__ = ["Figure", "ReportContext", "make_figures", "write_report"]
 
@@ -60,7 +61,6 @@ def make_figures(ctx: ReportContext, out: Path) -> list:
     """Draw every PNG into ``out``; returns the Figure entries (empty, with ``figure_error`` set,
     when matplotlib is not installed)."""
     try:
-        from rnnlab import plotting
         import matplotlib  # noqa: F401
     except ImportError as e:  # plots are an optional extra
         ctx.figure_error = (f"Figures were not drawn: matplotlib is not installed ({e}); "

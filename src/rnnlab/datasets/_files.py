@@ -32,6 +32,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from rnnlab import io
 
 __all__ = [
@@ -143,8 +145,6 @@ def download(url: str, dest, sha256: str | None = None, timeout: float = DEFAULT
     every failure case neither ``dest`` nor a temporary file is left behind.  ``progress``:
     True/False forces the tqdm bar on/off; None shows it for large files when stderr is a terminal.
     """
-    from tqdm.auto import tqdm
-
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     n, total = 0, None

@@ -12,6 +12,7 @@ Nothing here imports the engine (kernels, layers, models); Numba is imported on 
 """
 from __future__ import annotations
 
+import importlib
 from functools import lru_cache
 
 import numpy as np
@@ -58,12 +59,13 @@ def replacer(filters: str, split: str):
 
 @lru_cache(maxsize=1)
 def _kernel():
-    """``_text_kernel.index_corpus``, or None without Numba (imported once, on first use)."""
+    """``_text_kernel.index_corpus``, or None without Numba.  Loaded on first use: a lazy load for
+    start-up time (importing Numba costs about a second), as ``rnnlab.kernels.ops`` loads the
+    compiled kernels; not a way around an import cycle."""
     try:
-        from rnnlab.preprocessing._text_kernel import index_corpus
+        return importlib.import_module("rnnlab.preprocessing._text_kernel").index_corpus
     except ImportError:                                 # pragma: no cover - Numba not installed
         return None
-    return index_corpus
 
 
 class CompiledIndexer:
