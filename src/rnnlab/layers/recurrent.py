@@ -13,9 +13,7 @@ from rnnlab import config
 from rnnlab import initializers as _init
 from rnnlab import regularizers as _reg
 from rnnlab.kernels import activations as _act
-from rnnlab.kernels import gru as _gru_k
-from rnnlab.kernels import lstm as _lstm_k
-from rnnlab.kernels import simple_rnn as _rnn_k
+from rnnlab.kernels.ops import get_ops
 from rnnlab.layers.base import Layer, _is_multi
 
 
@@ -29,7 +27,8 @@ def _rate(value, what, layer):
 class RNNBase(Layer):
     """What SimpleRNN, LSTM and GRU share.  Subclasses set:
 
-    ``_kernels`` (a kernels module with ``get_impl``), ``_n_gates`` (kernel width in units),
+    ``_kernels`` (the cell's name in the Ops: ``<name>_forward``/``<name>_backward``),
+    ``_n_gates`` (kernel width in units),
     ``_state_names`` (("h",) or ("h", "c")), and ``_cell_kwargs()`` (extra keywords of the kernel).
 
     ``forward`` output: the last output (N, u), or the sequence (N, T, u) with ``return_sequences``,
@@ -194,10 +193,11 @@ class RNNBase(Layer):
             step_mask = None if step_mask is None else step_mask[:, ::-1]
         in_mask, rec_mask = self._dropout_masks(training, n, m, dtype)
         xin = x * in_mask if in_mask is not None else np.ascontiguousarray(x)
-        forward_k, backward_k = self._kernels.get_impl(config.kernels())
-        res = forward_k(xin, *states, W, U, b, **self._cell_kwargs(), rec_mask=rec_mask,
-                        step_mask=step_mask)
-        seq, finals, cache = res[0], list(res[1:-1]), res[-1]
+        ops = get_ops()
+        seq, finals, cache = getattr(ops, self._kernels + "_forward")(
+            xin, tuple(states), {"kernel": W, "recurrent_kernel": U, "bias": b}, rec_mask,
+            step_mask, **self._cell_kwargs())
+        finals = list(finals)
         main = seq if self.return_sequences else finals[0].copy()
         out = [main] + finals if self.return_state else main
         n_states = len(self._state_names)
@@ -220,12 +220,13 @@ class RNNBase(Layer):
                 d_seq = np.zeros((n, t, self.units), dtype=dtype)
                 if d_main is not None:  # the last output is h_T
                     d_fin[0] = d_fin[0] + d_main
-            r = backward_k(d_seq, *d_fin, cache)
-            dx, d_states = r[0], list(r[1:1 + n_states])
-            self.grads["kernel"] += r[-3]
-            self.grads["recurrent_kernel"] += r[-2]
+            dx, d_states, grads = getattr(ops, self._kernels + "_backward")(d_seq, tuple(d_fin),
+                                                                            cache)
+            d_states = list(d_states)
+            self.grads["kernel"] += grads["kernel"]
+            self.grads["recurrent_kernel"] += grads["recurrent_kernel"]
             if self.use_bias:
-                self.grads["bias"] += r[-1]
+                self.grads["bias"] += grads["bias"]
             if in_mask is not None:
                 dx = dx * in_mask
             if self.go_backwards:
@@ -264,10 +265,10 @@ class SimpleRNN(RNNBase):
     ``h_t = activation(x_t·kernel + h_{t-1}·recurrent_kernel + bias)``.
 
     The lecture's ``Ŷ_t = tanh(W0 + X_t·W1 + Ŷ_{t-1}·W2)`` with ``units`` neurons; the math and its
-    gradient are in :mod:`rnnlab.kernels.simple_rnn`.
+    gradient are in :mod:`rnnlab.kernels.reference.simple_rnn`.
     """
 
-    _kernels = _rnn_k
+    _kernels = "simple_rnn"
     _n_gates = 1
     _state_names = ("h",)
 
@@ -293,10 +294,10 @@ class LSTM(_GatedRNN):
     """Long Short-Term Memory (Hochreiter & Schmidhuber, 1997) with Keras's i, f, c, o gate layout.
 
     ``unit_forget_bias=True`` starts the forget-gate bias at 1 (Jozefowicz et al., 2015).  The
-    equations and their gradient are in :mod:`rnnlab.kernels.lstm`.
+    equations and their gradient are in :mod:`rnnlab.kernels.reference.lstm`.
     """
 
-    _kernels = _lstm_k
+    _kernels = "lstm"
     _n_gates = 4
     _state_names = ("h", "c")
 
@@ -321,10 +322,11 @@ class GRU(_GatedRNN):
 
     ``reset_after=True`` (default, as Keras 3 and PyTorch) applies the reset gate after the
     recurrent matmul and has a (2, 3·units) bias; ``reset_after=False`` is the original variant
-    with a (3·units,) bias.  The equations and their gradient are in :mod:`rnnlab.kernels.gru`.
+    with a (3·units,) bias.  The equations and their gradient are in
+    :mod:`rnnlab.kernels.reference.gru`.
     """
 
-    _kernels = _gru_k
+    _kernels = "gru"
     _n_gates = 3
     _state_names = ("h",)
 

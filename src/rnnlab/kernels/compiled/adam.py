@@ -2,20 +2,45 @@
 
 The embedding matrix (500,050 parameters in the lecture's text models) is updated every step, so
 the update is memory-bound; fusing it reads and writes each array once.  The arithmetic and the
-rounding are those of :meth:`rnnlab.optimizers.Adam._update`: m and v in the parameter's dtype,
-``m += (1-β1)(g - m)``, ``v += (1-β2)(g² - v)``, and the step ``lr_t·m / (√v + ε)`` in float64,
-rounded to the parameter's dtype before it is subtracted.
+rounding are those of :func:`rnnlab.kernels.reference.optimizers.adam_update`: m and v in the
+parameter's dtype, ``m += (1-β1)(g - m)``, ``v += (1-β2)(g² - v)``, and the step
+``lr_t·m / (√v + ε)`` in float64, rounded to the parameter's dtype before it is subtracted.
 """
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
 
+from rnnlab.kernels.reference.optimizers import AdamStep
+
+
+class AdamArrays(NamedTuple):
+    """The flat (raveled) arrays of one update: parameter, gradient, m, v and v̂ (v again without
+    AMSGrad, never read then)."""
+    p: np.ndarray
+    g: np.ndarray
+    m: np.ndarray
+    v: np.ndarray
+    vhat: np.ndarray
+
+
+class AdamScalars(NamedTuple):
+    """AMSGrad, clear g once read, 1-β1 and 1-β2 and ε in the parameters' dtype, lr_t in float64."""
+    amsgrad: bool
+    zero: bool
+    b1c: np.floating
+    b2c: np.floating
+    lr_t: float
+    eps: np.floating
+
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _adam_f32_at(i, p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps):
+def _adam_f32_at(i, a, h):
+    p, g, m, v, vhat = a
+    amsgrad, zero, b1c, b2c, lr_t, eps = h
     gi = g[i]
     if zero:
         g[i] = 0
@@ -32,7 +57,9 @@ def _adam_f32_at(i, p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _adam_f64_at(i, p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps):
+def _adam_f64_at(i, a, h):
+    p, g, m, v, vhat = a
+    amsgrad, zero, b1c, b2c, lr_t, eps = h
     gi = g[i]
     if zero:
         g[i] = 0
@@ -48,21 +75,23 @@ def _adam_f64_at(i, p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps):
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _adam_f32(p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps):
-    for i in prange(p.shape[0]):
-        _adam_f32_at(i, p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps)
+def _adam_f32(a, h):
+    for i in prange(a.p.shape[0]):
+        _adam_f32_at(i, a, h)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _adam_f64(p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps):
-    for i in prange(p.shape[0]):
-        _adam_f64_at(i, p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps)
+def _adam_f64(a, h):
+    for i in prange(a.p.shape[0]):
+        _adam_f64_at(i, a, h)
 
 
 # The serial kernels spell the update out: calling the inlined helpers from a plain (non-prange)
 # loop compiled to code ~25x slower (measured: 63 µs instead of 2.5 µs for 2,000 entries).
 @njit(cache=True, error_model="numpy")
-def _adam_f32_serial(p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps):
+def _adam_f32_serial(a, h):
+    p, g, m, v, vhat = a
+    amsgrad, zero, b1c, b2c, lr_t, eps = h
     for i in range(p.shape[0]):
         gi = g[i]
         if zero:
@@ -80,7 +109,9 @@ def _adam_f32_serial(p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps):
 
 
 @njit(cache=True, error_model="numpy")
-def _adam_f64_serial(p, g, m, v, vhat, amsgrad, zero, b1c, b2c, lr_t, eps):
+def _adam_f64_serial(a, h):
+    p, g, m, v, vhat = a
+    amsgrad, zero, b1c, b2c, lr_t, eps = h
     for i in range(p.shape[0]):
         gi = g[i]
         if zero:
@@ -103,26 +134,31 @@ _KERNELS = {(np.dtype(np.float32), True): _adam_f32, (np.dtype(np.float64), True
             (np.dtype(np.float64), False): _adam_f64_serial}
 
 
-def adam_update(p, g, m, v, vhat, lr_t, beta_1, beta_2, epsilon, zero_grad=False) -> bool:
-    """Update ``p, m, v`` (and ``vhat`` unless None) in place; False if the arrays do not fit the
-    fused path (non-contiguous, mixed or non-float dtypes), so the caller falls back to NumPy.
+def adam_update(param, grad, slots, step: AdamStep, zero_grad=False) -> bool:
+    """Update ``param`` and its ``slots`` ((m, v) or (m, v, v̂)) in place in one fused pass and
+    return True; False if the arrays do not fit the fused path (non-contiguous, mixed or
+    non-float dtypes) and nothing was done, so that the caller falls back to the reference.
 
-    ``zero_grad=True`` also sets ``g`` to zero once read (the training loop's next step needs zeroed
-    gradients; clearing them in this pass saves a separate one over the embedding's 2 MB)."""
+    ``zero_grad=True`` also sets ``grad`` to zero once read (the training loop's next step needs
+    zeroed gradients; clearing them in this pass saves a separate one over the embedding's 2 MB)."""
+    p = param
     dt = p.dtype
     fn = _KERNELS.get((dt, p.size >= PARALLEL_MIN))
     if fn is None or not p.flags.c_contiguous:
         return False
-    for a in (m, v) if vhat is None else (m, v, vhat):
+    for a in slots:
         if a.dtype != dt or not a.flags.c_contiguous or a.shape != p.shape:
             return False
-    gc = np.ascontiguousarray(g, dtype=dt)
+    gc = np.ascontiguousarray(grad, dtype=dt)
     if gc.shape != p.shape:
         return False
-    in_place = zero_grad and gc is g
+    in_place = zero_grad and gc is grad
     t = dt.type
-    fn(p.ravel(), gc.ravel(), m.ravel(), v.ravel(), v.ravel() if vhat is None else vhat.ravel(),
-       vhat is not None, in_place, t(1.0 - beta_1), t(1.0 - beta_2), float(lr_t), t(epsilon))
+    amsgrad = len(slots) > 2
+    m, v = slots[0].ravel(), slots[1].ravel()
+    fn(AdamArrays(p.ravel(), gc.ravel(), m, v, slots[2].ravel() if amsgrad else v),
+       AdamScalars(amsgrad, bool(in_place), t(1.0 - step.beta_1), t(1.0 - step.beta_2),
+                   float(step.lr_t), t(step.epsilon)))
     if zero_grad and not in_place:
-        g[...] = 0
+        grad[...] = 0
     return True
