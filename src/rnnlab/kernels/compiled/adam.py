@@ -37,61 +37,79 @@ class AdamScalars(NamedTuple):
     eps: np.floating
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _adam_f32_at(i, a, h):
-    p, g, m, v, vhat = a
-    amsgrad, zero, b1c, b2c, lr_t, eps = h
-    gi = g[i]
-    if zero:
-        g[i] = 0
-    mi = m[i] + b1c * (gi - m[i])
-    vi = v[i] + b2c * (gi * gi - v[i])
-    m[i] = mi
-    v[i] = vi
-    if amsgrad:
-        if vi > vhat[i] or vi != vi:
-            vhat[i] = vi
-        vi = vhat[i]
-    den = np.float32(math.sqrt(vi)) + eps
-    p[i] = p[i] - np.float32(lr_t * np.float64(mi) / np.float64(den))
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _adam_f64_at(i, a, h):
-    p, g, m, v, vhat = a
-    amsgrad, zero, b1c, b2c, lr_t, eps = h
-    gi = g[i]
-    if zero:
-        g[i] = 0
-    mi = m[i] + b1c * (gi - m[i])
-    vi = v[i] + b2c * (gi * gi - v[i])
-    m[i] = mi
-    v[i] = vi
-    if amsgrad:
-        if vi > vhat[i] or vi != vi:
-            vhat[i] = vi
-        vi = vhat[i]
-    p[i] = p[i] - lr_t * mi / (math.sqrt(vi) + eps)
-
-
+# Each kernel unpacks its two bundles once, before the loop, and spells the update out (as the
+# serial ones must: calling an inlined per-element helper from a plain (non-prange) loop compiled
+# to code ~25x slower, measured 63 µs instead of 2.5 µs for 2,000 entries).
 @njit(cache=True, error_model="numpy", parallel=True)
 def _adam_f32(a, h):
-    for i in prange(a.p.shape[0]):
-        _adam_f32_at(i, a, h)
+    p = a.p
+    g = a.g
+    m = a.m
+    v = a.v
+    vhat = a.vhat
+    amsgrad = h.amsgrad
+    zero = h.zero
+    b1c = h.b1c
+    b2c = h.b2c
+    lr_t = h.lr_t
+    eps = h.eps
+    for i in prange(p.shape[0]):
+        gi = g[i]
+        if zero:
+            g[i] = 0
+        mi = m[i] + b1c * (gi - m[i])
+        vi = v[i] + b2c * (gi * gi - v[i])
+        m[i] = mi
+        v[i] = vi
+        if amsgrad:
+            if vi > vhat[i] or vi != vi:
+                vhat[i] = vi
+            vi = vhat[i]
+        den = np.float32(math.sqrt(vi)) + eps
+        p[i] = p[i] - np.float32(lr_t * np.float64(mi) / np.float64(den))
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def _adam_f64(a, h):
-    for i in prange(a.p.shape[0]):
-        _adam_f64_at(i, a, h)
+    p = a.p
+    g = a.g
+    m = a.m
+    v = a.v
+    vhat = a.vhat
+    amsgrad = h.amsgrad
+    zero = h.zero
+    b1c = h.b1c
+    b2c = h.b2c
+    lr_t = h.lr_t
+    eps = h.eps
+    for i in prange(p.shape[0]):
+        gi = g[i]
+        if zero:
+            g[i] = 0
+        mi = m[i] + b1c * (gi - m[i])
+        vi = v[i] + b2c * (gi * gi - v[i])
+        m[i] = mi
+        v[i] = vi
+        if amsgrad:
+            if vi > vhat[i] or vi != vi:
+                vhat[i] = vi
+            vi = vhat[i]
+        p[i] = p[i] - lr_t * mi / (math.sqrt(vi) + eps)
 
 
-# The serial kernels spell the update out: calling the inlined helpers from a plain (non-prange)
-# loop compiled to code ~25x slower (measured: 63 µs instead of 2.5 µs for 2,000 entries).
 @njit(cache=True, error_model="numpy")
 def _adam_f32_serial(a, h):
-    p, g, m, v, vhat = a
-    amsgrad, zero, b1c, b2c, lr_t, eps = h
+    p = a.p
+    g = a.g
+    m = a.m
+    v = a.v
+    vhat = a.vhat
+    amsgrad = h.amsgrad
+    zero = h.zero
+    b1c = h.b1c
+    b2c = h.b2c
+    lr_t = h.lr_t
+    eps = h.eps
     for i in range(p.shape[0]):
         gi = g[i]
         if zero:
@@ -110,8 +128,17 @@ def _adam_f32_serial(a, h):
 
 @njit(cache=True, error_model="numpy")
 def _adam_f64_serial(a, h):
-    p, g, m, v, vhat = a
-    amsgrad, zero, b1c, b2c, lr_t, eps = h
+    p = a.p
+    g = a.g
+    m = a.m
+    v = a.v
+    vhat = a.vhat
+    amsgrad = h.amsgrad
+    zero = h.zero
+    b1c = h.b1c
+    b2c = h.b2c
+    lr_t = h.lr_t
+    eps = h.eps
     for i in range(p.shape[0]):
         gi = g[i]
         if zero:

@@ -150,3 +150,8 @@ def weight_grads(x, dzs, kernel, out, h0, rho, has_rho, has_bias):
     dx = matmul(dz2, np.asarray(kernel, dtype=dzs.dtype).T).reshape(n, t, m)
     d_bias = np.ones(n * t, dtype=dzs.dtype) @ dz2 if has_bias else None
     return dx, both[:m], both[m:], d_bias
+
+# Inside the compiled loops the bundles are read field by field (``buf.out``), never unpacked
+# (``out, zs, ys = buf``): in a ``parallel=True`` function Numba 0.60-0.68 loses the writes to
+# arrays unpacked from a tuple (``a, b = t`` or ``a, b = t.a, t.b``): the parallel fused Adam wrote
+# nothing (test_fused_adam_equals_reference caught it).

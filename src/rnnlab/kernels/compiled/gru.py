@@ -67,10 +67,25 @@ def _gru_fwd(inp, o, buf):
     pre-activations pass through the scratch ``a`` and are stored in ``pre`` only if the backward
     pass needs them (see :func:`~rnnlab.kernels.compiled.common.needs_pre`); arithmetic stays in
     the arrays' dtype (``one``)."""
-    xw, h0, U, rbias, rho, sm = inp
-    has_rb, reset_after, has_rho, has_sm = o.has_rb, o.reset_after, o.has_rho, o.has_sm
-    c, rc, fast, keep_pre, one = o.c, o.rc, o.fast, o.keep_pre, o.one
-    pre, gates, aux, out = buf
+    xw = inp.xw
+    h0 = inp.h0
+    U = inp.U
+    rbias = inp.rb
+    rho = inp.rho
+    sm = inp.sm
+    has_rb = o.has_rb
+    reset_after = o.reset_after
+    has_rho = o.has_rho
+    has_sm = o.has_sm
+    c = o.c
+    rc = o.rc
+    fast = o.fast
+    keep_pre = o.keep_pre
+    one = o.one
+    pre = buf.pre
+    gates = buf.gates
+    aux = buf.aux
+    out = buf.out
     n_, t_, g3 = xw.shape
     u = g3 // 3
     for n in prange(n_):        # samples are independent: one per thread
@@ -132,10 +147,20 @@ def _gru_bwd(d_out, g_last, inp, o, buf, dxw, dhu, g0):
     """BPTT of each sample in one compiled loop, samples in parallel.  The activations'
     derivatives come from their outputs where they can (``pre`` is then the gates themselves)
     into the scratch ``gd``; arithmetic stays in the arrays' dtype."""
-    h0, U, rho, sm = inp.h0, inp.U, inp.rho, inp.sm
-    reset_after, has_rho, has_sm = o.reset_after, o.has_rho, o.has_sm
-    c, rc, one = o.c, o.rc, o.one
-    pre, gates, aux, out = buf
+    h0 = inp.h0
+    U = inp.U
+    rho = inp.rho
+    sm = inp.sm
+    reset_after = o.reset_after
+    has_rho = o.has_rho
+    has_sm = o.has_sm
+    c = o.c
+    rc = o.rc
+    one = o.one
+    pre = buf.pre
+    gates = buf.gates
+    aux = buf.aux
+    out = buf.out
     n_, t_, g3 = pre.shape
     u = g3 // 3
     zero = one - one
@@ -203,7 +228,8 @@ def gru_forward(x, states, weights, rec_mask=None, step_mask=None, *, activation
     if bias is not None:
         in_bias, rec_bias = (bias[0], bias[1]) if reset_after else (bias, None)
     p = prep(x, kernel, in_bias, rec_mask, step_mask, u)
-    dt, xw = p.dt, p.xw
+    dt = p.dt
+    xw = p.xw
     n, t, g3 = xw.shape
     rb = np.zeros(g3, dt) if rec_bias is None else np.ascontiguousarray(rec_bias, dtype=dt)
     inp = GRUIn(xw, np.ascontiguousarray(h0, dtype=dt),

@@ -145,8 +145,16 @@ def _lstm_cell(n, t, w, hs, cst, keep, o, buf):
     ``a`` is stored in ``buf.pre`` only if ``keep_pre`` (see
     :func:`~rnnlab.kernels.compiled.common.needs_pre`).
     """
-    a, g, cv, sv = w
-    pre, gates, cnew, snew, out, cs = buf
+    a = w.a
+    g = w.g
+    cv = w.cv
+    sv = w.sv
+    pre = buf.pre
+    gates = buf.gates
+    cnew = buf.cnew
+    snew = buf.snew
+    out = buf.out
+    cs = buf.cs
     u = cv.shape[0]
     g4 = 4 * u
     if o.keep_pre:
@@ -173,8 +181,12 @@ def _lstm_std_bwd(n, t, dz, keep, gr, c0, o, buf):
     """:func:`_lstm_cell_bwd` for sigmoid gates and a tanh (or sigmoid) activation in one pass:
     the derivatives σ' = σ(1 - σ) and tanh' = 1 - tanh² come from the stored outputs inline
     (``one`` is 1 in the arrays' dtype, so float32 stays float32)."""
-    gh, gc, d_out = gr.gh, gr.gc, gr.d_out
-    gates, snew, cs = buf.gates, buf.snew, buf.cs
+    gh = gr.gh
+    gc = gr.gc
+    d_out = gr.d_out
+    gates = buf.gates
+    snew = buf.snew
+    cs = buf.cs
     one = o.one
     c_sig = o.c == SIGMOID
     u = gh.shape[1]
@@ -201,10 +213,19 @@ def _lstm_std_bwd(n, t, dz, keep, gr, c0, o, buf):
 def _lstm_gen_bwd(n, t, w, keep, gr, c0, o, buf):
     """:func:`_lstm_cell_bwd` for any activations: their derivatives first into ``w.gd`` and
     ``w.sd``."""
-    dz, gd, sd = w
-    gh, gc, d_out = gr.gh, gr.gc, gr.d_out
-    pre, gates, cnew, snew, _, cs = buf
-    c, rc = o.c, o.rc
+    dz = w.dz
+    gd = w.gd
+    sd = w.sd
+    gh = gr.gh
+    gc = gr.gc
+    d_out = gr.d_out
+    pre = buf.pre
+    gates = buf.gates
+    cnew = buf.cnew
+    snew = buf.snew
+    cs = buf.cs
+    c = o.c
+    rc = o.rc
     u = gh.shape[1]
     g4 = 4 * u
     deriv_range(rc, pre, gates, n, t, 0, 2 * u, gd, 0)
@@ -246,8 +267,15 @@ def _lstm_cell_bwd(n, t, w, keep, gr, c0, o, buf):
 def _lstm_fwd(inp, o, buf):
     """Small units: the whole recurrence of each sample in one compiled loop, samples in
     parallel; the recurrent matvec as axpys over rows of U."""
-    xw, b, h0, c0, U, rho, sm = inp
-    has_rho, has_sm = o.has_rho, o.has_sm
+    xw = inp.xw
+    b = inp.b
+    h0 = inp.h0
+    c0 = inp.c0
+    U = inp.U
+    rho = inp.rho
+    sm = inp.sm
+    has_rho = o.has_rho
+    has_sm = o.has_sm
     n_, t_, g4 = xw.shape
     u = g4 // 4
     hs = h0.copy()
@@ -277,8 +305,13 @@ def _lstm_bwd(gr, inp, o, buf, d_rec_n, d_bias_n):
     kernel's and the bias's gradients, Σ_t (h_{t-1}⊙ρ)ᵀ·dZ_t and Σ_t dZ_t, is summed here into
     ``d_rec_n[n]`` (u, 4u) and ``d_bias_n[n]`` (4u,) while dZ_t is at hand (cheaper than a copy
     of all previous states for one product afterwards)."""
-    h0, c0, U, rho, sm = inp.h0, inp.c0, inp.U, inp.rho, inp.sm
-    has_rho, has_sm = o.has_rho, o.has_sm
+    h0 = inp.h0
+    c0 = inp.c0
+    U = inp.U
+    rho = inp.rho
+    sm = inp.sm
+    has_rho = o.has_rho
+    has_sm = o.has_sm
     out = buf.out
     gh0 = gr.gh
     n_, t_, g4 = buf.pre.shape
@@ -325,10 +358,22 @@ def _lstm_step_fwd(t, inp, o, buf, st):
     Same math as :func:`_lstm_cell`, written straight into the step's rows.  The pre-activations
     are kept, if needed, in ``xw`` itself (``xw[:, t] += hu``); otherwise they pass through the
     (N, 4u) ``scratch`` (a separate buffer: in-place activations would not vectorise)."""
-    xw, b, sm = inp.xw, inp.b, inp.sm
-    hu, hcur, ccur, scratch = st
-    gates, cnew, snew, out, cs = buf.gates, buf.cnew, buf.snew, buf.out, buf.cs
-    has_sm, keep_pre, c, fast = o.has_sm, o.keep_pre, o.c, o.fast
+    xw = inp.xw
+    b = inp.b
+    sm = inp.sm
+    hu = st.hu
+    hcur = st.hcur
+    ccur = st.ccur
+    scratch = st.scratch
+    gates = buf.gates
+    cnew = buf.cnew
+    snew = buf.snew
+    out = buf.out
+    cs = buf.cs
+    has_sm = o.has_sm
+    keep_pre = o.keep_pre
+    c = o.c
+    fast = o.fast
     n_, _, g4 = xw.shape
     u = g4 // 4
     for n in prange(n_):
@@ -362,7 +407,8 @@ def _lstm_step_bwd(t, gr, inp, o, buf, gd, sd):
     """Large units: dZ_t for the whole batch; gh gets d_out added; gc becomes dC·f.  Same math
     as :func:`_lstm_cell_bwd`, dZ written straight into ``gr.dzs[:, t]``; ``gd`` (N, 4u) and
     ``sd`` (N, u) are scratch for the activations' derivatives."""
-    c0, sm = inp.c0, inp.sm
+    c0 = inp.c0
+    sm = inp.sm
     dzs = gr.dzs
     n_ = dzs.shape[0]
     for n in prange(n_):
@@ -381,7 +427,8 @@ def lstm_forward(x, states, weights, rec_mask=None, step_mask=None, *, activatio
     u = recurrent_kernel.shape[0]
     # the bias is added in the kernels' first pass over xW ((xW + b) + hU, as the reference)
     p = prep(x, kernel, None, rec_mask, step_mask, u)
-    dt, xw = p.dt, p.xw
+    dt = p.dt
+    xw = p.xw
     b = (np.zeros(4 * u, dt) if bias is None
          else np.ascontiguousarray(np.asarray(bias).reshape(-1), dtype=dt))
     n, t, g4 = xw.shape

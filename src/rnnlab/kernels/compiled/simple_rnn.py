@@ -59,9 +59,19 @@ class SimpleRNNCache(NamedTuple):
 def _srnn_fwd(inp, o, buf):
     """The whole recurrence of each sample in one compiled loop, samples in parallel.  Z passes
     through the scratch ``z`` and is stored in ``zs`` only if the backward pass needs it."""
-    xw, h0, U, rho, sm = inp
-    has_rho, has_sm, c, fast, keep_pre = o.has_rho, o.has_sm, o.c, o.fast, o.keep_pre
-    out, zs, ys = buf
+    xw = inp.xw
+    h0 = inp.h0
+    U = inp.U
+    rho = inp.rho
+    sm = inp.sm
+    has_rho = o.has_rho
+    has_sm = o.has_sm
+    c = o.c
+    fast = o.fast
+    keep_pre = o.keep_pre
+    out = buf.out
+    zs = buf.zs
+    ys = buf.ys
     n_, t_, u = xw.shape
     for n in prange(n_):        # samples are independent: one per thread
         hd = np.empty(u, dtype=xw.dtype)
@@ -95,9 +105,15 @@ def _srnn_fwd(inp, o, buf):
 def _srnn_bwd(d_out, g_last, inp, o, buf, dzs, g0):
     """BPTT of each sample in one compiled loop, samples in parallel; f' from the outputs where it
     can (see :func:`~rnnlab.kernels.compiled.common.needs_pre`), arithmetic in the arrays' dtype."""
-    U, rho, sm = inp.U, inp.rho, inp.sm
-    has_rho, has_sm, c, one = o.has_rho, o.has_sm, o.c, o.one
-    zs, ys = buf.zs, buf.ys
+    U = inp.U
+    rho = inp.rho
+    sm = inp.sm
+    has_rho = o.has_rho
+    has_sm = o.has_sm
+    c = o.c
+    one = o.one
+    zs = buf.zs
+    ys = buf.ys
     n_, t_, u = zs.shape
     zero = one - one
     for n in prange(n_):        # samples are independent: one per thread
@@ -126,7 +142,8 @@ def simple_rnn_forward(x, states, weights, rec_mask=None, step_mask=None, *, act
     (h0,), kernel, recurrent_kernel, bias = cell_args(states, weights, 1, "simple_rnn_forward")
     u = recurrent_kernel.shape[0]
     p = prep(x, kernel, bias, rec_mask, step_mask, u)
-    dt, xw = p.dt, p.xw
+    dt = p.dt
+    xw = p.xw
     inp = SRNNIn(xw, np.ascontiguousarray(h0, dtype=dt),
                  np.ascontiguousarray(recurrent_kernel, dtype=dt), p.rho, p.sm)
     c = code(activation)
