@@ -11,8 +11,8 @@ and, to show what bounds those phases, the same work in isolation:
 
 * **BLAS**: the recurrent layers' three whole-sequence matrix products (``X·W``, ``dZ·Wᵀ`` and
   ``[X, H₋₁]ᵀ·dZ``) at their training shapes, on one BLAS thread, and (small units) split in row
-  blocks over Numba's threads as in training (see ``rnnlab.kernels.compute_scope`` and
-  ``rnnlab.kernels.fast.blas``);
+  blocks over Numba's threads as in training (see ``rnnlab.runtime.compute_scope`` and
+  ``rnnlab.kernels.compiled.blas``);
 * **Adam on the embedding**: one fused pass over its 4 arrays of ``V × D`` floats (memory-bound),
   with the bandwidth it reaches;
 * **fixed cost per step**: the same model with a vocabulary of 11, one sample of one time step,
@@ -107,7 +107,8 @@ def bounds(name):
     from threadpoolctl import threadpool_limits
 
     from rnnlab import config
-    from rnnlab.kernels.fast.adam import adam_update
+    from rnnlab.kernels.ops import get_ops
+    from rnnlab.kernels.reference.optimizers import AdamStep
     cell, emb, units, batch, head = tt.MODELS[name]
     gates = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}[cell]
     r = np.random.default_rng(0)
@@ -117,7 +118,7 @@ def bounds(name):
     blas = 0.0
     config.set_kernels("fast")
     from rnnlab.runtime import compute_scope
-    from rnnlab.kernels.fast.blas import matmul
+    matmul = get_ops().matmul
     for m, u in layers:
         n = batch * tt.SEQ_LEN
         x = r.standard_normal((n, m)).astype(f)
@@ -151,8 +152,8 @@ def bounds(name):
     size = tt.VOCAB * emb
     p, g, mm, v = (r.standard_normal(size).astype(f) * 0.01 for _ in range(4))
     v = np.abs(v)
-    ms = _median_ms(lambda: adam_update(p, g, mm, v, None, 1e-3, 0.9, 0.999, 1e-7,
-                                        zero_grad=True))
+    step = AdamStep(np.float64(1e-3), 0.9, 0.999, 1e-7)
+    ms = _median_ms(lambda: get_ops().adam_update(p, g, (mm, v), step, zero_grad=True))
     gbs = size * 4 * 7 / (ms * 1e-3) / 1e9          # read p, g, m, v; write p, g, m, v (g: zeros)
     rows.append((f"Adam over the embedding ({size:,} floats, {gbs:.1f} GB/s)", ms))
     rows.append(("fixed cost of a step (vocabulary 11, 1 sample, 1 time step)", fixed_cost(name)))

@@ -1,4 +1,4 @@
-"""The compiled fast path (rnnlab.kernels.fast) against the plain-NumPy reference, and on its own
+"""The compiled fast path (rnnlab.kernels.compiled, CompiledOps) against the plain-NumPy reference, and on its own
 against finite differences: recurrent cells, Embedding gradient, Conv1D, fused Adam, training."""
 import subprocess
 import sys
@@ -10,15 +10,19 @@ import pytest
 import rnnlab
 from rnnlab import config
 from rnnlab.kernels import activations as A
+from rnnlab.kernels import ops as ops_mod
+from rnnlab.kernels.compiled import CompiledOps, blas
+from rnnlab.kernels.compiled import activations as fast_act
+from rnnlab.kernels.compiled import conv as conv_fast
+from rnnlab.kernels.compiled import embedding as fast_emb
+from rnnlab.kernels.compiled import lstm as fast_lstm
+from rnnlab.kernels.ops import ReferenceOps, get_ops
+from rnnlab.kernels.reference import conv as conv_ref
+from rnnlab.kernels.reference import embedding as emb_ref
+from rnnlab.kernels.reference import gru as gru_k
+from rnnlab.kernels.reference import lstm as lstm_k
+from rnnlab.kernels.reference import simple_rnn as rnn_k
 from rnnlab.runtime import compute_scope, split_threads
-from rnnlab.kernels import conv as conv_ref
-from rnnlab.kernels import gru as gru_k
-from rnnlab.kernels import lstm as lstm_k
-from rnnlab.kernels import simple_rnn as rnn_k
-from rnnlab.kernels.fast import blas, rnn_cells
-from rnnlab.kernels.fast import conv as conv_fast
-from rnnlab.kernels.fast import embedding as fast_emb
-from rnnlab.kernels.fast.embedding import scatter_add_rows
 from rnnlab.layers.conv import Conv1D
 from rnnlab.layers.embedding import Embedding
 from rnnlab.layers.recurrent import GRU, LSTM, SimpleRNN
@@ -26,12 +30,12 @@ from rnnlab.optimizers import Adam
 from gradcheck import check_layer, rel_error
 
 TOL = {np.float64: 1e-10, np.float32: 1e-5}
-# cell name: (kernel module, gates, states, extra keywords)
+# cell name: (name in the Ops, gates, states, extra keywords)
 CELLS = {
-    "simple_rnn": (rnn_k, 1, 1, {}),
-    "lstm": (lstm_k, 4, 2, {}),
-    "gru": (gru_k, 3, 1, {"reset_after": True}),
-    "gru_before": (gru_k, 3, 1, {"reset_after": False}),
+    "simple_rnn": ("simple_rnn", 1, 1, {}),
+    "lstm": ("lstm", 4, 2, {}),
+    "gru": ("gru", 3, 1, {"reset_after": True}),
+    "gru_before": ("gru", 3, 1, {"reset_after": False}),
 }
 LAYERS = {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU,
           "gru_before": lambda u, **kw: GRU(u, reset_after=False, **kw)}
@@ -39,7 +43,7 @@ LAYERS = {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU,
 
 def _kernel_pair(cell, seed, dtype, rho=False, sm=False, bias=True, acts=None, shape=None):
     """Run reference and fast forward+backward on the same random data; return both results."""
-    mod, ng, ns, kw = CELLS[cell]
+    name, ng, ns, kw = CELLS[cell]
     r = np.random.default_rng(seed)
     n, t, m, u = shape or (int(r.integers(1, 5)), int(r.integers(1, 7)), int(r.integers(1, 4)),
                            int(r.integers(1, 5)))
@@ -61,11 +65,21 @@ def _kernel_pair(cell, seed, dtype, rho=False, sm=False, bias=True, acts=None, s
     d_out = r.normal(size=(n, t, u)).astype(dtype)
     d_fin = [r.normal(size=(n, u)).astype(dtype) for _ in range(ns)]
     res = {}
+    weights = {"kernel": W, "recurrent_kernel": U}
+    if b is not None:
+        weights["bias"] = b
     for kind in ("reference", "fast"):
-        fwd, bwd = mod.get_impl(kind)
-        o = fwd(x, *states, W, U, b, **kw, rec_mask=rmask, step_mask=smask)
-        g = bwd(d_out, *d_fin, o[-1])
-        res[kind] = list(o[:-1]) + list(g)
+        ops = get_ops(kind)
+        fwd, bwd = getattr(ops, name + "_forward"), getattr(ops, name + "_backward")
+        out, finals, cache = fwd(x, tuple(states), weights, rmask, smask, **kw)
+        assert isinstance(finals, tuple) and len(finals) == ns
+        assert isinstance(cache, tuple) and hasattr(cache, "_fields")      # a NamedTuple
+        dx, d_init, grads = bwd(d_out, tuple(d_fin), cache)
+        assert isinstance(d_init, tuple) and len(d_init) == ns
+        assert list(grads) == ["kernel", "recurrent_kernel"] + (["bias"] if bias else [])
+        # the order of the old positional results: outputs, finals, dx, d_initial, dW, dU, db
+        res[kind] = ([out, *finals, dx, *d_init, grads["kernel"], grads["recurrent_kernel"],
+                      grads.get("bias")])
     return res
 
 
@@ -176,16 +190,16 @@ def test_kernels_equal_reference_with_split_products(split_products, cell, dtype
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_lstm_blas_step_path_equal_reference(monkeypatch, dtype):
     """Large ``units`` run the per-step product in BLAS; force that path on small shapes."""
-    monkeypatch.setattr(rnn_cells, "BLAS_STEP_UNITS", 1)
+    monkeypatch.setattr(fast_lstm, "BLAS_STEP_UNITS", 1)
     for seed, opts in enumerate([(False, False, True), (True, True, True), (True, False, False)]):
         _assert_pair(_kernel_pair("lstm", seed, dtype, *opts), dtype)
 
 
 def test_unknown_or_softmax_activation_is_rejected():
     with pytest.raises(ValueError, match="softmax"):
-        rnn_cells.code("softmax")
+        fast_act.code("softmax")
     with pytest.raises(ValueError, match="Unknown activation"):
-        rnn_cells.code("nope")
+        fast_act.code("nope")
 
 
 # ----------------------------------------------------------------------------- layers
@@ -277,15 +291,15 @@ def test_scatter_add_equals_np_add_at(dtype, ids):
     idx = r.integers(0, 50, size=ids)
     vals = r.normal(size=ids + (8,)).astype(dtype)
     start = r.normal(size=(50, 8)).astype(dtype)
-    ref = conv_ref.scatter_add_rows(start.copy(), idx, vals)
-    fast = scatter_add_rows(start.copy(), idx, vals)
+    ref = emb_ref.embedding_scatter_add(start.copy(), idx, vals)
+    fast = get_ops("fast").embedding_scatter_add(start.copy(), idx, vals)
     np.testing.assert_array_equal(fast, ref)           # same order of additions: bit for bit
     for parts in (1, 2, 3, 64):     # the table's rows split in parts (64 > rows: empty parts)
         split = start.copy()
         fast_emb._scatter_add_par(split, idx.ravel(), vals.reshape(-1, 8), parts)
         np.testing.assert_array_equal(split, ref)
     with pytest.raises(IndexError, match="out of range"):
-        scatter_add_rows(start.copy(), np.array([50]), vals[0, :1])
+        get_ops("fast").embedding_scatter_add(start.copy(), np.array([50]), vals[0, :1])
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -294,7 +308,7 @@ def test_take_rows_equals_np_take(dtype, ids):
     r = np.random.default_rng(1)
     table = r.normal(size=(97, 5)).astype(dtype)
     idx = r.integers(0, 97, size=ids)
-    got = fast_emb.take_rows(table, idx)
+    got = get_ops("fast").embedding_gather(table, idx)
     assert got.shape == ids + (5,) and got.dtype == dtype
     np.testing.assert_array_equal(got, np.take(table, idx, axis=0))
 
@@ -309,13 +323,13 @@ def test_conv1d_kernels_equal_reference(dtype, padding, strides, dilation, k):
         x = r.normal(size=(n, t, c)).astype(dtype)
         W = r.normal(size=(k, c, f)).astype(dtype)
         b = r.normal(size=f).astype(dtype)
-        left, right, _ = conv_ref.pads_1d(t, k, padding, strides, dilation)
-        z1, c1 = conv_ref.conv1d_forward(x, W, b, strides, dilation, left, right)
-        z2, c2 = conv_fast.conv1d_forward(x, W, b, strides, dilation, left, right)
+        geometry = conv_ref.conv1d_geometry(t, k, padding, strides, dilation)
+        z1, c1 = conv_ref.conv1d_forward(x, W, b, geometry)
+        z2, c2 = conv_fast.conv1d_forward(x, W, b, geometry)
         assert rel_error(z1, z2) < TOL[dtype]
         dz = r.normal(size=z1.shape).astype(dtype)
-        g1 = conv_ref.conv1d_backward(dz, c1, W, x.shape, strides, dilation, left, right)
-        g2 = conv_fast.conv1d_backward(dz, c2, W, x.shape, strides, dilation, left, right)
+        g1 = conv_ref.conv1d_backward(dz, c1)
+        g2 = conv_fast.conv1d_backward(dz, c2)
         for a, bb in zip(g1, g2):
             assert a.shape == bb.shape and rel_error(a, bb) < TOL[dtype]
 
@@ -326,7 +340,7 @@ def test_conv1d_kernels_equal_reference(dtype, padding, strides, dilation, k):
 @pytest.mark.parametrize("shape", [(40, 7), (300, 120)])   # serial and parallel kernels
 @pytest.mark.parametrize("zero_grads", [False, True])
 def test_fused_adam_equals_reference(dtype, amsgrad, shape, zero_grads):
-    from rnnlab.kernels.fast.adam import PARALLEL_MIN
+    from rnnlab.kernels.compiled.adam import PARALLEL_MIN
     assert (np.prod(shape) >= PARALLEL_MIN) == (shape[0] == 300)
     r = np.random.default_rng(2)
     p0 = r.normal(size=shape).astype(dtype)
@@ -378,8 +392,77 @@ def test_kernel_choice_default_and_reference_selectable():
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "fast"                 # numba is installed here
     config.set_kernels("reference")
-    assert rnn_k.get_impl()[0] is rnn_k.simple_rnn_forward
+    assert get_ops().simple_rnn_forward is rnn_k.simple_rnn_forward
     config.set_kernels("fast")
-    assert lstm_k.get_impl()[0] is rnn_cells.lstm_forward
+    assert get_ops().lstm_forward is fast_lstm.lstm_forward
     with pytest.raises(ValueError, match="Unknown kernels"):
         config.set_kernels("turbo")
+
+
+def test_get_ops_follows_config_and_compiled_inherits_reference():
+    """get_ops() gives one cached Ops per config.kernels(); CompiledOps is a ReferenceOps whose
+    methods it does not override are the reference kernels themselves."""
+    config.set_kernels("reference")
+    ref = get_ops()
+    assert type(ref) is ReferenceOps and ref.kind == "reference" and get_ops() is ref
+    assert ref.lstm_forward is lstm_k.lstm_forward and ref.gru_backward is gru_k.gru_backward
+    config.set_kernels("fast")
+    fast = get_ops()
+    assert type(fast) is CompiledOps and isinstance(fast, ReferenceOps) and fast.kind == "fast"
+    assert get_ops() is fast and get_ops("reference") is ref and get_ops("fast") is fast
+    config.set_kernels("reference")
+    assert get_ops() is ref
+    assert issubclass(CompiledOps, ReferenceOps)
+    overridden = {"simple_rnn_forward", "simple_rnn_backward", "lstm_forward", "lstm_backward",
+                  "gru_forward", "gru_backward", "conv1d_forward", "conv1d_backward", "matmul",
+                  "embedding_gather", "embedding_scatter_add", "adam_update"}
+    public = [k for k in vars(ReferenceOps) if not k.startswith("_") and k != "kind"]
+    assert overridden <= set(public)
+    for name in public:
+        own = vars(CompiledOps).get(name)
+        if name in overridden:
+            assert own is not None, name
+        else:       # inherited: the reference kernel itself
+            assert own is None and getattr(CompiledOps, name) is getattr(ReferenceOps, name)
+            assert getattr(fast, name) is getattr(ref, name)
+    assert fast.max_pool1d_forward is conv_ref.max_pool1d_forward
+    assert fast.avg_pool1d_backward is conv_ref.avg_pool1d_backward
+    with pytest.raises(ValueError, match="Unknown kernels"):
+        get_ops("turbo")
+
+
+def test_get_ops_fast_without_numba_is_a_clear_error(monkeypatch):
+    """Asking for "fast" where Numba cannot be imported: a RuntimeError that says what to do."""
+    monkeypatch.setattr(ops_mod, "_OPS", {})
+
+    def no_numba(name):
+        raise ModuleNotFoundError("No module named 'numba'", name="numba")
+    monkeypatch.setattr(ops_mod.importlib, "import_module", no_numba)
+    with pytest.raises(RuntimeError, match="Numba.*set_kernels\\('reference'\\)"):
+        get_ops("fast")
+
+
+def test_compiled_fallbacks_are_the_reference(monkeypatch):
+    """CompiledOps falls back by inheritance: arrays its compiled code does not take go to
+    ReferenceOps's method (super()), with the same result."""
+    fast = get_ops("fast")
+    calls = []
+    for name in ("adam_update", "embedding_gather", "embedding_scatter_add"):
+        real = getattr(ReferenceOps, name)
+
+        def spy(*a, _real=real, _name=name, **k):
+            calls.append(_name)
+            return _real(*a, **k)
+        monkeypatch.setattr(ReferenceOps, name, staticmethod(spy))
+    from rnnlab.kernels.reference.optimizers import AdamStep
+    p = np.ones((4, 6))[:, ::2]                   # not contiguous: no fused pass
+    g, m, v = np.full(p.shape, 0.5), np.zeros(p.shape), np.zeros(p.shape)
+    assert fast.adam_update(p, g, (m, v), AdamStep(np.float64(0.1), 0.9, 0.999, 1e-7)) is False
+    assert calls == ["adam_update"] and m.any() and (p < 1).all()
+    table = np.arange(12.0).reshape(6, 2)
+    np.testing.assert_array_equal(fast.embedding_gather(table, np.array([[1, 5]])),
+                                  table[[[1, 5]]])                 # small batch: reference
+    target = np.zeros((6, 4))[:, ::2]
+    fast.embedding_scatter_add(target, np.array([1, 1]), np.ones((2, 2)))
+    assert target[1].tolist() == [2.0, 2.0]
+    assert calls == ["adam_update", "embedding_gather", "embedding_scatter_add"]

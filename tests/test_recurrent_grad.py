@@ -6,9 +6,11 @@ import pytest
 
 from rnnlab import config
 from rnnlab.kernels import activations as A
-from rnnlab.kernels import gru as gru_k
-from rnnlab.kernels import lstm as lstm_k
-from rnnlab.kernels import simple_rnn as rnn_k
+from rnnlab.kernels import ops as ops_mod
+from rnnlab.kernels.ops import ReferenceOps, get_ops
+from rnnlab.kernels.reference import gru as gru_k
+from rnnlab.kernels.reference import lstm as lstm_k
+from rnnlab.kernels.reference import simple_rnn as rnn_k
 from rnnlab.layers.recurrent import GRU, LSTM, SimpleRNN
 from gradcheck import check_layer
 
@@ -330,28 +332,27 @@ def test_bad_inputs():
         lstm([np.ones((2, 3, 4)), np.zeros((2, 2)), np.full((2, 2), np.inf)])
 
 
-def test_kernel_dispatch_hook(float64):
-    """The layers take their kernels from get_impl(config.kernels()); "fast" can be registered."""
-    assert rnn_k.get_impl("reference") == (rnn_k.simple_rnn_forward, rnn_k.simple_rnn_backward)
-    assert lstm_k.get_impl("reference") == (lstm_k.lstm_forward, lstm_k.lstm_backward)
-    assert gru_k.get_impl("reference") == (gru_k.gru_forward, gru_k.gru_backward)
+def test_kernel_dispatch_hook(float64, monkeypatch):
+    """The layers take their kernels from get_ops(config.kernels()); another Ops (here a spy
+    subclass of ReferenceOps) can stand for "fast"."""
+    ref = get_ops("reference")
+    assert (ref.simple_rnn_forward, ref.simple_rnn_backward) == (rnn_k.simple_rnn_forward,
+                                                                 rnn_k.simple_rnn_backward)
+    assert (ref.lstm_forward, ref.lstm_backward) == (lstm_k.lstm_forward, lstm_k.lstm_backward)
+    assert (ref.gru_forward, ref.gru_backward) == (gru_k.gru_forward, gru_k.gru_backward)
     calls = []
 
-    def fwd(*a, **kw):
-        calls.append("f")
-        return gru_k.gru_forward(*a, **kw)
+    class SpyOps(ReferenceOps):
+        def gru_forward(self, *a, **kw):
+            calls.append("f")
+            return gru_k.gru_forward(*a, **kw)
 
-    def bwd(*a):
-        calls.append("b")
-        return gru_k.gru_backward(*a)
+        def gru_backward(self, *a):
+            calls.append("b")
+            return gru_k.gru_backward(*a)
 
-    saved = dict(gru_k._REGISTRY._impls)
-    try:
-        gru_k.register_impl("fast", fwd, bwd)
-        config.set_kernels("fast")
-        layer, x, _ = _make("gru", 2)
-        check_layer(layer, x)
-        assert calls[:2] == ["f", "b"] and set(calls) == {"f", "b"}
-    finally:
-        gru_k._REGISTRY._impls.clear()
-        gru_k._REGISTRY._impls.update(saved)
+    monkeypatch.setitem(ops_mod._OPS, "fast", SpyOps())
+    config.set_kernels("fast")
+    layer, x, _ = _make("gru", 2)
+    check_layer(layer, x)
+    assert calls[:2] == ["f", "b"] and set(calls) == {"f", "b"}

@@ -1,2 +1,2 @@
 """Public access to activation functions, as ``keras.activations``."""
-from rnnlab.kernels.activations import ActivationFn, get, names  # noqa: F401
+from rnnlab.kernels.reference.activations import ActivationFn, get, names  # noqa: F401

@@ -11,7 +11,8 @@ import warnings
 
 import numpy as np
 
-from rnnlab import config
+from rnnlab.kernels.ops import get_ops
+from rnnlab.kernels.reference.optimizers import AdamStep
 from rnnlab.registry import Registry
 
 
@@ -145,26 +146,15 @@ class Adam(Optimizer):
     def _begin_step(self):
         t = self.iterations
         # a NumPy float64 (not a Python float), so that lr_t·m below is computed in float64
-        self._lr_t = np.float64(self.learning_rate * math.sqrt(1.0 - self.beta_2 ** t)
-                                / (1.0 - self.beta_1 ** t))
-        self._fused = None
-        if config.kernels() == "fast":
-            from rnnlab.kernels.fast.adam import adam_update
-            self._fused = adam_update
+        lr_t = np.float64(self.learning_rate * math.sqrt(1.0 - self.beta_2 ** t)
+                          / (1.0 - self.beta_1 ** t))
+        self._step = AdamStep(lr_t, self.beta_1, self.beta_2, self.epsilon)
+        self._ops = get_ops()
 
     def _update(self, p, g, slots, zero=False):
-        m, v = slots[0], slots[1]
-        lr_t = self._lr_t
-        if self._fused is not None and self._fused(
-                p, g, m, v, slots[2] if self.amsgrad else None, lr_t, self.beta_1, self.beta_2,
-                self.epsilon, zero_grad=zero):
-            return zero
-        m += (1.0 - self.beta_1) * (g - m)
-        v += (1.0 - self.beta_2) * (g * g - v)
-        if self.amsgrad:
-            np.maximum(slots[2], v, out=slots[2])
-            v = slots[2]
-        p -= (lr_t * m / (np.sqrt(v) + self.epsilon)).astype(p.dtype, copy=False)
+        # the update itself is a kernel (rnnlab.kernels.reference.optimizers, or the compiled
+        # fused pass); slots are (m, v) or, with amsgrad, (m, v, v̂)
+        return self._ops.adam_update(p, g, slots, self._step, zero_grad=zero)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

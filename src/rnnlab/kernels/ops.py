@@ -1,33 +1,107 @@
-"""TEMPORARY adapter (replaced by the kernels branch): the new Ops contract over the old kernels."""
+"""The one way to choose between the reference and the compiled kernels (as thinc's ``Ops``).
+
+:class:`ReferenceOps` holds the plain-NumPy kernels of :mod:`rnnlab.kernels.reference` as its
+methods; :class:`rnnlab.kernels.compiled.CompiledOps` subclasses it and overrides what it compiles,
+so whatever it does not compile, and every case its compiled code does not take (for instance
+arrays that do not fit the fused Adam), falls back to the reference by inheritance.  Callers ask
+:func:`get_ops` for the instance of ``rnnlab.config.kernels()`` and call its methods::
+
+    ops = get_ops()
+    outputs, final_states, cache = ops.lstm_forward(x, (h0, c0), weights, rec_mask, step_mask,
+                                                    activation="tanh")
+    dx, d_initial_states, grads = ops.lstm_backward(d_outputs, (dh_T, dc_T), cache)
+
+The recurrent-cell contract (``<cell>_forward``/``<cell>_backward``) is described in
+:mod:`rnnlab.kernels.reference.simple_rnn`.
+"""
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+
 from rnnlab import config
-from rnnlab.kernels import gru, lstm, simple_rnn
+from rnnlab.kernels.reference import conv as _conv
+from rnnlab.kernels.reference import embedding as _embedding
+from rnnlab.kernels.reference import gru as _gru
+from rnnlab.kernels.reference import lstm as _lstm
+from rnnlab.kernels.reference import optimizers as _optimizers
+from rnnlab.kernels.reference import simple_rnn as _simple_rnn
+
+KINDS = ("reference", "fast")
 
 
-class _Adapter:
-    def __init__(self, kind):
-        self.kind = kind
+class ReferenceOps:
+    """The plain-NumPy kernels (``kind = "reference"``).  Every method is the reference module's
+    function itself, so ``ReferenceOps.lstm_forward is rnnlab.kernels.reference.lstm.lstm_forward``.
+    """
 
-    def _mk(mod, name):
-        def fwd(self, x, states, weights, rec_mask=None, step_mask=None, **opts):
-            f, _ = mod.get_impl(self.kind)
-            r = f(x, *states, weights["kernel"], weights["recurrent_kernel"], weights.get("bias"),
-                  **opts, rec_mask=rec_mask, step_mask=step_mask)
-            return r[0], tuple(r[1:-1]), (r[-1], weights.get("bias") is not None)
+    kind = "reference"
 
-        def bwd(self, d_out, d_fin, cache):
-            _, b = mod.get_impl(self.kind)
-            c, has_bias = cache
-            r = b(d_out, *d_fin, c)
-            grads = {"kernel": r[-3], "recurrent_kernel": r[-2]}
-            if has_bias:
-                grads["bias"] = r[-1]
-            return r[0], tuple(r[1:-3]), grads
-        return fwd, bwd
+    # recurrent cells: (x, states, weights, rec_mask=None, step_mask=None, *, activations...)
+    simple_rnn_forward = staticmethod(_simple_rnn.simple_rnn_forward)
+    simple_rnn_backward = staticmethod(_simple_rnn.simple_rnn_backward)
+    lstm_forward = staticmethod(_lstm.lstm_forward)
+    lstm_backward = staticmethod(_lstm.lstm_backward)
+    gru_forward = staticmethod(_gru.gru_forward)
+    gru_backward = staticmethod(_gru.gru_backward)
 
-    simple_rnn_forward, simple_rnn_backward = _mk(simple_rnn, "simple_rnn")
-    lstm_forward, lstm_backward = _mk(lstm, "lstm")
-    gru_forward, gru_backward = _mk(gru, "gru")
+    # Conv1D and pooling windows
+    conv1d_forward = staticmethod(_conv.conv1d_forward)
+    conv1d_backward = staticmethod(_conv.conv1d_backward)
+    max_pool1d_forward = staticmethod(_conv.max_pool1d_forward)
+    max_pool1d_backward = staticmethod(_conv.max_pool1d_backward)
+    avg_pool1d_forward = staticmethod(_conv.avg_pool1d_forward)
+    avg_pool1d_backward = staticmethod(_conv.avg_pool1d_backward)
+
+    # Embedding
+    embedding_gather = staticmethod(_embedding.embedding_gather)
+    embedding_scatter_add = staticmethod(_embedding.embedding_scatter_add)
+
+    # optimizer updates
+    adam_update = staticmethod(_optimizers.adam_update)
+
+    # products
+    matmul = staticmethod(np.matmul)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} kind={self.kind!r}>"
 
 
-def get_ops(kind=None):
-    return _Adapter(kind or config.kernels())
+_OPS: dict[str, ReferenceOps] = {}
+
+
+def get_ops(kind: str | None = None) -> ReferenceOps:
+    """The (cached) Ops of ``kind``: "reference" or "fast"; default ``rnnlab.config.kernels()``.
+
+    RuntimeError if "fast" is asked for and Numba is not installed.
+    """
+    kind = kind or config.kernels()
+    ops = _OPS.get(kind)
+    if ops is None:
+        if kind == "reference":
+            ops = ReferenceOps()
+        elif kind == "fast":
+            ops = _load_compiled().CompiledOps()
+        else:
+            raise ValueError(f"Unknown kernels {kind!r}: expected one of {KINDS}")
+        _OPS[kind] = ops
+    return ops
+
+
+def _load_compiled():
+    """Import :mod:`rnnlab.kernels.compiled` on the first "fast" request.
+
+    This is a lazy load for start-up time (importing Numba and loading the compiled kernels
+    costs about a second), not a way around an import cycle: the compiled package imports this
+    module at its top, and this module does not import it at its top so that ``import rnnlab``
+    and the reference kernels stay quick.
+    """
+    try:
+        return importlib.import_module("rnnlab.kernels.compiled")
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] not in ("numba", "llvmlite"):
+            raise
+        raise RuntimeError(
+            "The compiled ('fast') kernels need Numba, which is not installed: "
+            "pip install numba, or call rnnlab.config.set_kernels('reference')") from e

@@ -1,11 +1,12 @@
 """Conv1D: a 1-D convolution over the time axis (Keras's cross-correlation, channels last)."""
 from __future__ import annotations
 
-from rnnlab import checks, config
+from rnnlab import checks
 from rnnlab import initializers as _init
 from rnnlab import regularizers as _reg
 from rnnlab.kernels import activations as _act
-from rnnlab.kernels import conv as _k
+from rnnlab.kernels.ops import get_ops
+from rnnlab.kernels.reference import conv as _k
 from rnnlab.layers.base import Layer, unique_name
 
 
@@ -44,7 +45,7 @@ class Conv1D(Layer):
     ``y = activation(z)``, with ``xp`` the input zero-padded per ``padding`` (Keras's split).
 
     Weights as Keras: ``kernel`` (kernel_size, in_channels, filters), ``bias`` (filters,).
-    Gradients (im2col, see :mod:`rnnlab.kernels.conv`): with ``dz = activation'·dy``,
+    Gradients (im2col, see :mod:`rnnlab.kernels.reference.conv`): with ``dz = activation'·dy``,
     ``dkernel = colsᵀ dz``, ``dbias = Σ dz``, ``dx = col2im(dz · kernelᵀ)`` (a scatter-add of each
     window's share back to the steps it read).  ``strides > 1`` together with ``dilation_rate > 1``
     is rejected, as Keras does.  The layer does not pass on a mask.
@@ -111,20 +112,17 @@ class Conv1D(Layer):
         W = self.params["kernel"]
         x = self._float_input(x, ndim=3, last_dim=W.shape[1])
         self._out_length(x.shape[1])
-        left, right, _ = _k.pads_1d(x.shape[1], self.kernel_size, self.padding, self.strides,
-                                    self.dilation_rate)
+        geometry = _k.conv1d_geometry(x.shape[1], self.kernel_size, self.padding, self.strides,
+                                      self.dilation_rate)
         b = self.params["bias"] if self.use_bias else None
-        kern = _k
-        if config.kernels() == "fast":
-            from rnnlab.kernels import fast as kern
-        z, cols = kern.conv1d_forward(x, W, b, self.strides, self.dilation_rate, left, right)
+        ops = get_ops()
+        z, cache = ops.conv1d_forward(x, W, b, geometry)
         act = self.activation
         y = act(z)
 
         def backward(dy):
             dz = act.backward(z, y, dy)
-            dx, dW, db = kern.conv1d_backward(dz, cols, W, x.shape, self.strides,
-                                              self.dilation_rate, left, right, self.use_bias)
+            dx, dW, db = ops.conv1d_backward(dz, cache)
             self.grads["kernel"] += dW
             if self.use_bias:
                 self.grads["bias"] += db

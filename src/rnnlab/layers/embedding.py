@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab import checks, config
+from rnnlab import checks
 from rnnlab import initializers as _init
 from rnnlab import regularizers as _reg
-from rnnlab.kernels import conv as _k
+from rnnlab.kernels.ops import get_ops
 from rnnlab.layers.base import Layer
 
 
@@ -80,18 +80,11 @@ class Embedding(Layer):
     def forward(self, x, training=False, mask=None):
         idx = self._indices(x)
         table = self.params["embeddings"]
-        if config.kernels() == "fast":
-            from rnnlab.kernels.fast.embedding import take_rows
-            y = take_rows(table, idx)
-        else:
-            y = _k.embedding_lookup(table, idx)
+        y = get_ops().embedding_gather(table, idx)
 
         def backward(dy):
-            scatter = _k.scatter_add_rows
-            if config.kernels() == "fast":
-                from rnnlab.kernels.fast.embedding import scatter_add_rows as scatter
-            scatter(self.grads["embeddings"], idx,
-                    np.asarray(dy, dtype=self.grads["embeddings"].dtype))
+            get_ops().embedding_scatter_add(self.grads["embeddings"], idx,
+                                            np.asarray(dy, dtype=self.grads["embeddings"].dtype))
             return None
 
         return y, backward

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab.kernels import conv as _k
+from rnnlab.kernels.ops import get_ops
+from rnnlab.kernels.reference import conv as _k
 from rnnlab.layers.base import Layer
 from rnnlab.layers.conv import _channels_last, _default_name, _padding, _positive_int
 
@@ -68,9 +69,10 @@ class MaxPooling1D(_Pooling1D):
 
     def forward(self, x, training=False, mask=None):
         x, left, right = self._prepare(x)
-        y, src = _k.max_pool1d_forward(x, self.pool_size, self.strides, left, right)
+        ops = get_ops()
+        y, src = ops.max_pool1d_forward(x, self.pool_size, self.strides, left, right)
         shape = x.shape
-        return y, lambda dy: _k.max_pool1d_backward(np.asarray(dy, dtype=x.dtype), src, shape)
+        return y, lambda dy: ops.max_pool1d_backward(np.asarray(dy, dtype=x.dtype), src, shape)
 
 
 class AveragePooling1D(_Pooling1D):
@@ -84,9 +86,10 @@ class AveragePooling1D(_Pooling1D):
 
     def forward(self, x, training=False, mask=None):
         x, left, right = self._prepare(x)
-        y, cache = _k.avg_pool1d_forward(x, self.pool_size, self.strides, left, right)
+        ops = get_ops()
+        y, cache = ops.avg_pool1d_forward(x, self.pool_size, self.strides, left, right)
         shape = x.shape
-        return y, lambda dy: _k.avg_pool1d_backward(np.asarray(dy, dtype=x.dtype), cache, shape)
+        return y, lambda dy: ops.avg_pool1d_backward(np.asarray(dy, dtype=x.dtype), cache, shape)
 
 
 MaxPool1D = MaxPooling1D

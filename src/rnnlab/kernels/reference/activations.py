@@ -103,7 +103,8 @@ ELEMENTWISE = tuple(n for n in _REGISTRY if n != "softmax")
 
 
 def get(identifier) -> ActivationFn:
-    """Look up an activation by Keras name (None means linear); raise ValueError naming unknown ones."""
+    """Look up an activation by Keras name (None means linear); raise ValueError naming unknown
+    ones."""
     if identifier is None:
         return _REGISTRY["linear"]
     if isinstance(identifier, ActivationFn):

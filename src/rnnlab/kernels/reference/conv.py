@@ -1,8 +1,8 @@
-"""Gather/scatter kernels: 1-D convolution (im2col), 1-D pooling windows, embedding lookup.
+"""Window kernels: 1-D convolution (im2col) and 1-D pooling, with Keras's padding arithmetic.
 
-All of them read windows or rows of an array through index arrays (a gather) in the forward pass
-and put gradients back with a scatter-add in the backward pass, so they live together.  Arrays are
-channels-last: ``x`` is (N, T, C).  Plain NumPy functions of arrays; nothing here knows layers.
+Both read windows of a sequence through index arrays (a gather) in the forward pass and put
+gradients back with a scatter-add in the backward pass.  Arrays are channels-last: ``x`` is
+(N, T, C).  Plain NumPy functions of arrays; nothing here knows layers.
 
 Padding follows Keras/TensorFlow exactly:
 
@@ -14,6 +14,8 @@ Padding follows Keras/TensorFlow exactly:
 where ``K_eff = K + (K - 1)(dilation - 1)`` is the dilated kernel's span.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -60,33 +62,61 @@ def window_indices(out_length: int, kernel_size: int, stride: int, dilation: int
 
 
 # ---------------------------------------------------------------------------- Conv1D
-def conv1d_forward(x, kernel, bias, stride=1, dilation=1, pad_left=0, pad_right=0):
+class Conv1DGeometry(NamedTuple):
+    """Where a Conv1D's windows are: step between windows, between taps, and the zero padding."""
+    stride: int = 1
+    dilation: int = 1
+    pad_left: int = 0
+    pad_right: int = 0
+
+
+def conv1d_geometry(length: int, kernel_size: int, padding: str, stride: int = 1,
+                    dilation: int = 1) -> Conv1DGeometry:
+    """The :class:`Conv1DGeometry` of Keras/TF ``padding`` for a sequence of ``length`` steps."""
+    left, right, _ = pads_1d(length, kernel_size, padding, stride, dilation)
+    return Conv1DGeometry(stride, dilation, left, right)
+
+
+class Conv1DCache(NamedTuple):
+    """What :func:`conv1d_backward` reads: the gathered windows and the forward's arguments."""
+    cols: np.ndarray                # (N·out, K·C)
+    kernel: np.ndarray              # (K, C, F)
+    x_shape: tuple
+    geometry: Conv1DGeometry
+    has_bias: bool
+
+
+def conv1d_forward(x, kernel, bias=None, geometry: Conv1DGeometry = Conv1DGeometry()):
     """Cross-correlation (as Keras) by im2col and a single matmul.
 
     ``z[n, t, f] = b[f] + Σ_k Σ_c xp[n, t·s + k·d, c] · W[k, c, f]`` with ``xp`` the zero-padded
     input, ``W`` of shape (K, C, F).  The windows are gathered into ``cols`` (N·out, K·C) so that
-    ``z = cols · W.reshape(K·C, F)``.  Returns ``(z, cols)``, ``cols`` kept for the backward pass.
+    ``z = cols · W.reshape(K·C, F)``.  Returns ``(z, cache)``, ``cols`` kept in the cache for the
+    backward pass.
     """
+    stride, dilation, pad_left, pad_right = geometry
     n, _, c = x.shape
     k = kernel.shape[0]
-    out = conv1d_steps(x.shape, kernel.shape, stride, dilation, pad_left, pad_right)
+    out = conv1d_steps(x.shape, kernel.shape, geometry)
     xp = np.pad(x, ((0, 0), (pad_left, pad_right), (0, 0))) if pad_left or pad_right else x
     idx = window_indices(out, k, stride, dilation)
     cols = xp[:, idx, :].reshape(n * out, k * c)          # (N·out, K·C), order (k, c) as W
-    return conv1d_project(cols, kernel, bias, n, out), cols
+    z = conv1d_project(cols, kernel, bias, n, out)
+    return z, Conv1DCache(cols, kernel, x.shape, geometry, bias is not None)
 
 
-def conv1d_steps(x_shape, kernel_shape, stride, dilation, pad_left, pad_right) -> int:
+def conv1d_steps(x_shape, kernel_shape, geometry: Conv1DGeometry) -> int:
     """Output length of a conv1d over a padded input; ValueError for mismatched channels or an
     input too short for the kernel.  Shared by the reference and the compiled path."""
     _, length, c = x_shape
     k, c_w, _ = kernel_shape
     if c_w != c:
         raise ValueError(f"conv1d: input has {c} channels, kernel expects {c_w}")
-    out = (length + pad_left + pad_right - effective_size(k, dilation)) // stride + 1
+    span = effective_size(k, geometry.dilation)
+    out = (length + geometry.pad_left + geometry.pad_right - span) // geometry.stride + 1
     if out < 1:
         raise ValueError(f"conv1d: input of {length} steps is too short for a kernel spanning "
-                         f"{effective_size(k, dilation)} steps")
+                         f"{span} steps")
     return out
 
 
@@ -99,8 +129,7 @@ def conv1d_project(cols, kernel, bias, n, out):
     return z.reshape(n, out, f)
 
 
-def conv1d_backward(dz, cols, kernel, x_shape, stride=1, dilation=1, pad_left=0, pad_right=0,
-                    use_bias=True):
+def conv1d_backward(dz, cache: Conv1DCache):
     """Gradients of :func:`conv1d_forward` given ``dz = dL/dz`` of shape (N, out, F).
 
     ``dW = colsᵀ · dz`` (reshaped to (K, C, F)), ``db = Σ_{n,t} dz``, and ``dcols = dz · Wᵀ``
@@ -109,12 +138,13 @@ def conv1d_backward(dz, cols, kernel, x_shape, stride=1, dilation=1, pad_left=0,
     are distinct, so each tap is one strided slice addition; the padding is cut off at the end.
     Returns ``(dx, dkernel, dbias)`` (dbias None without bias).
     """
-    n, length, c = x_shape
+    cols, kernel, (n, length, c), geometry, has_bias = cache
+    stride, dilation, pad_left, pad_right = geometry
     k, _, f = kernel.shape
     out = dz.shape[1]
     dz2 = dz.reshape(n * out, f)
     dkernel = (cols.T @ dz2).reshape(k, c, f)
-    dbias = dz2.sum(axis=0) if use_bias else None
+    dbias = dz2.sum(axis=0) if has_bias else None
     dcols = (dz2 @ kernel.reshape(k * c, f).T).reshape(n, out, k, c)
     dxp = np.zeros((n, length + pad_left + pad_right, c), dtype=dz.dtype)
     last = stride * (out - 1) + 1
@@ -184,19 +214,3 @@ def avg_pool1d_backward(dy, cache, x_shape):
     for p in range(pool):
         dxp[:, p:p + last:stride, :] += dy * weight[:, p].astype(dy.dtype)[None, :, None]
     return dxp[:, pad_left:pad_left + length, :]
-
-
-# ---------------------------------------------------------------------------- embedding
-def embedding_lookup(table, indices):
-    """Rows of ``table`` (V, D) at integer ``indices`` of any shape: ``indices.shape + (D,)``."""
-    return np.take(table, indices, axis=0)  # faster than table[indices] for a row gather
-
-
-def scatter_add_rows(target, indices, values):
-    """``target[indices[i]] += values[i]`` with repeated indices adding up (in place).
-
-    The gradient of a row gather: ``dTable[v] = Σ_{i: idx_i = v} dOut_i``.  ``indices`` of any
-    shape, ``values`` of shape ``indices.shape + (D,)``.  Returns ``target``.
-    """
-    np.add.at(target, np.asarray(indices).ravel(), values.reshape(-1, target.shape[-1]))
-    return target

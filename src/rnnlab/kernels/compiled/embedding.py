@@ -6,7 +6,10 @@ the table and its gradient are cold in cache (the optimizer's pass over the othe
 evicted them), so both loops wait on memory; they run on Numba's threads.  The scatter splits
 the *table's rows* between threads (each thread scans all ids and adds those in its range), so
 every row still receives its values in the order of the ids, and the sums equal
-:func:`rnnlab.kernels.conv.scatter_add_rows` (``np.add.at``) bit for bit.
+:func:`rnnlab.kernels.reference.embedding.embedding_scatter_add` (``np.add.at``) bit for bit.
+
+The public functions return None for arrays they do not handle (not a C-contiguous 2-D table),
+and :class:`~rnnlab.kernels.compiled.CompiledOps` then falls back to the reference.
 """
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ import numpy as np
 import numba
 from numba import njit, prange
 
-from rnnlab.kernels import conv as _ref
 from rnnlab.runtime import split_threads
 
 
@@ -55,28 +57,30 @@ def _gather(table, idx, out):
             out[i, j] = table[r, j]
 
 
-def take_rows(table, indices):
-    """``table[indices]`` (shape ``indices.shape + (D,)``) for ids already checked to be in
-    range; rows gathered on Numba's threads."""
-    idx = np.ascontiguousarray(indices, dtype=np.int64)
+def embedding_gather(table, ids):
+    """``table[ids]`` (shape ``ids.shape + (D,)``) for ids already checked to be in range; rows
+    gathered on Numba's threads.  None if the batch is small or the table not a C-contiguous
+    2-D array (the reference's ``np.take`` then does it)."""
+    idx = np.ascontiguousarray(ids, dtype=np.int64)
     if table.ndim != 2 or not table.flags.c_contiguous or idx.size < PARALLEL_MIN_IDS:
-        return _ref.embedding_lookup(table, idx)
+        return None
     out = np.empty(idx.shape + (table.shape[1],), dtype=table.dtype)
     _gather(table, idx.ravel(), out.reshape(idx.size, table.shape[1]))
     return out
 
 
-def scatter_add_rows(target, indices, values):
-    """``target[indices[i]] += values[i]`` (repeated ids add up), in place; returns ``target``."""
+def embedding_scatter_add(target, ids, values):
+    """``target[ids[i]] += values[i]`` (repeated ids add up), in place; returns ``target``, or
+    None if ``target`` is not a C-contiguous 2-D array (the reference then does it)."""
     if target.ndim != 2 or not target.flags.c_contiguous:
-        return _ref.scatter_add_rows(target, indices, values)
-    idx = np.ascontiguousarray(indices, dtype=np.int64).ravel()
+        return None
+    idx = np.ascontiguousarray(ids, dtype=np.int64).ravel()
     vals = np.ascontiguousarray(values, dtype=target.dtype).reshape(-1, target.shape[1])
     if vals.shape[0] != idx.shape[0]:
-        raise ValueError(f"scatter_add_rows: {idx.shape[0]} indices but {vals.shape[0]} rows of "
+        raise ValueError(f"embedding_scatter_add: {idx.shape[0]} ids but {vals.shape[0]} rows of "
                          "values")
     if idx.size and (idx.min() < 0 or idx.max() >= target.shape[0]):
-        raise IndexError(f"scatter_add_rows: index out of range [0, {target.shape[0]})")
+        raise IndexError(f"embedding_scatter_add: index out of range [0, {target.shape[0]})")
     parts = split_threads() or numba.get_num_threads()
     if idx.shape[0] < PARALLEL_MIN_IDS or parts < 2:
         _scatter_add(target, idx, vals)

@@ -3,7 +3,7 @@
 The recurrent kernels take the activation as a code (a string cannot be a compile-time constant
 of a cached function), evaluate ``act(code, z)`` per element and, in the backward pass, the
 derivative ``deriv(code, z, y)`` = f'(z) written in terms of ``y = f(z)`` where that is cheaper,
-as in :mod:`rnnlab.kernels.activations` (tanh' = 1 - y², sigmoid' = y(1 - y)).
+as in :mod:`rnnlab.kernels.reference.activations` (tanh' = 1 - y², sigmoid' = y(1 - y)).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-from rnnlab.kernels import activations as _ref
+from rnnlab.kernels.reference import activations as _ref
 
 LINEAR, TANH, SIGMOID, RELU, HARD_SIGMOID, ELU, SELU, SOFTPLUS, GELU, SWISH = range(10)
 CODES = {"linear": LINEAR, "tanh": TANH, "sigmoid": SIGMOID, "relu": RELU,

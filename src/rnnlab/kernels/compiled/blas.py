@@ -14,10 +14,14 @@ has its threads, or the product is small, :func:`matmul` is ``np.matmul``.
 """
 from __future__ import annotations
 
+import ctypes
+
+import llvmlite.binding as llb
 import numpy as np
 from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
+from threadpoolctl import threadpool_info
 
 from rnnlab.runtime import split_threads
 
@@ -35,10 +39,6 @@ _CANDIDATES = (("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", types.int64),
 def _find_gemm():
     """(sgemm name, dgemm name, int type) of the OpenBLAS NumPy uses, after loading it so that
     compiled code can link to it by name; None if there is none."""
-    import ctypes
-
-    import llvmlite.binding as llb
-    from threadpoolctl import threadpool_info
     for info in threadpool_info():
         if info.get("internal_api") != "openblas":
             continue

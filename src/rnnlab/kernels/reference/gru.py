@@ -11,7 +11,8 @@ recurrent bias rb], gate slices in the order z, r, h::
 reset_after=False (original GRU), bias (3u,): h̃_t = act(x_t W_h + b_h + (r_t ⊙ h_{t-1}) U_h), and
 no recurrent bias.  Recurrent dropout ρ multiplies h_{t-1} where it enters the recurrent matmuls
 (and the product r ⊙ h_{t-1} of reset_after=False), not the carry z ⊙ h_{t-1}.  Calling
-conventions are those of :mod:`rnnlab.kernels.simple_rnn`, with the extra keyword ``reset_after``.
+conventions are those of :mod:`rnnlab.kernels.reference.simple_rnn`, with the extra keyword
+``reset_after``.
 
 Backward, for g = dL/dh_t (reset_after=True, q = h_{t-1}U_h + rb_h)::
 
@@ -26,10 +27,30 @@ dp = da_h U_h^T, dU_h += p^T da_h, dr = dp ⊙ (h_{t-1}⊙ρ), and (h_{t-1}⊙ρ
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from rnnlab.kernels import activations as _act
-from rnnlab.kernels.simple_rnn import KernelRegistry, _batch_major, _time_major
+from rnnlab.kernels.reference import activations as _act
+from rnnlab.kernels.reference.common import (batch_major, grads_dict, time_major, unpack_states,
+                                             unpack_weights, zeros_for_none)
+
+
+class GRUCache(NamedTuple):
+    """What :func:`gru_backward` reads (time-major arrays; ``hs[t]`` is h_{t-1})."""
+    xs: np.ndarray
+    hs: np.ndarray
+    pre: np.ndarray                 # [a_z a_r a_h]
+    gates: np.ndarray               # [z r h̃]
+    aux: np.ndarray                 # q (reset_after) or p = r ⊙ h (before)
+    kernel: np.ndarray
+    recurrent_kernel: np.ndarray
+    has_bias: bool
+    reset_after: bool
+    activation: str
+    recurrent_activation: str
+    rec_mask: np.ndarray | None
+    step_mask: np.ndarray | None    # (T, N, 1) bool
 
 
 def _split_bias(bias, reset_after):
@@ -40,13 +61,15 @@ def _split_bias(bias, reset_after):
     return bias, None
 
 
-def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
-                recurrent_activation="sigmoid", reset_after=True, rec_mask=None, step_mask=None):
-    """Run the whole sequence; return ``(outputs (N, T, u), h_T, cache)``."""
+def gru_forward(x, states, weights, rec_mask=None, step_mask=None, *, activation="tanh",
+                recurrent_activation="sigmoid", reset_after=True):
+    """Run the whole sequence; return ``(outputs (N, T, u), (h_T,), cache)``."""
+    (h0,) = unpack_states(states, 1, "gru_forward")
+    kernel, recurrent_kernel, bias = unpack_weights(weights)
     act, ract = _act.get(activation), _act.get(recurrent_activation)
     reset_after = bool(reset_after)
     in_bias, rec_bias = _split_bias(bias, reset_after)
-    xs = _time_major(x)
+    xs = time_major(x)
     T = xs.shape[0]
     u = recurrent_kernel.shape[0]
     xw = xs @ kernel                                     # x_t W for all steps and gates at once
@@ -85,20 +108,21 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, activation="tanh",
         pre[t, :, :2 * u], pre[t, :, 2 * u:] = a_zr, a_h
         gates[t, :, :u], gates[t, :, u:2 * u], gates[t, :, 2 * u:] = z, r, hh
         hs[t + 1] = h if sm is None else np.where(sm[t], h, h_prev)
-    cache = (xs, hs, pre, gates, aux, kernel, recurrent_kernel, bias is not None, reset_after,
-             act.name, ract.name, rec_mask, sm)
-    return _batch_major(hs[1:]), hs[T].copy(), cache
+    cache = GRUCache(xs, hs, pre, gates, aux, kernel, recurrent_kernel, bias is not None,
+                     reset_after, act.name, ract.name, rec_mask, sm)
+    return batch_major(hs[1:]), (hs[T].copy(),), cache
 
 
-def gru_backward(d_outputs, d_h_last, cache):
-    """Return ``(dx, dh0, dkernel, drecurrent_kernel, dbias)``; dbias has the shape of the bias."""
+def gru_backward(d_outputs, d_final_states, cache: GRUCache):
+    """Return ``(dx, (dh0,), grads)``; ``grads["bias"]`` has the shape of the bias."""
     (xs, hs, pre, gates, aux, kernel, recurrent_kernel, has_bias, reset_after, act_name, ract_name,
      rec_mask, sm) = cache
+    (d_h_last,) = zeros_for_none(unpack_states(d_final_states, 1, "gru_backward"), hs[0])
     act, ract = _act.get(act_name), _act.get(ract_name)
     T = pre.shape[0]
     u = recurrent_kernel.shape[0]
     Uzr, Uh = recurrent_kernel[:, :2 * u], recurrent_kernel[:, 2 * u:]
-    d_seq = _time_major(d_outputs)
+    d_seq = time_major(d_outputs)
     dxw = np.empty_like(pre)                             # gradient of x_t W + b, per step
     d_rec = np.zeros_like(recurrent_kernel)
     d_rec_bias = np.zeros(3 * u, dtype=pre.dtype)
@@ -140,13 +164,5 @@ def gru_backward(d_outputs, d_h_last, cache):
     if has_bias:
         d_in_bias = d2.sum(axis=0)
         d_bias = np.stack([d_in_bias, d_rec_bias]) if reset_after else d_in_bias
-    dx = _batch_major(dxw @ kernel.T)
-    return dx, g, d_kernel, d_rec, d_bias
-
-
-_REGISTRY = KernelRegistry("gru", gru_forward, gru_backward)
-
-#: ``get_impl(kind=None)`` gives the (forward, backward) pair for ``kind`` (default:
-#: ``rnnlab.config.kernels()``); ``register_impl(kind, forward, backward)`` installs another one
-#: (the compiled fast path registers itself as "fast").
-get_impl, register_impl = _REGISTRY.get, _REGISTRY.register
+    dx = batch_major(dxw @ kernel.T)
+    return dx, (g,), grads_dict(d_kernel, d_rec, d_bias)

@@ -7,7 +7,7 @@
 
 Keras layout: ``kernel`` (m, 4u), ``recurrent_kernel`` (u, 4u), ``bias`` (4u,), gate slices in the
 order i, f, c, o.  Calling conventions (states, masks, cache) are those described in
-:mod:`rnnlab.kernels.simple_rnn`; the states are (h, c).
+:mod:`rnnlab.kernels.reference.simple_rnn`; the states are (h, c).
 
 Backward.  With z = [z_i z_f z_c z_o] the pre-activations, s_t = tanh(C_t), and upstream gradients
 g_h = dL/dŶ_t, g_c = dL/dC_t (carried from step t+1; at a masked step both pass straight through)::
@@ -20,17 +20,41 @@ g_h = dL/dŶ_t, g_c = dL/dC_t (carried from step t+1; at a masked step both pass
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from rnnlab.kernels import activations as _act
-from rnnlab.kernels.simple_rnn import KernelRegistry, _batch_major, _time_major
+from rnnlab.kernels.reference import activations as _act
+from rnnlab.kernels.reference.common import (batch_major, grads_dict, time_major, unpack_states,
+                                             unpack_weights, zeros_for_none)
 
 
-def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
-                 recurrent_activation="sigmoid", rec_mask=None, step_mask=None):
-    """Run the whole sequence; return ``(outputs (N, T, u), h_T, c_T, cache)``."""
+class LSTMCache(NamedTuple):
+    """What :func:`lstm_backward` reads (time-major arrays; ``hs``/``cs`` hold the states before
+    each step at [t] and the last ones at [T])."""
+    xs: np.ndarray
+    hs: np.ndarray
+    cs: np.ndarray
+    zs: np.ndarray                  # pre-activations [z_i z_f z_c z_o]
+    gates: np.ndarray               # [i f C̃ o]
+    c_new: np.ndarray               # f·C_{t-1} + i·C̃ before masking
+    s_new: np.ndarray               # act of it
+    kernel: np.ndarray
+    recurrent_kernel: np.ndarray
+    has_bias: bool
+    activation: str
+    recurrent_activation: str
+    rec_mask: np.ndarray | None
+    step_mask: np.ndarray | None    # (T, N, 1) bool
+
+
+def lstm_forward(x, states, weights, rec_mask=None, step_mask=None, *, activation="tanh",
+                 recurrent_activation="sigmoid"):
+    """Run the whole sequence; return ``(outputs (N, T, u), (h_T, c_T), cache)``."""
+    h0, c0 = unpack_states(states, 2, "lstm_forward")
+    kernel, recurrent_kernel, bias = unpack_weights(weights)
     act, ract = _act.get(activation), _act.get(recurrent_activation)
-    xs = _time_major(x)
+    xs = time_major(x)
     T = xs.shape[0]
     u = recurrent_kernel.shape[0]
     xw = xs @ kernel                                     # X_t·W1 for all steps and gates at once
@@ -65,19 +89,20 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, activation="tanh",
         else:
             hs[t + 1] = np.where(sm[t], h, h_prev)
             cs[t + 1] = np.where(sm[t], c, c_prev)
-    cache = (xs, hs, cs, zs, gates, c_new, s_new, kernel, recurrent_kernel, bias is not None,
-             act.name, ract.name, rec_mask, sm)
-    return _batch_major(hs[1:]), hs[T].copy(), cs[T].copy(), cache
+    cache = LSTMCache(xs, hs, cs, zs, gates, c_new, s_new, kernel, recurrent_kernel,
+                      bias is not None, act.name, ract.name, rec_mask, sm)
+    return batch_major(hs[1:]), (hs[T].copy(), cs[T].copy()), cache
 
 
-def lstm_backward(d_outputs, d_h_last, d_c_last, cache):
-    """Return ``(dx, dh0, dc0, dkernel, drecurrent_kernel, dbias)``."""
+def lstm_backward(d_outputs, d_final_states, cache: LSTMCache):
+    """Return ``(dx, (dh0, dc0), grads)``."""
     (xs, hs, cs, zs, gates, c_new, s_new, kernel, recurrent_kernel, has_bias, act_name, ract_name,
      rec_mask, sm) = cache
+    d_h_last, d_c_last = zeros_for_none(unpack_states(d_final_states, 2, "lstm_backward"), hs[0])
     act, ract = _act.get(act_name), _act.get(ract_name)
     T = zs.shape[0]
     u = recurrent_kernel.shape[0]
-    d_seq = _time_major(d_outputs)
+    d_seq = time_major(d_outputs)
     dzs = np.empty_like(zs)
     d_rec = np.zeros_like(recurrent_kernel)
     gh = np.array(d_h_last, dtype=zs.dtype)
@@ -107,13 +132,5 @@ def lstm_backward(d_outputs, d_h_last, d_c_last, cache):
     dz2 = dzs.reshape(-1, 4 * u)
     d_kernel = xs.reshape(-1, xs.shape[-1]).T @ dz2
     d_bias = dz2.sum(axis=0) if has_bias else None
-    dx = _batch_major(dzs @ kernel.T)
-    return dx, gh, gc, d_kernel, d_rec, d_bias
-
-
-_REGISTRY = KernelRegistry("lstm", lstm_forward, lstm_backward)
-
-#: ``get_impl(kind=None)`` gives the (forward, backward) pair for ``kind`` (default:
-#: ``rnnlab.config.kernels()``); ``register_impl(kind, forward, backward)`` installs another one
-#: (the compiled fast path registers itself as "fast").
-get_impl, register_impl = _REGISTRY.get, _REGISTRY.register
+    dx = batch_major(dzs @ kernel.T)
+    return dx, (gh, gc), grads_dict(d_kernel, d_rec, d_bias)

@@ -1,0 +1,63 @@
+"""The compiled (Numba) kernels, as :class:`CompiledOps` (``rnnlab.config.kernels() == "fast"``).
+
+:class:`CompiledOps` subclasses :class:`rnnlab.kernels.ops.ReferenceOps` and overrides what is
+compiled here; the rest (pooling) and every case the compiled code does not take (arrays that do
+not fit the fused Adam, a non-contiguous embedding table, small batches of ids) are the reference
+by inheritance.  :func:`rnnlab.kernels.ops.get_ops` imports this package on the first "fast"
+request.  Everything is compiled lazily on first call, per dtype, with ``cache=True``: the machine
+code is kept on disk (next to these files, or in ``$NUMBA_CACHE_DIR``) so that a second process
+loads it instead of compiling.
+
+Modules: :mod:`.simple_rnn`, :mod:`.lstm`, :mod:`.gru` (whole-sequence forward+backward of each
+cell, their shared helpers in :mod:`.common`), :mod:`.embedding` (row gather and gradient
+scatter-add), :mod:`.conv` (Conv1D im2col/col2im), :mod:`.adam` (fused Adam step), :mod:`.blas`
+(matrix products split over Numba's threads), :mod:`.activations` (activation codes).
+"""
+from __future__ import annotations
+
+from rnnlab.kernels.compiled import adam as _adam
+from rnnlab.kernels.compiled import blas as _blas
+from rnnlab.kernels.compiled import conv as _conv
+from rnnlab.kernels.compiled import embedding as _embedding
+from rnnlab.kernels.compiled import gru as _gru
+from rnnlab.kernels.compiled import lstm as _lstm
+from rnnlab.kernels.compiled import simple_rnn as _simple_rnn
+from rnnlab.kernels.ops import ReferenceOps
+
+
+class CompiledOps(ReferenceOps):
+    """The compiled kernels (``kind = "fast"``); what is not overridden is
+    :class:`ReferenceOps`'s."""
+
+    kind = "fast"
+
+    simple_rnn_forward = staticmethod(_simple_rnn.simple_rnn_forward)
+    simple_rnn_backward = staticmethod(_simple_rnn.simple_rnn_backward)
+    lstm_forward = staticmethod(_lstm.lstm_forward)
+    lstm_backward = staticmethod(_lstm.lstm_backward)
+    gru_forward = staticmethod(_gru.gru_forward)
+    gru_backward = staticmethod(_gru.gru_backward)
+
+    conv1d_forward = staticmethod(_conv.conv1d_forward)
+    conv1d_backward = staticmethod(_conv.conv1d_backward)
+
+    matmul = staticmethod(_blas.matmul)
+
+    def embedding_gather(self, table, ids):
+        """Rows gathered on Numba's threads; small batches and other layouts: the reference."""
+        out = _embedding.embedding_gather(table, ids)
+        return super().embedding_gather(table, ids) if out is None else out
+
+    def embedding_scatter_add(self, target, ids, values):
+        """The compiled scatter-add (bit for bit ``np.add.at``); other layouts: the reference."""
+        out = _embedding.embedding_scatter_add(target, ids, values)
+        return super().embedding_scatter_add(target, ids, values) if out is None else out
+
+    def adam_update(self, param, grad, slots, step, zero_grad=False):
+        """The fused one-pass update; arrays that do not fit it: the reference."""
+        if _adam.adam_update(param, grad, slots, step, zero_grad):
+            return zero_grad
+        return super().adam_update(param, grad, slots, step, zero_grad)
+
+
+__all__ = ["CompiledOps"]
