@@ -64,6 +64,15 @@ class ReferenceOps:
     # products
     matmul = staticmethod(np.matmul)
 
+    def sequence_kernel(self, name: str):
+        """``(forward, backward)`` of the fused whole-sequence kernel of the cell family ``name``
+        ("simple_rnn", "lstm", "gru"), or None when this Ops has none: the cell then runs
+        through ``RNN``'s step loop over its own one-step forward and backward, which is the
+        reference a compiled kernel of a new cell is held equal to."""
+        forward = getattr(self, f"{name}_forward", None)
+        backward = getattr(self, f"{name}_backward", None)
+        return None if forward is None or backward is None else (forward, backward)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} kind={self.kind!r}>"
 

@@ -15,6 +15,9 @@ scatter-add), :mod:`.conv` (Conv1D im2col/col2im), :mod:`.adam` (fused Adam step
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
+
 from rnnlab.kernels.compiled import adam as _adam
 from rnnlab.kernels.compiled import blas as _blas
 from rnnlab.kernels.compiled import conv as _conv
@@ -43,6 +46,19 @@ class CompiledOps(ReferenceOps):
 
     matmul = staticmethod(_blas.matmul)
 
+    def sequence_kernel(self, name: str):
+        """The compiled kernel of ``name``: this class's methods for the built-in cells, else
+        ``<name>_forward``/``<name>_backward`` of the module ``rnnlab.kernels.compiled.<name>``
+        if there is one (a new cell's compiled kernel is one file, found by name), else the
+        reference's answer."""
+        found = super().sequence_kernel(name)
+        if found is not None and found[0] is not getattr(ReferenceOps, f"{name}_forward", None):
+            return found
+        module = _kernel_module(name)
+        if module is not None and hasattr(module, f"{name}_forward"):
+            return getattr(module, f"{name}_forward"), getattr(module, f"{name}_backward")
+        return found
+
     def embedding_gather(self, table, ids):
         """Rows gathered on Numba's threads; small batches and other layouts: the reference."""
         out = _embedding.embedding_gather(table, ids)
@@ -58,6 +74,16 @@ class CompiledOps(ReferenceOps):
         if _adam.adam_update(param, grad, slots, step, zero_grad):
             return zero_grad
         return super().adam_update(param, grad, slots, step, zero_grad)
+
+
+def _kernel_module(name: str):
+    """``rnnlab.kernels.compiled.<name>`` if that module exists (found by name, loaded once)."""
+    if not name.isidentifier():
+        return None
+    full = f"{__name__}.{name}"
+    if importlib.util.find_spec(full) is None:
+        return None
+    return importlib.import_module(full)
 
 
 __all__ = ["CompiledOps"]

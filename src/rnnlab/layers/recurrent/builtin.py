@@ -26,7 +26,11 @@ class DenseCell(Cell):
 
     gates = 1
     kernel_name = ""
-    has_sequence_kernel = True
+
+    @property
+    def has_sequence_kernel(self) -> bool:
+        """Whether the chosen Ops (``rnnlab.config.kernels()``) has a fused kernel for this cell."""
+        return get_ops().sequence_kernel(self.kernel_name) is not None
 
     def __init__(self, units: int, activation="tanh", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -72,9 +76,7 @@ class DenseCell(Cell):
         return {"activation": self.activation.name}
 
     def sequence_forward(self, x, states, rec_mask, step_mask):
-        ops = get_ops()
-        forward = getattr(ops, f"{self.kernel_name}_forward")
-        backward = getattr(ops, f"{self.kernel_name}_backward")
+        forward, backward = get_ops().sequence_kernel(self.kernel_name)
         outputs, finals, cache = forward(x, tuple(states), self.params, rec_mask, step_mask,
                                          **self.kernel_options())
         return outputs, finals, lambda d_out, d_fin: backward(d_out, tuple(d_fin), cache)
