@@ -64,14 +64,15 @@ def make_data(n, seed=0):
 # ------------------------------------------------------------------------------ rnnlab
 def build_rnnlab(model):
     import rnnlab
+    from rnnlab.layers import recurrent
     from rnnlab.layers.core import Dense
     from rnnlab.layers.embedding import Embedding
-    from rnnlab.layers import recurrent
     from rnnlab.optimizers import Adam
     cell, emb, units, _, head = MODELS[model]
     X = getattr(recurrent, cell)
     if head == "recurrent":
-        layers = [Embedding(VOCAB, emb), X(units, return_sequences=True), X(1, activation="sigmoid")]
+        layers = [Embedding(VOCAB, emb), X(units, return_sequences=True),
+                  X(1, activation="sigmoid")]
     else:
         layers = [Embedding(VOCAB, emb), X(units), Dense(1, activation="sigmoid")]
     m = rnnlab.Sequential(layers)
@@ -296,7 +297,8 @@ def main(argv=None):
             r = res[fw]
             extra = (f", numpy peak {r['numpy_peak_mb']:.1f} MB (tracemalloc)"
                      if "numpy_peak_mb" in r else "")
-            print(f"  {fw:17s} {r['samples_per_s']:9.0f} samples/s  (x{r['samples_per_s'] / peer:5.2f}"
+            print(f"  {fw:17s} {r['samples_per_s']:9.0f} samples/s  "
+                  f"(x{r['samples_per_s'] / peer:5.2f}"
                   f" vs torch)  rounds {', '.join(f'{v:.0f}' for v in r['rounds'])}; epochs of "
                   f"round 1 {', '.join(f'{t:.3f}' for t in r['times'])} s, warm-up "
                   f"{r['warmup']:.2f} s; peak RSS {r['maxrss_mb']:.0f} MB{extra}")

@@ -20,7 +20,8 @@ def main(argv=None):
                     help=f"comma-separated subset of {','.join(text.ALL_MODELS)}")
     ap.add_argument("--num-train", type=int, default=None, help="subset of training reviews")
     ap.add_argument("--num-test", type=int, default=None, help="subset of test reviews")
-    ap.add_argument("--epochs", type=int, default=100, help="maximum epochs (EarlyStopping, patience 5)")
+    ap.add_argument("--epochs", type=int, default=100,
+                    help="maximum epochs (EarlyStopping, patience 5)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--verbose", type=int, default=0, choices=[0, 1, 2])
     args = ap.parse_args(argv)
@@ -28,7 +29,8 @@ def main(argv=None):
     res = text.run(args.dataset, models=tuple(args.models.split(",")), num_train=args.num_train,
                    num_test=args.num_test, epochs=args.epochs, seed=args.seed,
                    verbose=args.verbose, progress=lambda m: print(f"... {m}", flush=True))
-    print(f"\ndata: {res.dataset}{' (synthetic stand-in)' if res.synthetic else ''}; seed {args.seed}\n")
+    print(f"\ndata: {res.dataset}{' (synthetic stand-in)' if res.synthetic else ''}; "
+          f"seed {args.seed}\n")
     print(table(res.rows))
     print(f"\ntotal {time.perf_counter() - t0:.0f}s")
     return res

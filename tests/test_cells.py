@@ -10,8 +10,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnlab import Sequential, config, load_model
-from rnnlab.layers import (GRU, LSTM, RNN, Bidirectional, Cell, Dense, GRUCell, LSTMCell, SimpleRNN,
-                           SimpleRNNCell, StackedRNNCells)
+from rnnlab.layers import (
+    GRU,
+    LSTM,
+    RNN,
+    Bidirectional,
+    Cell,
+    Dense,
+    GRUCell,
+    LSTMCell,
+    SimpleRNN,
+    SimpleRNNCell,
+    StackedRNNCells,
+)
 from rnnlab.layers.recurrent import run_steps
 from rnnlab.optimizers import Adam
 from rnnlab.testing import check_cell_over_time, check_gradients

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
+from gradcheck import check_layer, numeric_grad, rel_error
 from rnnlab import config
 from rnnlab.kernels import activations as A
 from rnnlab.layers import Activation, Dense, Dropout, Flatten
-from gradcheck import check_layer, numeric_grad, rel_error
 
 
 @pytest.mark.parametrize("act", [n for n in A.names() if n != "silu"])
@@ -73,9 +73,11 @@ def test_dense_bad_input():
 
 def test_seed_reproduces_weights():
     config.set_random_seed(42)
-    a = Dense(4); a(np.ones((1, 3)))
+    a = Dense(4)
+    a(np.ones((1, 3)))
     config.set_random_seed(42)
-    b = Dense(4); b(np.ones((1, 3)))
+    b = Dense(4)
+    b(np.ones((1, 3)))
     np.testing.assert_array_equal(a.params["kernel"], b.params["kernel"])
     assert a.params["kernel"].dtype == np.float32
 

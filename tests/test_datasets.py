@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from netutil import closed_port_url
 
+from netutil import closed_port_url
 from rnnlab import config
 from rnnlab.datasets import fortune500, imdb, synthetic, yelp_polarity
 from rnnlab.datasets._files import ChecksumError, DatasetNotFoundError
@@ -368,7 +368,8 @@ def test_datasets_import_nothing_from_the_engine():
     src_dir = Path(synthetic.__file__).parent
     for f in src_dir.glob("*.py"):
         for node in ast.walk(ast.parse(f.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("rnnlab"):
+            if (isinstance(node, ast.ImportFrom) and node.module
+                    and node.module.startswith("rnnlab")):
                 mods = ([f"rnnlab.{a.name}" for a in node.names] if node.module == "rnnlab"
                         else [node.module])
             elif isinstance(node, ast.Import):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from netutil import closed_port_url
 
+from netutil import closed_port_url
 from rnnlab.datasets import _files, fortune500, imdb
 from rnnlab.datasets._files import ChecksumError, DatasetNotFoundError, get_file
 

@@ -4,12 +4,16 @@ import json
 import numpy as np
 import pytest
 
+from gradcheck import check_layer
 from rnnlab import config
 from rnnlab.layers.conv import Conv1D
 from rnnlab.layers.embedding import Embedding
-from rnnlab.layers.pooling import (AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D,
-                                   MaxPooling1D)
-from gradcheck import check_layer
+from rnnlab.layers.pooling import (
+    AveragePooling1D,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    MaxPooling1D,
+)
 
 
 def _span(k, d):

@@ -4,10 +4,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gradcheck import rel_error
 from rnnlab.layers.conv import Conv1D
 from rnnlab.layers.embedding import Embedding
 from rnnlab.layers.pooling import AveragePooling1D, MaxPooling1D
-from gradcheck import rel_error
 
 TOL = 1e-5
 

@@ -1,5 +1,6 @@
-"""The compiled fast path (rnnlab.kernels.compiled, CompiledOps) against the plain-NumPy reference, and on its own
-against finite differences: recurrent cells, Embedding gradient, Conv1D, fused Adam, training."""
+"""The compiled fast path (rnnlab.kernels.compiled, CompiledOps) against the plain-NumPy reference,
+and on its own against finite differences: recurrent cells, Embedding gradient, Conv1D, fused Adam,
+training."""
 import subprocess
 import sys
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 import rnnlab
+from gradcheck import check_layer, rel_error
 from rnnlab import config
 from rnnlab.kernels import activations as A
 from rnnlab.kernels import ops as ops_mod
@@ -22,12 +24,11 @@ from rnnlab.kernels.reference import embedding as emb_ref
 from rnnlab.kernels.reference import gru as gru_k
 from rnnlab.kernels.reference import lstm as lstm_k
 from rnnlab.kernels.reference import simple_rnn as rnn_k
-from rnnlab.runtime import compute_scope, split_threads
 from rnnlab.layers.conv import Conv1D
 from rnnlab.layers.embedding import Embedding
 from rnnlab.layers.recurrent import GRU, LSTM, SimpleRNN
 from rnnlab.optimizers import Adam
-from gradcheck import check_layer, rel_error
+from rnnlab.runtime import compute_scope, split_threads
 
 TOL = {np.float64: 1e-10, np.float32: 1e-5}
 # cell name: (name in the Ops, gates, states, extra keywords)

@@ -11,12 +11,11 @@ import pytest
 import torch
 
 from gradcheck import check_model, rel_error
-from torch_layout import load_torch_rnn, torch_rnn_grads
 from rnnlab import Input, Model, config, load_model, regularizers
-from rnnlab.layers import (GRU, LSTM, Add, Concatenate, Dense, Dot, Embedding,
-                           GlobalAveragePooling1D)
+from rnnlab.layers import GRU, LSTM, Add, Concatenate, Dense, Dot, Embedding, GlobalAveragePooling1D
 from rnnlab.layers.wrappers import Bidirectional, TimeDistributed
 from rnnlab.optimizers import SGD
+from torch_layout import load_torch_rnn, torch_rnn_grads
 
 TOL = 1e-5
 

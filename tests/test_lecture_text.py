@@ -1,4 +1,5 @@
-"""The lecture's text half with rnnlab: its snippets, its four models' tables, and training on IMDB."""
+"""The lecture's text half with rnnlab: its snippets, its four models' tables, and training on IMDB.
+"""
 import numpy as np
 import pytest
 
@@ -13,8 +14,8 @@ def test_lecture_snippets_tokenize_pad_embed():
     sentences = ["I love Stats so much", "I love ML too", "I love DS", "I love NN"]
     tokenizer = text.Tokenizer(num_words=10)
     tokenizer.fit_on_texts(sentences)
-    assert list(tokenizer.word_counts.items())[:5] == [("i", 4), ("love", 4), ("stats", 1), ("so", 1),
-                                                       ("much", 1)]
+    assert list(tokenizer.word_counts.items())[:5] == [("i", 4), ("love", 4), ("stats", 1),
+                                                       ("so", 1), ("much", 1)]
     seqs = tokenizer.texts_to_sequences(sentences)
     assert seqs == [[1, 2, 3, 4, 5], [1, 2, 6, 7], [1, 2, 8], [1, 2, 9]]
     X = sequence.pad_sequences(seqs, padding="post", truncating="post", maxlen=4)
@@ -30,10 +31,12 @@ def test_lecture_snippets_tokenize_pad_embed():
 @pytest.mark.parametrize("kind,expected,total", [
     ("mlp", [("embedding", "(None, None, 50)", 500050), ("dense", "(None, None, 10)", 510),
              ("dense", "(None, None, 1)", 11)], "500,571"),
-    ("simple_rnn", [("embedding", "(None, None, 50)", 500050), ("simple_rnn", "(None, None, 10)", 610),
+    ("simple_rnn", [("embedding", "(None, None, 50)", 500050),
+                    ("simple_rnn", "(None, None, 10)", 610),
                     ("simple_rnn", "(None, 1)", 12)], "500,672"),
     ("conv1d_rnn", [("embedding", "(None, None, 50)", 500050), ("conv1d", "(None, None, 5)", 505),
-                    ("simple_rnn", "(None, None, 10)", 160), ("simple_rnn", "(None, 1)", 12)], "500,727"),
+                    ("simple_rnn", "(None, None, 10)", 160),
+                    ("simple_rnn", "(None, 1)", 12)], "500,727"),
     ("lstm", [("embedding", "(None, None, 50)", 500050), ("lstm", "(None, None, 10)", 2440),
               ("lstm", "(None, 1)", 48)], "502,538"),
 ])

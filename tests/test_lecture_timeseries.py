@@ -73,6 +73,7 @@ def test_stack_summary_is_the_lectures(capsys):
                         SimpleRNN(5, return_sequences=True), SimpleRNN(1)])
     model.summary()
     out = capsys.readouterr().out
-    for shape, params in (("(None, None, 10)", "120"), ("(None, None, 5)", "80"), ("(None, 1)", "7")):
+    for shape, params in (("(None, None, 10)", "120"), ("(None, None, 5)", "80"),
+                          ("(None, 1)", "7")):
         assert any(shape in line and line.rstrip().endswith(params) for line in out.splitlines())
     assert "Total params: 207" in out

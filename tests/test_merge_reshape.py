@@ -7,10 +7,15 @@ import torch
 import torch.nn.functional as F
 
 from gradcheck import check_layer, numeric_grad, rel_error
-from rnnlab.layers.merge import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
-                                 Subtract)
-from rnnlab.layers.reshaping import (Cropping1D, Masking, Permute, RepeatVector, Reshape,
-                                     ZeroPadding1D)
+from rnnlab.layers.merge import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
+from rnnlab.layers.reshaping import (
+    Cropping1D,
+    Masking,
+    Permute,
+    RepeatVector,
+    Reshape,
+    ZeroPadding1D,
+)
 
 ELEMENTWISE = [Add, Subtract, Multiply, Average, Maximum, Minimum]
 TORCH_OPS = {

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab import losses, metrics, optimizers
 from gradcheck import numeric_grad, rel_error
+from rnnlab import losses, metrics, optimizers
 
 
 def _run_rnnlab(opt, steps, w0, target):
@@ -31,14 +31,17 @@ def _run_torch(make, steps, w0, target):
 
 CASES = [
     (lambda: optimizers.SGD(0.05), lambda p: torch.optim.SGD(p, lr=0.05)),
-    (lambda: optimizers.SGD(0.05, momentum=0.9), lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
+    (lambda: optimizers.SGD(0.05, momentum=0.9),
+     lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
     (lambda: optimizers.SGD(0.05, momentum=0.9, nesterov=True),
      lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True)),
     # Keras's Adam puts epsilon outside the bias correction; with epsilon tiny both agree.
-    (lambda: optimizers.Adam(0.01, epsilon=1e-12), lambda p: torch.optim.Adam(p, lr=0.01, eps=1e-12)),
+    (lambda: optimizers.Adam(0.01, epsilon=1e-12),
+     lambda p: torch.optim.Adam(p, lr=0.01, eps=1e-12)),
     (lambda: optimizers.Adam(0.01, epsilon=1e-12, amsgrad=True),
      lambda p: torch.optim.Adam(p, lr=0.01, eps=1e-12, amsgrad=True)),
-    (lambda: optimizers.RMSprop(0.01, epsilon=1e-14), lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-7)),
+    (lambda: optimizers.RMSprop(0.01, epsilon=1e-14),
+     lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-7)),
     (lambda: optimizers.Adagrad(0.1, epsilon=1e-14),
      lambda p: torch.optim.Adagrad(p, lr=0.1, initial_accumulator_value=0.1, eps=1e-7)),
 ]
@@ -105,10 +108,12 @@ def test_losses_against_torch():
     tp, ty = torch.tensor(p), torch.tensor(y)
     assert losses.BinaryCrossentropy()(y, p)[0] == pytest.approx(
         torch.nn.functional.binary_cross_entropy(tp, ty).item(), rel=1e-9)
-    q = rng.normal(size=(6, 4)); t = rng.normal(size=(6, 4))
+    q = rng.normal(size=(6, 4))
+    t = rng.normal(size=(6, 4))
     assert losses.Huber(1.0)(t, q)[0] == pytest.approx(
         torch.nn.functional.huber_loss(torch.tensor(q), torch.tensor(t)).item(), rel=1e-9)
-    logits = rng.normal(size=(6, 4)); cls = rng.integers(0, 4, 6)
+    logits = rng.normal(size=(6, 4))
+    cls = rng.integers(0, 4, 6)
     assert losses.SparseCategoricalCrossentropy(from_logits=True)(cls, logits)[0] == pytest.approx(
         torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(cls)).item(), rel=1e-9)
 
@@ -149,7 +154,8 @@ def test_target_broadcast_over_time_like_tf_keras_2():
 
 def test_accuracy_kind_follows_loss():
     assert isinstance(metrics.get("accuracy", "binary_crossentropy"), metrics.BinaryAccuracy)
-    assert isinstance(metrics.get("accuracy", "categorical_crossentropy"), metrics.CategoricalAccuracy)
+    assert isinstance(metrics.get("accuracy", "categorical_crossentropy"),
+                      metrics.CategoricalAccuracy)
     assert isinstance(metrics.get("acc", "sparse_categorical_crossentropy"),
                       metrics.SparseCategoricalAccuracy)
     with pytest.raises(ValueError, match="Unknown metric 'acuracy'"):

@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 
+from gradcheck import check_layer
 from rnnlab import config
 from rnnlab.kernels import activations as A
 from rnnlab.kernels import ops as ops_mod
@@ -12,7 +13,6 @@ from rnnlab.kernels.reference import gru as gru_k
 from rnnlab.kernels.reference import lstm as lstm_k
 from rnnlab.kernels.reference import simple_rnn as rnn_k
 from rnnlab.layers.recurrent import GRU, LSTM, SimpleRNN
-from gradcheck import check_layer
 
 CELLS = {
     "simple_rnn": lambda u, **kw: SimpleRNN(u, **kw),

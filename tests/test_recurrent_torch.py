@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab.layers.recurrent import GRU, LSTM, SimpleRNN
 from gradcheck import rel_error
+from rnnlab.layers.recurrent import GRU, LSTM, SimpleRNN
 from torch_layout import load_torch_rnn, torch_rnn_grads
 
 TOL = 1e-5

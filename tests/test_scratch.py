@@ -8,10 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab.scratch import (backward, backward_bptt, backward_t, forward, gradient_descent,
-                            optimize, single_rnn)
-
 from gradcheck import rel_error
+from rnnlab.scratch import (
+    backward,
+    backward_bptt,
+    backward_t,
+    forward,
+    gradient_descent,
+    optimize,
+    single_rnn,
+)
 
 
 @pytest.fixture(scope="module")

@@ -189,5 +189,6 @@ def test_scaler_bad_input():
 
 
 def test_module_exports():
-    from rnnlab.preprocessing import sequence as s, text as t
+    from rnnlab.preprocessing import sequence as s
+    from rnnlab.preprocessing import text as t
     assert s is sequence and hasattr(t, "Tokenizer") and hasattr(s, "pad_sequences")

@@ -42,7 +42,8 @@ def test_classification_losses_learn():
     h = m.fit(X, yb, epochs=40, verbose=0)
     assert h.history["loss"][-1] < 0.15 and h.history["accuracy"][-1] > 0.95
     yc = np.digitize(X[:, 0], [-0.5, 0.5])
-    for loss, target in (("sparse_categorical_crossentropy", yc), ("categorical_crossentropy", np.eye(3)[yc])):
+    for loss, target in (("sparse_categorical_crossentropy", yc),
+                         ("categorical_crossentropy", np.eye(3)[yc])):
         m = _mlp(3, "softmax")
         m.compile(optimizer=Adam(0.02), loss=loss, metrics=["accuracy"])
         h = m.fit(X, target, epochs=40, verbose=0)
@@ -209,7 +210,8 @@ def test_reduce_lr_terminate_on_nan_and_lambda():
     assert seen == [0, 1, 2, 3]
     assert m.optimizer.learning_rate < 1e-9  # an unchanging loss is a plateau
     lrs = h.history["learning_rate"]  # the rate each epoch ran with, as Keras logs it
-    assert lrs[0] == 1e-9 and lrs == sorted(lrs, reverse=True) and lrs[-1] > m.optimizer.learning_rate
+    assert (lrs[0] == 1e-9 and lrs == sorted(lrs, reverse=True)
+            and lrs[-1] > m.optimizer.learning_rate)
     m2 = _mlp()
     m2.compile(optimizer=SGD(1e6), loss="mse")
     import warnings

@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from gradcheck import check_layer, rel_error
-from torch_layout import load_torch_rnn, torch_rnn_grads
 from rnnlab import Sequential, config
 from rnnlab.layers import GRU, LSTM, Dense, Embedding, SimpleRNN
 from rnnlab.layers.wrappers import Bidirectional, TimeDistributed
 from rnnlab.optimizers import SGD
+from torch_layout import load_torch_rnn, torch_rnn_grads
 
 TOL = 1e-5
 CELLS = {"rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}

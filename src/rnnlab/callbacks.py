@@ -6,11 +6,10 @@ A callback receives ``set_model(model)`` and the hooks ``on_train_begin/end``,
 """
 from __future__ import annotations
 
-import warnings
-
 import csv
 import math
 import os
+import warnings
 
 import numpy as np
 
@@ -124,18 +123,21 @@ class EarlyStopping(_Monitoring):
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
-                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+                print("Restoring model weights from the end of the best epoch: "
+                      f"{self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)
 
 
 class ModelCheckpoint(_Monitoring):
     """Save the model (or its weights) after every epoch, or only when ``monitor`` improves.
 
-    ``filepath`` may contain ``{epoch}`` and log keys, e.g. ``model-{epoch:02d}-{val_loss:.3f}.rnnlab``.
+    ``filepath`` may contain ``{epoch}`` and log keys, e.g.
+    ``model-{epoch:02d}-{val_loss:.3f}.rnnlab``.
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
-                 save_weights_only=False, mode="auto", save_freq="epoch", initial_value_threshold=None):
+                 save_weights_only=False, mode="auto", save_freq="epoch",
+                 initial_value_threshold=None):
         super().__init__(monitor, mode)
         if save_freq != "epoch":
             raise ValueError("ModelCheckpoint supports save_freq='epoch' only")
@@ -170,7 +172,8 @@ class CSVLogger(Callback):
         self._keys = None
 
     def on_train_begin(self, logs=None):
-        exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
+        exists = (self.append and os.path.exists(self.filename)
+                  and os.path.getsize(self.filename) > 0)
         self._file = open(self.filename, "a" if self.append else "w", newline="")
         self._header_written = exists
         self._writer = None
@@ -238,7 +241,8 @@ class TerminateOnNaN(Callback):
 
 
 class LambdaCallback(Callback):
-    """A callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=lambda e, logs: ...)``."""
+    """A callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=lambda e, logs: ...)``.
+    """
 
     def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
                  on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None,

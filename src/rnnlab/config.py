@@ -27,7 +27,8 @@ def floatx() -> str:
 
 
 def set_floatx(value: str) -> None:
-    """Set the default float type: "float32" (Keras's default) or "float64" (for gradient checks)."""
+    """Set the default float type: "float32" (Keras's default) or "float64" (for gradient checks).
+    """
     global _FLOATX
     if value not in _VALID_FLOATX:
         raise ValueError(f"Unknown floatx {value!r}: expected one of {_VALID_FLOATX}")

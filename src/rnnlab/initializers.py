@@ -106,7 +106,8 @@ class VarianceScaling(Initializer):
 
 
 class Orthogonal(Initializer):
-    """A (semi-)orthogonal matrix from the QR decomposition of a Gaussian one (Saxe et al., 2014)."""
+    """A (semi-)orthogonal matrix from the QR decomposition of a Gaussian one (Saxe et al., 2014).
+    """
 
     def __init__(self, gain=1.0):
         self.gain = float(gain)

@@ -53,7 +53,8 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None, newline: s
     path = Path(os.fspath(path))
     folder = path.absolute().parent
     if not folder.is_dir():
-        raise FileNotFoundError(f"Cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
+        raise FileNotFoundError(f"Cannot write {str(path)!r}: "
+                                f"folder {str(folder)!r} does not exist")
     if path.is_dir():
         raise IsADirectoryError(f"Cannot write {str(path)!r}: it is a directory")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)

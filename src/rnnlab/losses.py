@@ -129,7 +129,8 @@ class BinaryCrossentropy(Loss):
 
 
 class CategoricalCrossentropy(Loss):
-    """L = -Σ y log(p / Σp) (p clipped); with from_logits p = softmax(z), dL/dz = softmax(z)·Σy - y."""
+    """L = -Σ y log(p / Σp) (p clipped); with from_logits p = softmax(z), dL/dz = softmax(z)·Σy - y.
+    """
     name = "categorical_crossentropy"
 
     def __init__(self, from_logits: bool = False):
@@ -165,9 +166,10 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     def _values_and_grad(self, y, p):
         k = p.shape[-1]
         yi = np.asarray(y)
-        if not np.all(np.equal(np.mod(yi, 1), 0)) or yi.min(initial=0) < 0 or yi.max(initial=0) >= k:
-            raise ValueError(f"sparse_categorical_crossentropy targets must be integers in [0, {k}), "
-                             f"got values from {yi.min()} to {yi.max()}")
+        if (not np.all(np.equal(np.mod(yi, 1), 0)) or yi.min(initial=0) < 0
+                or yi.max(initial=0) >= k):
+            raise ValueError(f"sparse_categorical_crossentropy targets must be integers in "
+                             f"[0, {k}), got values from {yi.min()} to {yi.max()}")
         onehot = np.eye(k, dtype=p.dtype)[yi.astype(np.int64)]
         return super()._values_and_grad(onehot, p)
 

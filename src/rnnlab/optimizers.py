@@ -28,7 +28,8 @@ class Optimizer:
             if learning_rate is None:
                 learning_rate = lr
         if kwargs:
-            raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): {sorted(kwargs)}")
+            raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): "
+                            f"{sorted(kwargs)}")
         if learning_rate is None:
             learning_rate = self._defaults["learning_rate"]
         learning_rate = float(learning_rate)

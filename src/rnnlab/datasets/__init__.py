@@ -5,8 +5,13 @@ Every loader finds its files through one helper (:mod:`rnnlab.datasets._files`):
 This package imports nothing from the engine (layers, models) nor from preprocessing.
 """
 from rnnlab.datasets import fortune500, imdb, synthetic, yelp_polarity
-from rnnlab.datasets._files import (ChecksumError, DatasetNotFoundError, cache_dir, data_dirs,
-                                    get_file)
+from rnnlab.datasets._files import (
+                                    ChecksumError,
+                                    DatasetNotFoundError,
+                                    cache_dir,
+                                    data_dirs,
+                                    get_file,
+)
 
 __all__ = ["fortune500", "imdb", "yelp_polarity", "synthetic", "get_file", "cache_dir", "data_dirs",
            "ChecksumError", "DatasetNotFoundError"]

@@ -15,10 +15,10 @@ is legitimate).  Digests are remembered per process keyed by ``(real path, size,
 loading the same 12 MB file twice hashes it once, while any change to the file triggers a new check.
 
 Downloads are atomic: the body is streamed into a temporary file in the destination directory while
-being hashed (:func:`rnnlab.io.atomic_write`), checked, and only then moved into place.  Any failure (network
-error, timeout, truncated body, wrong hash, Ctrl-C) removes the temporary file, so the cache never
-holds a partial or corrupt file.  Every socket operation has a timeout, so a silent server cannot
-hang a load.  Archives published without a checksum (the IMDB and Yelp archives) pass
+being hashed (:func:`rnnlab.io.atomic_write`), checked, and only then moved into place.  Any failure
+(network error, timeout, truncated body, wrong hash, Ctrl-C) removes the temporary file, so the
+cache never holds a partial or corrupt file.  Every socket operation has a timeout, so a silent
+server cannot hang a load.  Archives published without a checksum (the IMDB and Yelp archives) pass
 ``sha256=None``: their downloads are checked for completeness against ``Content-Length`` only.
 """
 from __future__ import annotations

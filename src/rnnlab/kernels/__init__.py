@@ -8,7 +8,7 @@ optimizer updates, as plain functions of arrays.  Nothing here knows about layer
   ``rnnlab.config.kernels()``.
 """
 # ``rnnlab.kernels.activations`` stays a name for the reference activations (the layers use it).
-from rnnlab.kernels.reference import activations
 from rnnlab.kernels.ops import ReferenceOps, get_ops
+from rnnlab.kernels.reference import activations
 
 __all__ = ["activations", "ReferenceOps", "get_ops"]

@@ -50,8 +50,8 @@ class Layer:
     (without the batch axis, as in Keras) may be given to the first layer of a model.
 
     Every rnnlab layer class is in :data:`LAYERS` under its class name (see
-    ``__init_subclass__``); a user's layer joins it with ``@rnnlab.registry.register_serializable()``
-    so that models holding it can be saved and loaded.
+    ``__init_subclass__``); a user's layer joins it with
+    ``@rnnlab.registry.register_serializable()`` so that models holding it can be saved and loaded.
     """
 
     def __init_subclass__(cls, **kwargs):
@@ -89,7 +89,8 @@ class Layer:
 
     def add_weight(self, name: str, shape, initializer="zeros", regularizer=None,
                    trainable: bool = True) -> np.ndarray:
-        """Create parameter ``name`` of ``shape`` from an initializer drawn on the global generator."""
+        """Create parameter ``name`` of ``shape`` from an initializer drawn on the global generator.
+        """
         init = _init.get(initializer)
         value = np.ascontiguousarray(init(tuple(int(s) for s in shape), self.compute_dtype,
                                           config.rng()))
@@ -102,12 +103,14 @@ class Layer:
         return value
 
     def build(self, input_shape) -> None:
-        """Create the weights for inputs of ``input_shape`` (batch axis included, None where free)."""
+        """Create the weights for inputs of ``input_shape`` (batch axis included, None where free).
+        """
         self.built = True
 
     def ensure_built(self, input_shape) -> None:
         if not self.built:
-            self.input_spec_shape = tuple(input_shape) if not _is_multi(input_shape) else input_shape
+            self.input_spec_shape = (tuple(input_shape) if not _is_multi(input_shape)
+                                     else input_shape)
             self.build(input_shape)
             self.built = True
 
@@ -204,17 +207,17 @@ class Layer:
                 and (last_dim is None or x.shape[-1] == last_dim)):
             return x          # the common case inside a model, without the dtype inspection below
         if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
-            raise TypeError(f"Layer {self.name!r} ({type(self).__name__}) expects a numeric {what}, "
-                            f"got dtype {x.dtype}")
+            raise TypeError(f"Layer {self.name!r} ({type(self).__name__}) expects a numeric "
+                            f"{what}, got dtype {x.dtype}")
         if ndim is not None and x.ndim != ndim:
-            raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) expects a {what} of rank "
-                             f"{ndim}, got shape {x.shape} (rank {x.ndim})")
+            raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) expects a {what} of "
+                             f"rank {ndim}, got shape {x.shape} (rank {x.ndim})")
         if min_ndim is not None and x.ndim < min_ndim:
-            raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) expects a {what} of rank "
-                             f">= {min_ndim}, got shape {x.shape}")
+            raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) expects a {what} of "
+                             f"rank >= {min_ndim}, got shape {x.shape}")
         if last_dim is not None and x.shape[-1] != last_dim:
-            raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) was built for a last axis "
-                             f"of size {last_dim}, got {what} of shape {x.shape}")
+            raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) was built for a last "
+                             f"axis of size {last_dim}, got {what} of shape {x.shape}")
         return x.astype(self.compute_dtype, copy=False)
 
     def _check_finite(self, x) -> None:

@@ -142,7 +142,8 @@ class Bidirectional(Wrapper):
                 if getattr(backward_layer, attr) != getattr(layer, attr):
                     raise ValueError(f"Bidirectional: backward_layer {backward_layer.name!r} must "
                                      f"have the same {attr} as layer {layer.name!r}")
-            if merge_mode in ("sum", "mul", "ave") and backward_layer.cell.output_size != layer.cell.output_size:
+            if (merge_mode in ("sum", "mul", "ave")
+                    and backward_layer.cell.output_size != layer.cell.output_size):
                 raise ValueError(f"Bidirectional merge_mode={merge_mode!r} needs both directions "
                                  f"to have the same units, got {layer.cell.output_size} and "
                                  f"{backward_layer.cell.output_size}")

@@ -86,8 +86,10 @@ def run(path=None, seeds=(0, 1, 2, 3, 4), scratch_epochs=1000, rnn_epochs=50, st
     _, mse = scratch.forward(X, y, w)
     res.scratch_losses = losses
     note = "" if scratch_epochs == 1000 else f"{scratch_epochs} epochs (lecture: 1000)"
-    res.rows.append(Row("from-scratch neuron: w", fmt(LECTURE["scratch_w"], 8), fmt(list(w), 8), note))
-    res.rows.append(Row("from-scratch neuron: MSE", fmt(LECTURE["scratch_mse"], 8), fmt(mse, 8), note))
+    res.rows.append(Row("from-scratch neuron: w", fmt(LECTURE["scratch_w"], 8), fmt(list(w), 8),
+                        note))
+    res.rows.append(Row("from-scratch neuron: MSE", fmt(LECTURE["scratch_mse"], 8), fmt(mse, 8),
+                        note))
     y_pred_arr, _ = scratch.forward(X, y, w)
     res.predictions["scratch"] = y_pred_arr[:, -1]
 

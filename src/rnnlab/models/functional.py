@@ -68,8 +68,9 @@ class Functional(Model):
             if tensor.node is None:
                 if id(tensor) not in inputs:
                     who = f"layer {consumer.layer.name!r}" if consumer else "the model's outputs"
-                    raise ValueError(f"Graph disconnected: {who} needs input {tensor.name!r}, which "
-                                     f"is not in the model's inputs {[t.name for t in self.inputs]}")
+                    raise ValueError(f"Graph disconnected: {who} needs input {tensor.name!r}, "
+                                     f"which is not in the model's inputs "
+                                     f"{[t.name for t in self.inputs]}")
                 return
             node = tensor.node
             mark = state.get(id(node))

@@ -39,11 +39,13 @@ class SymbolicTensor:
         initial_state = kwargs.pop("initial_state", None)
         training = kwargs.pop("training", None)
         if kwargs:
-            raise TypeError(f"Layer {layer.name!r} got unexpected call argument(s) {sorted(kwargs)}")
+            raise TypeError(f"Layer {layer.name!r} got unexpected call argument(s) "
+                            f"{sorted(kwargs)}")
         multi = isinstance(x, (list, tuple))
         inputs = list(x) if multi else [x]
         if initial_state is not None:
-            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            states = (list(initial_state) if isinstance(initial_state, (list, tuple))
+                      else [initial_state])
             inputs, multi = inputs + states, True
         bad = [v for v in inputs if not isinstance(v, SymbolicTensor)]
         if bad:
@@ -59,7 +61,8 @@ class InputSpec(SymbolicTensor):
     def __init__(self, shape=None, name=None, dtype=None, batch_shape=None):
         if batch_shape is None:
             if shape is None:
-                raise ValueError("Input needs a shape (without the batch axis), e.g. Input((None, 1))")
+                raise ValueError("Input needs a shape (without the batch axis), "
+                                 "e.g. Input((None, 1))")
             if isinstance(shape, int):
                 shape = (shape,)
             batch_shape = (None,) + tuple(shape)

@@ -92,7 +92,8 @@ class Model:
         layers = self._unique_layers()
         need = sum(len(layer.params) for layer in layers)
         if len(weights) != need:
-            raise ValueError(f"Model {self.name!r} expects {need} weight arrays, got {len(weights)}")
+            raise ValueError(f"Model {self.name!r} expects {need} weight arrays, "
+                             f"got {len(weights)}")
         i = 0
         chunks = []
         for layer in layers:
@@ -132,7 +133,8 @@ class Model:
         for i, l in enumerate(losses):
             for m in metrics:
                 metric_objs.append((i, _metrics.get(m, l.name)))
-        self.optimizer, self.losses_, self.loss_weights = opt, losses, [float(w) for w in loss_weights]
+        self.optimizer, self.losses_, self.loss_weights = (opt, losses,
+                                                           [float(w) for w in loss_weights])
         self.loss = losses[0] if n_out == 1 else losses
         self.compiled_metrics = metric_objs
         self._compile_config = {"loss": [_losses.serialize(l) for l in losses],
@@ -249,7 +251,8 @@ class Model:
                 raise ValueError("validation_data must be a tuple (x_val, y_val) or "
                                  "(x_val, y_val, sample_weight)")
             vx, vy, vsw, _ = self._prepare(validation_data[0], validation_data[1],
-                                           validation_data[2] if len(validation_data) == 3 else None)
+                                           validation_data[2] if len(validation_data) == 3
+                                           else None)
             val = (vx, vy, vsw)
         elif validation_split > 0.0:
             split = int(n * (1.0 - validation_split))
@@ -401,7 +404,8 @@ class Model:
         """Print Keras's table: layer name and type, output shape, parameter count, totals."""
         rows = self._summary_rows()
         connected = any(r[3] is not None for r in rows)
-        headers = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if connected else [])
+        headers = (["Layer (type)", "Output Shape", "Param #"]
+                   + (["Connected to"] if connected else []))
         cells = [[r[0], r[1], f"{r[2]:,}"] + ([r[3] or ""] if connected else []) for r in rows]
         widths = [max([len(h)] + [len(c[i]) for c in cells]) + 3 for i, h in enumerate(headers)]
         total = sum(widths)

@@ -79,7 +79,8 @@ class Sequential(Model):
 
     @property
     def built(self):
-        return getattr(self, "_graph", None) is not None and len(self._graph._nodes) == len(self._layers)
+        return (getattr(self, "_graph", None) is not None
+                and len(self._graph._nodes) == len(self._layers))
 
     def _output_shapes(self):
         if not self.built:

@@ -1,4 +1,5 @@
-"""Helpers of the training loop: turning user data into checked arrays, batching, progress output."""
+"""Helpers of the training loop: turning user data into checked arrays, batching, progress output.
+"""
 from __future__ import annotations
 
 import shutil
@@ -25,7 +26,8 @@ def as_list(data, names, what: str) -> list:
     else:
         data = [data]
     if len(data) != len(names):
-        raise ValueError(f"The model expects {len(names)} {what} arrays ({list(names)}), got {len(data)}")
+        raise ValueError(f"The model expects {len(names)} {what} arrays ({list(names)}), "
+                         f"got {len(data)}")
     out = []
     for name, d in zip(names, data):
         if d is None:

@@ -1,4 +1,5 @@
-"""Text tokenization with the semantics of Keras's ``preprocessing.text`` (keras-preprocessing 1.1.2).
+"""Text tokenization with the semantics of Keras's ``preprocessing.text``
+(keras-preprocessing 1.1.2).
 
 The :class:`Tokenizer` gives the same vocabulary, counts, indices, sequences and matrices as
 Keras's, so a lecture notebook keeps its numbers after swapping the import.  It is written for

@@ -11,8 +11,7 @@ import numpy as np
 from numba import njit
 
 from rnnlab.kernels.compiled.blas import matmul
-from rnnlab.kernels.reference.conv import (Conv1DCache, Conv1DGeometry, conv1d_project,
-                                           conv1d_steps)
+from rnnlab.kernels.reference.conv import Conv1DCache, Conv1DGeometry, conv1d_project, conv1d_steps
 
 
 @njit(cache=True, error_model="numpy")

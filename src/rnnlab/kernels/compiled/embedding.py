@@ -13,12 +13,11 @@ and :class:`~rnnlab.kernels.compiled.CompiledOps` then falls back to the referen
 """
 from __future__ import annotations
 
-import numpy as np
 import numba
+import numpy as np
 from numba import njit, prange
 
 from rnnlab.runtime import split_threads
-
 
 #: batches of fewer ids than this stay on one thread (a parallel region costs ~10 µs)
 PARALLEL_MIN_IDS = 512

@@ -15,10 +15,20 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from rnnlab.kernels.compiled.activations import (SIGMOID, TANH, act_range, code, deriv_range,
-                                                 tanh32)
-from rnnlab.kernels.compiled.common import (JIT, cell_args, d_states, empty3, grads_dict, memo,
-                                            needs_pre, param_grads, prep, weight_grads)
+from rnnlab.kernels.compiled.activations import SIGMOID, TANH, act_range, code, deriv_range, tanh32
+from rnnlab.kernels.compiled.common import (
+    JIT,
+    cell_args,
+    d_states,
+    empty3,
+    grads_dict,
+    memo,
+    needs_pre,
+    param_grads,
+    prep,
+    weight_grads,
+)
+
 #: units at or above which the per-step recurrent product uses BLAS
 from rnnlab.runtime import BLAS_STEP_UNITS
 

@@ -11,9 +11,18 @@ import numpy as np
 from numba import njit, prange
 
 from rnnlab.kernels.compiled.activations import act_range, code, deriv_range
-from rnnlab.kernels.compiled.common import (JIT, cell_args, d_states, empty3, grads_dict,
-                                            h_prev, needs_pre, param_grads, prep)
 from rnnlab.kernels.compiled.blas import matmul
+from rnnlab.kernels.compiled.common import (
+    JIT,
+    cell_args,
+    d_states,
+    empty3,
+    grads_dict,
+    h_prev,
+    needs_pre,
+    param_grads,
+    prep,
+)
 
 
 class SRNNIn(NamedTuple):

@@ -32,8 +32,14 @@ from typing import NamedTuple
 import numpy as np
 
 from rnnlab.kernels.reference import activations as _act
-from rnnlab.kernels.reference.common import (batch_major, grads_dict, time_major, unpack_states,
-                                             unpack_weights, zeros_for_none)
+from rnnlab.kernels.reference.common import (
+    batch_major,
+    grads_dict,
+    time_major,
+    unpack_states,
+    unpack_weights,
+    zeros_for_none,
+)
 
 
 class GRUCache(NamedTuple):

@@ -177,8 +177,8 @@ class RNN(Layer):
         for label, s, size in zip(self._state_labels(), states, self.cell.state_sizes):
             s = self._float_input(s, ndim=2, what=f"initial state {label}")
             if s.shape != (n, size):
-                raise ValueError(f"{self._who()} initial state {label} must have shape ({n}, {size}), "
-                                 f"got {s.shape}")
+                raise ValueError(f"{self._who()} initial state {label} must have shape "
+                                 f"({n}, {size}), got {s.shape}")
             out.append(s)
         return out
 
