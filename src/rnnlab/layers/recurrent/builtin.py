@@ -75,6 +75,24 @@ class DenseCell(Cell):
     def kernel_options(self) -> dict:
         return {"activation": self.activation.name}
 
+    def dense_forward(self, x, hd):
+        """The pre-activations ``z = x·W + hd·U + b`` of all gates (hd = h⊙ρ)."""
+        z = x @ self.params["kernel"] + hd @ self.params["recurrent_kernel"]
+        if self.use_bias:
+            z += self.params["bias"]
+        return z
+
+    def dense_backward(self, x, hd, dz, rec_mask):
+        """The gradients of ``z = x·W + hd·U + b`` (hd = h⊙ρ) from dz = dL/dz:
+        ``(dx, dh, grads)`` with dx = dz·Wᵀ, dh = (dz·Uᵀ)⊙ρ, dW = xᵀ·dz, dU = hdᵀ·dz, db = Σ dz."""
+        grads = {"kernel": x.T @ dz, "recurrent_kernel": hd.T @ dz}
+        if self.use_bias:
+            grads["bias"] = dz.sum(axis=0)
+        dh = dz @ self.params["recurrent_kernel"].T
+        if rec_mask is not None:
+            dh = dh * rec_mask
+        return dz @ self.params["kernel"].T, dh, grads
+
     def sequence_forward(self, x, states, rec_mask, step_mask):
         forward, backward = get_ops().sequence_kernel(self.kernel_name)
         outputs, finals, cache = forward(x, tuple(states), self.params, rec_mask, step_mask,

@@ -44,9 +44,7 @@ class LSTMCell(GatedCell):
         h, c = states
         u = self.units
         hd = h if rec_mask is None else h * rec_mask
-        z = x @ self.params["kernel"] + hd @ self.params["recurrent_kernel"]
-        if self.use_bias:
-            z += self.params["bias"]
+        z = self.dense_forward(x, hd)
         sig, act = self.recurrent_activation, self.activation
         i, f, cc, o = sig(z[:, :u]), sig(z[:, u:2 * u]), act(z[:, 2 * u:3 * u]), sig(z[:, 3 * u:])
         c_new = f * c + i * cc
@@ -65,13 +63,8 @@ class LSTMCell(GatedCell):
         dz[:, u:2 * u] = sig.backward(z[:, u:2 * u], f, dc * c)
         dz[:, 2 * u:3 * u] = act.backward(z[:, 2 * u:3 * u], cc, dc * i)
         dz[:, 3 * u:] = sig.backward(z[:, 3 * u:], o, gh * s)
-        grads = {"kernel": x.T @ dz, "recurrent_kernel": hd.T @ dz}
-        if self.use_bias:
-            grads["bias"] = dz.sum(axis=0)
-        dh = dz @ self.params["recurrent_kernel"].T
-        if rec_mask is not None:
-            dh = dh * rec_mask
-        return dz @ self.params["kernel"].T, [dh, dc * f], grads
+        dx, dh, grads = self.dense_backward(x, hd, dz, rec_mask)
+        return dx, [dh, dc * f], grads
 
     def get_config(self):
         cfg = super().get_config()

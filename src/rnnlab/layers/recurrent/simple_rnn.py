@@ -27,22 +27,15 @@ class SimpleRNNCell(DenseCell):
     def step(self, x, states, rec_mask=None):
         h = states[0]
         hd = h if rec_mask is None else h * rec_mask
-        z = x @ self.params["kernel"] + hd @ self.params["recurrent_kernel"]
-        if self.use_bias:
-            z += self.params["bias"]
+        z = self.dense_forward(x, hd)
         y = self.activation(z)
         return y, [y], (x, hd, z, y, rec_mask)
 
     def step_backward(self, d_y, d_states, cache):
         x, hd, z, y, rec_mask = cache
         dz = self.activation.backward(z, y, d_y + d_states[0])
-        grads = {"kernel": x.T @ dz, "recurrent_kernel": hd.T @ dz}
-        if self.use_bias:
-            grads["bias"] = dz.sum(axis=0)
-        dh = dz @ self.params["recurrent_kernel"].T
-        if rec_mask is not None:
-            dh = dh * rec_mask
-        return dz @ self.params["kernel"].T, [dh], grads
+        dx, dh, grads = self.dense_backward(x, hd, dz, rec_mask)
+        return dx, [dh], grads
 
 
 class SimpleRNN(CellLayer):
