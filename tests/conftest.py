@@ -6,7 +6,8 @@ import pytest
 from rnnlab import config
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# ../shared/data next to the project, unless RNNLAB_DATA_DIR says where (a git worktree elsewhere)
+SHARED_DATA = Path(os.environ.get("RNNLAB_DATA_DIR") or REPO.parent / "shared" / "data")
 os.environ.setdefault("RNNLAB_DATA_DIR", str(SHARED_DATA))
 
 
