@@ -18,7 +18,8 @@ from rnnlab.datasets._files import ChecksumError, DatasetNotFoundError, get_file
 
 GOOD = b"label,value\n" + b"".join(b"%d,%d\n" % (i, i * i) for i in range(5000))
 GOOD_SHA = hashlib.sha256(GOOD).hexdigest()
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(os.environ.get("RNNLAB_DATA_DIR")
+              or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 class _Server:
