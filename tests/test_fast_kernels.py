@@ -416,7 +416,7 @@ def test_get_ops_follows_config_and_compiled_inherits_reference():
     assert issubclass(CompiledOps, ReferenceOps)
     overridden = {"simple_rnn_forward", "simple_rnn_backward", "lstm_forward", "lstm_backward",
                   "gru_forward", "gru_backward", "conv1d_forward", "conv1d_backward", "matmul",
-                  "embedding_gather", "embedding_scatter_add", "adam_update"}
+                  "embedding_gather", "embedding_scatter_add", "adam_update", "sequence_kernel"}
     public = [k for k in vars(ReferenceOps) if not k.startswith("_") and k != "kind"]
     assert overridden <= set(public)
     for name in public:
@@ -430,6 +430,18 @@ def test_get_ops_follows_config_and_compiled_inherits_reference():
     assert fast.avg_pool1d_backward is conv_ref.avg_pool1d_backward
     with pytest.raises(ValueError, match="Unknown kernels"):
         get_ops("turbo")
+
+
+def test_sequence_kernel_is_found_by_name():
+    """A cell's fused kernel: the Ops' own methods for the built-in cells, None for a cell that
+    has none (it then runs through RNN's step loop), never anything outside kernels.compiled."""
+    ref, fast = get_ops("reference"), get_ops("fast")
+    assert ref.sequence_kernel("lstm") == (lstm_k.lstm_forward, lstm_k.lstm_backward)
+    assert fast.sequence_kernel("gru") == (CompiledOps.gru_forward, CompiledOps.gru_backward)
+    assert fast.sequence_kernel("gru")[0] is not gru_k.gru_forward
+    for name in ("peephole_lstm", "common", "../lstm", "os.path"):
+        assert ref.sequence_kernel(name) is None
+        assert fast.sequence_kernel(name) is None, name
 
 
 def test_get_ops_fast_without_numba_is_a_clear_error(monkeypatch):
