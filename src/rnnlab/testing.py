@@ -71,7 +71,7 @@ def _float64():
         config.set_floatx(old)
 
 
-def check_gradients(layer, x, training: bool = False, mask=None, eps: float = 1e-6,
+def check_gradients(layer, x, *, training: bool = False, mask=None, eps: float = 1e-6,
                     tol: float = 1e-6, check_input: bool = True, seed: int | None = None,
                     rng=None) -> dict[str, float]:
     """Check ``layer``'s backward pass (a layer, a cell, or an RNN) against finite differences.
@@ -85,10 +85,11 @@ def check_gradients(layer, x, training: bool = False, mask=None, eps: float = 1e
     if not isinstance(layer, Layer):
         raise TypeError(f"check_gradients takes an rnnlab layer or cell, got {layer!r}")
     with _float64():
-        return _check_gradients(layer, x, training, mask, eps, tol, check_input, seed, rng)
+        return _check_gradients(layer, x, training=training, mask=mask, eps=eps, tol=tol,
+                                check_input=check_input, seed=seed, rng=rng)
 
 
-def _check_gradients(layer, x, training, mask, eps, tol, check_input, seed, rng):
+def _check_gradients(layer, x, *, training, mask, eps, tol, check_input, seed, rng):
     rng = rng or np.random.default_rng(1234)
     multi = isinstance(x, (list, tuple))
     xs = [np.array(v, dtype=np.float64) if np.issubdtype(np.asarray(v).dtype, np.floating)

@@ -40,7 +40,7 @@ class EpochLog(Callback):
         self.say(epoch + 1, self.epochs, dict(logs or {}))
 
 
-def train(data, task, out, model="", epochs=None, batch_size=32, seed=0, units=None,
+def train(data, task, out, *, model="", epochs=None, batch_size=32, seed=0, units=None,
           learning_rate=None, column=None, window=None, horizon=None, text_column=None,
           label_column=None, max_features=10000, seq_len=100, on_epoch=None) -> TrainSummary:
     """Read ``data``, fit the model for ``task`` and save the bundle to ``out``.

@@ -289,12 +289,11 @@ class Bidirectional(Wrapper):
     # ------------------------------------------------------------------ config
     def get_config(self):
         cfg = super().get_config()
-        layer_cfg = self.forward_layer.get_config()
+        spec = LAYERS.serialize(self.forward_layer)       # saved under the wrapped layer's name
         name = self.forward_layer.name
-        layer_cfg["name"] = name[len("forward_"):] if name.startswith("forward_") else name
-        layer_cfg.pop("batch_input_shape", None)
-        cfg.update(layer={"class_name": LAYERS.name_of(self.forward_layer), "config": layer_cfg},
-                   merge_mode=self.merge_mode)
+        spec["config"]["name"] = name[len("forward_"):] if name.startswith("forward_") else name
+        spec["config"].pop("batch_input_shape", None)
+        cfg.update(layer=spec, merge_mode=self.merge_mode)
         if self._custom_backward:
             cfg["backward_layer"] = LAYERS.serialize(self.backward_layer)
         return cfg

@@ -21,7 +21,7 @@ MODELS = Registry("model")
 # ------------------------------------------------------------------------------ whole models
 def serialize_model(model) -> dict:
     """``{"class_name", "config"}`` of a model."""
-    return {"class_name": MODELS.name_of(model), "config": model.get_config()}
+    return MODELS.serialize(model)
 
 
 def deserialize_model(spec: dict, custom_objects: dict | None = None):

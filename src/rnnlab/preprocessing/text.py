@@ -42,6 +42,7 @@ from itertools import count, repeat
 import numpy as np
 
 from rnnlab import checks
+from rnnlab.registry import Registry
 from rnnlab.preprocessing.indexer import FitCache, compiled_indexer, replacer
 
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
@@ -134,6 +135,11 @@ def one_hot(text, n, filters=DEFAULT_FILTERS, lower=True, split=" "):
 _CHUNK = 4096
 
 
+#: Keras's ``{"class_name": "Tokenizer", "config": ...}`` JSON comes from the one registry mechanism.
+TOKENIZERS = Registry("tokenizer")
+
+
+@TOKENIZERS.register
 class Tokenizer:
     """Vocabulary of a text corpus, indexed by frequency (1 = most frequent; 0 is never used).
 
@@ -499,8 +505,7 @@ class Tokenizer:
 
     def to_json(self, **kwargs):
         """The config as a JSON string (readable by Keras's ``tokenizer_from_json`` too)."""
-        return json.dumps({"class_name": type(self).__name__, "config": self.get_config()},
-                          **kwargs)
+        return json.dumps(TOKENIZERS.serialize(self), **kwargs)
 
 
 def tokenizer_from_json(json_string):

@@ -26,6 +26,7 @@ from rnnlab.kernels.compiled.common import (
     needs_pre,
     param_grads,
     prep,
+    resolved,
     weight_grads,
 )
 
@@ -455,10 +456,11 @@ def lstm_forward(x, states, weights, rec_mask=None, step_mask=None, *, activatio
     if u >= BLAS_STEP_UNITS:
         buf = LSTMBuf(xw if keep_pre else gates, gates, cnew, snew, out, cs)
         st = LSTMStep(np.empty((n, g4), dt), inp.h0.copy(), inp.c0.copy(), np.empty((n, g4), dt))
+        step = resolved(_lstm_step_fwd, 0, inp, o, buf, st)
         for s in range(t):
             hd = st.hcur * p.rho if p.has_rho else st.hcur
             np.matmul(hd, inp.U, out=st.hu)
-            _lstm_step_fwd(s, inp, o, buf, st)
+            step(s, inp, o, buf, st)
     else:
         buf = LSTMBuf(np.empty_like(xw) if keep_pre else gates, gates, cnew, snew, out, cs)
         _lstm_fwd(inp, o, buf)
@@ -479,8 +481,9 @@ def lstm_backward(d_outputs, d_final_states, cache: LSTMCache):
         UT = np.ascontiguousarray(inp.U.T)
         dhd = np.empty((n, u), dt)
         gd, sd = np.empty((n, g4), dt), np.empty((n, u), dt)
+        step = resolved(_lstm_step_bwd, 0, gr, inp, o, buf, gd, sd)
         for s in range(t - 1, -1, -1):
-            _lstm_step_bwd(s, gr, inp, o, buf, gd, sd)
+            step(s, gr, inp, o, buf, gd, sd)
             np.matmul(gr.dzs[:, s], UT, out=dhd)
             if o.has_rho:
                 dhd *= inp.rho
