@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
+from rnnlab.kernels.compiled.common import resolved
 from rnnlab.kernels.reference.optimizers import AdamStep
 
 
@@ -161,6 +162,9 @@ _KERNELS = {(np.dtype(np.float32), True): _adam_f32, (np.dtype(np.float64), True
             (np.dtype(np.float64), False): _adam_f64_serial}
 
 
+_ENTRIES: dict = {}      # kernel -> its machine code, resolved once (see common.resolved)
+
+
 def adam_update(param, grad, slots, step: AdamStep, zero_grad=False) -> bool:
     """Update ``param`` and its ``slots`` ((m, v) or (m, v, v̂)) in place in one fused pass and
     return True; False if the arrays do not fit the fused path (non-contiguous, mixed or
@@ -183,9 +187,13 @@ def adam_update(param, grad, slots, step: AdamStep, zero_grad=False) -> bool:
     t = dt.type
     amsgrad = len(slots) > 2
     m, v = slots[0].ravel(), slots[1].ravel()
-    fn(AdamArrays(p.ravel(), gc.ravel(), m, v, slots[2].ravel() if amsgrad else v),
-       AdamScalars(amsgrad, bool(in_place), t(1.0 - step.beta_1), t(1.0 - step.beta_2),
-                   float(step.lr_t), t(step.epsilon)))
+    arrays = AdamArrays(p.ravel(), gc.ravel(), m, v, slots[2].ravel() if amsgrad else v)
+    scalars = AdamScalars(amsgrad, bool(in_place), t(1.0 - step.beta_1), t(1.0 - step.beta_2),
+                          float(step.lr_t), t(step.epsilon))
+    entry = _ENTRIES.get(fn)
+    if entry is None:       # each kernel has one dtype: its argument types never change
+        entry = _ENTRIES[fn] = resolved(fn, arrays, scalars)
+    entry(arrays, scalars)
     if zero_grad and not in_place:
         grad[...] = 0
     return True
