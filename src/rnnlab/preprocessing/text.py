@@ -42,8 +42,8 @@ from itertools import count, repeat
 import numpy as np
 
 from rnnlab import checks
-from rnnlab.registry import Registry
 from rnnlab.preprocessing.indexer import FitCache, compiled_indexer, replacer
+from rnnlab.registry import Registry
 
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 _MODES = ("binary", "count", "tfidf", "freq")
@@ -135,7 +135,7 @@ def one_hot(text, n, filters=DEFAULT_FILTERS, lower=True, split=" "):
 _CHUNK = 4096
 
 
-#: Keras's ``{"class_name": "Tokenizer", "config": ...}`` JSON comes from the one registry mechanism.
+#: Keras's ``{"class_name": "Tokenizer", "config": ...}`` JSON, from the one registry mechanism.
 TOKENIZERS = Registry("tokenizer")
 
 
