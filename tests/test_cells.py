@@ -167,6 +167,20 @@ def test_stacked_cells_equal_stacked_layers(float64):
                          x, mask=mask, training=True, seed=1)
 
 
+def test_a_cell_alone_applies_its_input_dropout():
+    cell = _built("lstm", 3, 4, 1, dropout=0.5)
+    r = np.random.default_rng(0)
+    x, states = r.normal(size=(6, 4)), [r.normal(size=(6, 3)) for _ in range(2)]
+    check_gradients(cell, [x, *states], training=True, seed=3)
+    cell._reseed_for_check(3)
+    in_mask, _ = cell.dropout_masks(6, 4, np.float64, True)
+    cell._reseed_for_check(3)
+    dropped = cell.forward([x, *states], training=True)[0]
+    kept = cell.forward([x * in_mask[:, 0], *states])[0]
+    for a, b in zip(dropped, kept):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
 def test_rnn_rejects_what_is_not_a_cell():
     with pytest.raises(TypeError, match="needs a recurrent cell"):
         RNN(Dense(3))
@@ -176,6 +190,8 @@ def test_rnn_rejects_what_is_not_a_cell():
         LSTMCell(0)
     with pytest.raises(ValueError, match="dropout must be in"):
         GRUCell(2, dropout=1.5)
+    with pytest.raises(ValueError, match="on the stacked cells themselves"):
+        StackedRNNCells([GRUCell(2)], dropout=0.3)
 
 
 class _Abstract(Cell):

@@ -128,13 +128,18 @@ class Cell(Layer):
         else:
             raise ValueError(f"{self._who()} takes [inputs, *states] "
                              f"({1 + len(self.state_sizes)} arrays), got {len(parts)}")
-        _, rec_mask = self.dropout_masks(n, xt.shape[1], xt.dtype, training)
+        in_mask, rec_mask = self.dropout_masks(n, xt.shape[1], xt.dtype, training)
+        if in_mask is not None:
+            in_mask = in_mask[:, 0]                     # (N, 1, m) -> (N, m) for one step
+            xt = xt * in_mask
         y, new_states, cache = self.step(xt, states, rec_mask)
 
         def backward(d_out):
             d_y, *d_states = [np.zeros_like(a) if d is None else np.asarray(d, dtype=a.dtype)
                               for d, a in zip(d_out, [y, *new_states])]
             dx, d_prev, grads = self.step_backward(d_y, d_states, cache)
+            if in_mask is not None:
+                dx = dx * in_mask
             for name, g in grads.items():
                 self.grads[name] += g
             return [dx, *d_prev] if len(parts) > 1 else dx

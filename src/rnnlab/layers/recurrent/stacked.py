@@ -22,6 +22,9 @@ class StackedRNNCells(Cell):
             raise TypeError(f"StackedRNNCells needs a non-empty list of recurrent cells, got "
                             f"{cells!r}")
         super().__init__(**kwargs)
+        if self.dropout or self.recurrent_dropout:
+            raise ValueError(f"{self._who()}: set dropout and recurrent_dropout on the stacked "
+                             "cells themselves; the stack has none of its own")
         self.cells = cells
         self.params = NestedView(self, "params")
         self.grads = NestedView(self, "grads")
