@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from rnnlab import config
 
@@ -9,6 +10,14 @@ REPO = Path(__file__).resolve().parents[1]
 # ../shared/data beside the checkout; a worktree elsewhere names it with $RNNLAB_DATA_DIR
 SHARED_DATA = Path(os.environ.get("RNNLAB_DATA_DIR") or REPO.parent / "shared" / "data")
 os.environ.setdefault("RNNLAB_DATA_DIR", str(SHARED_DATA))
+# real Keras 3, a test reference, runs on PyTorch (no TensorFlow on these machines)
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+# Property-based tests: a small example count in CI, more by hand (HYPOTHESIS_PROFILE=dev).
+settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=200, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture
