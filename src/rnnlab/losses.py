@@ -56,6 +56,11 @@ class Loss:
         return float(values.sum() / max(count, 1)), (grad / max(count, 1)).astype(y_pred.dtype,
                                                                                copy=False)
 
+    def check_targets(self, y_true, y_pred_shape) -> None:
+        """Refuse targets this loss has no meaning for, over the whole array, before training
+        starts (so a bad label in a late batch cannot stop a fit half-way).  Shapes are checked
+        by :func:`align_target`; finiteness and real dtypes by the training loop."""
+
     def get_config(self):
         return {}
 
@@ -124,6 +129,12 @@ class BinaryCrossentropy(Loss):
         grad = np.where(pc == p, (pc - y) / (pc * qc), 0.0)
         return (values[..., 0] if D == 1 else np.mean(values, axis=-1)), grad / D
 
+    def check_targets(self, y_true, y_pred_shape):
+        y = np.asarray(y_true)
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise ValueError(f"binary_crossentropy targets must be in [0, 1] (labels or "
+                             f"probabilities), got values from {y.min()} to {y.max()}")
+
     def get_config(self):
         return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
 
@@ -163,14 +174,23 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     name = "sparse_categorical_crossentropy"
     sparse = True
 
+    def check_targets(self, y_true, y_pred_shape):
+        k = y_pred_shape[-1]
+        yi = np.asarray(y_true)
+        if not yi.size:
+            return
+        if not np.issubdtype(yi.dtype, np.integer) and not np.all(np.equal(np.mod(yi, 1), 0)):
+            bad = yi[np.mod(yi, 1) != 0].flat[0]
+            raise ValueError(f"sparse_categorical_crossentropy targets must be integer class "
+                             f"ids, got the non-integer value {bad}")
+        if yi.min() < 0 or yi.max() >= k:
+            raise ValueError(f"sparse_categorical_crossentropy targets must be class ids in "
+                             f"[0, {k}) for a model with {k} outputs, got values from "
+                             f"{yi.min()} to {yi.max()}")
+
     def _values_and_grad(self, y, p):
-        k = p.shape[-1]
-        yi = np.asarray(y)
-        if (not np.all(np.equal(np.mod(yi, 1), 0)) or yi.min(initial=0) < 0
-                or yi.max(initial=0) >= k):
-            raise ValueError(f"sparse_categorical_crossentropy targets must be integers in "
-                             f"[0, {k}), got values from {yi.min()} to {yi.max()}")
-        onehot = np.eye(k, dtype=p.dtype)[yi.astype(np.int64)]
+        self.check_targets(y, p.shape)
+        onehot = np.eye(p.shape[-1], dtype=p.dtype)[np.asarray(y).astype(np.int64)]
         return super()._values_and_grad(onehot, p)
 
 

@@ -6,6 +6,7 @@ saved and restored.  ``lr=`` (the lecture's spelling) is accepted with a Depreca
 """
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 
@@ -99,6 +100,18 @@ class Optimizer:
     def _update(self, p, g, slots, zero=False):  # pragma: no cover - abstract
         """Update ``p`` in place; with ``zero`` it may also clear ``g`` and return True."""
         raise NotImplementedError
+
+    def snapshot(self) -> dict:
+        """A copy of everything a step or a callback may change (iterations, slots, the learning
+        rate: every public attribute); private ones are recomputed at each step."""
+        return {k: copy.deepcopy(v) for k, v in vars(self).items() if not k.startswith("_")}
+
+    def restore(self, snapshot: dict) -> None:
+        """Return to a :meth:`snapshot` (a failed fit leaves the optimizer as it found it)."""
+        for k in [k for k in vars(self) if not k.startswith("_")]:
+            delattr(self, k)
+        for k, v in snapshot.items():
+            setattr(self, k, copy.deepcopy(v))
 
     def get_config(self) -> dict:
         return {"learning_rate": self.learning_rate, "clipnorm": self.clipnorm,

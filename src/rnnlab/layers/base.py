@@ -122,19 +122,43 @@ class Layer:
         """Copies of the parameters, in Keras's order."""
         return [p.copy() for p in self.params.values()]
 
-    def set_weights(self, weights) -> None:
-        """Replace the parameters with ``weights`` (Keras's order); shapes must match exactly."""
+    def checked_weights(self, weights) -> list[np.ndarray]:
+        """``weights`` checked against the parameters (count, shape, real finite numbers that fit
+        the dtype) and cast to their dtypes, without assigning anything: a ValueError or
+        TypeError naming the layer and weight otherwise."""
         weights = list(weights)
         if len(weights) != len(self.params):
             raise ValueError(f"Layer {self.name!r} expects {len(self.params)} weight arrays "
                              f"({list(self.params)}), got {len(weights)}")
+        out = []
         for (key, old), new in zip(self.params.items(), weights):
+            what = f"Layer {self.name!r} weight {key!r}"
             new = np.asarray(new)
             if new.shape != old.shape:
-                raise ValueError(f"Layer {self.name!r} weight {key!r} has shape {old.shape}, "
-                                 f"got an array of shape {new.shape}")
-        for (key, old), new in zip(list(self.params.items()), weights):
-            self.params[key][...] = np.asarray(new, dtype=old.dtype)
+                raise ValueError(f"{what} has shape {old.shape}, got an array of shape "
+                                 f"{new.shape}")
+            if new.dtype == object or np.issubdtype(new.dtype, np.complexfloating) or not (
+                    np.issubdtype(new.dtype, np.number) or new.dtype == bool):
+                raise TypeError(f"{what} must hold real numbers, got dtype {new.dtype}")
+            with np.errstate(over="ignore"):
+                cast = new.astype(old.dtype)
+            if not np.isfinite(cast).all():
+                raise ValueError(f"{what} has non-finite values (NaN or inf, or beyond the "
+                                 f"range of {old.dtype})")
+            out.append(cast)
+        return out
+
+    def set_weights(self, weights) -> None:
+        """Replace the parameters with ``weights`` (Keras's order): all are checked
+        (:meth:`checked_weights`) before any is replaced."""
+        for arr, new in zip(list(self.params.values()), self.checked_weights(weights)):
+            arr[...] = new
+
+    def validate_input(self, x) -> None:
+        """Check a whole input array before a model trains on it (fit checks the layers that
+        read the model's inputs, so that a bad value in a late batch is refused before the first
+        update).  Layers with constraints on values override this; shapes are checked per
+        batch."""
 
     def count_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))

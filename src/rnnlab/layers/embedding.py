@@ -77,6 +77,9 @@ class Embedding(Layer):
                                  f"must be in [0, {self.input_dim})")
         return idx
 
+    def validate_input(self, x):
+        self._indices(x)
+
     def forward(self, x, training=False, mask=None):
         idx = self._indices(x)
         table = self.params["embeddings"]

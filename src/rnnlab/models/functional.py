@@ -126,6 +126,14 @@ class Functional(Model):
                                  f"{x.shape}")
 
     # ------------------------------------------------------------------ running
+    def _input_readers(self):
+        """(input index, layer) for each layer that reads a model input directly."""
+        for node in self._nodes:
+            if not node.multi_input:
+                for i, t in enumerate(self.inputs):
+                    if node.inputs[0] is t:
+                        yield i, node.layer
+
     def _forward_batch(self, xs, training):
         values, masks = {}, {}
         for t, x in zip(self.inputs, xs):

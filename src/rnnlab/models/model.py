@@ -88,25 +88,21 @@ class Model:
         return [w for layer in self._unique_layers() for w in layer.get_weights()]
 
     def set_weights(self, weights) -> None:
+        """Replace every weight (Keras's order); all are checked before any is replaced."""
         weights = list(weights)
         layers = self._unique_layers()
         need = sum(len(layer.params) for layer in layers)
         if len(weights) != need:
             raise ValueError(f"Model {self.name!r} expects {need} weight arrays, "
                              f"got {len(weights)}")
-        i = 0
-        chunks = []
+        i, checked = 0, []
         for layer in layers:
             n = len(layer.params)
-            chunk = weights[i:i + n]
-            for (key, old), new in zip(layer.params.items(), chunk):
-                if np.shape(new) != old.shape:
-                    raise ValueError(f"Weight {layer.name}/{key} has shape {old.shape}, got "
-                                     f"{np.shape(new)}")
-            chunks.append((layer, chunk))
+            checked.append((layer, layer.checked_weights(weights[i:i + n])))
             i += n
-        for layer, chunk in chunks:
-            layer.set_weights(chunk)
+        for layer, chunk in checked:
+            for arr, new in zip(layer.params.values(), chunk):
+                arr[...] = new
 
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self._unique_layers())
@@ -205,7 +201,7 @@ class Model:
         n = T.check_lengths({"x": xs, "y": ys or []})
         sws = None
         if sample_weight is not None:
-            sw = T._to_array(sample_weight, "sample_weight").astype(np.float64)
+            sw = T.check_weights(T._to_array(sample_weight, "sample_weight"), "sample_weight")
             if sw.shape != (n,):
                 raise ValueError(f"sample_weight must have shape ({n},), got {sw.shape}")
             sws = [sw] * len(self.output_names)
@@ -214,18 +210,24 @@ class Model:
                 raise ValueError("class_weight needs exactly one output")
             yv = ys[0].reshape(n, -1)
             cls = yv.argmax(axis=1) if yv.shape[1] > 1 else np.rint(yv[:, 0]).astype(np.int64)
-            unknown = sorted(set(np.unique(cls).tolist()) - set(class_weight))
-            if unknown:
-                raise ValueError(f"class_weight has no entry for class(es) {unknown}")
-            cw = np.array([class_weight[c] for c in cls], dtype=np.float64)
+            cw = T.class_weights(class_weight, cls)
             sws = [cw * (sws[0] if sws else 1.0)]
         return xs, ys, sws, n
 
-    def _check_targets(self, xs, ys):
-        """Check y against the model's output shape on one sample, before any weight changes."""
+    def _check_data(self, xs, ys):
+        """Check all of x and y before any weight changes: the values of the inputs against the
+        layers that read them (an Embedding's ids against input_dim), y's shape against the
+        model's output on one sample and y's values against each loss (labels in range)."""
+        for i, layer in self._input_readers():
+            layer.validate_input(xs[i])
         outs, _ = self._forward_batch([x[:1] for x in xs], training=False)
         for out, y, loss in zip(outs, ys, self.losses_):
             _losses.align_target(y[:1], out.shape, loss.sparse, loss.name)
+            loss.check_targets(y, out.shape)
+
+    def _input_readers(self):
+        """(input index, layer) for each layer that reads a model input directly."""
+        return []
 
     @staticmethod
     def _take(arrs, idx):
@@ -234,16 +236,31 @@ class Model:
     # ------------------------------------------------------------------ fit
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None):
-        """Train for ``epochs`` epochs; return a History whose ``.history`` has per-epoch logs."""
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        """Train for ``epochs`` epochs; return a History whose ``.history`` has per-epoch logs.
+
+        All the data is checked before the first update; if the call fails after that (an
+        error in a callback, a value only a later layer refuses), the weights, the optimizer and
+        the random state are put back as they were (a KeyboardInterrupt keeps the epochs done,
+        as in Keras).  ``steps_per_epoch`` takes that many batches per epoch, continuing
+        through the shuffled data across epochs as Keras 3 does with arrays."""
         if self.optimizer is None:
             raise RuntimeError(f"Model {self.name!r} must be compiled before fit(): call "
                                "model.compile(optimizer=..., loss=...)")
         batch_size = T.check_batch_size(batch_size)
         epochs = checks.non_negative_int(epochs, "epochs")
-        if not (isinstance(validation_split, (int, float)) and 0.0 <= validation_split < 1.0):
+        initial_epoch = checks.non_negative_int(initial_epoch, "initial_epoch")
+        steps_per_epoch = T.check_steps(steps_per_epoch, "steps_per_epoch")
+        validation_steps = T.check_steps(validation_steps, "validation_steps")
+        validation_batch_size = (batch_size if validation_batch_size is None
+                                 else T.check_batch_size(validation_batch_size))
+        validation_freq = checks.positive_int(validation_freq, "validation_freq")
+        if (isinstance(validation_split, bool)
+                or not isinstance(validation_split, (int, float, np.integer, np.floating))
+                or not 0.0 <= validation_split < 1.0):
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = T.check_verbose(verbose)
         xs, ys, sws, n = self._prepare(x, y, sample_weight, class_weight)
         val = None
         if validation_data is not None:
@@ -264,42 +281,45 @@ class Model:
             xs, ys, sws = self._take(xs, idx_t), self._take(ys, idx_t), self._take(sws, idx_t)
             n = split
         self._ensure_built_for(xs)
-        self._check_targets(xs, ys)
+        self._check_data(xs, ys)
         if val is not None:
-            self._check_targets(val[0], val[1])
+            self._check_data(val[0], val[1])
 
+        plan = T.FitPlan(n, batch_size, epochs, initial_epoch, steps_per_epoch, shuffle,
+                         validation_batch_size, validation_steps, validation_freq)
+        rollback = T.Rollback(self)
         self._grads_clear = False
-        with compute_scope(self._step_units()):
-            return self._fit_loop(xs, ys, sws, n, val, batch_size, epochs, verbose, callbacks,
-                                  shuffle, initial_epoch)
+        try:
+            with compute_scope(self._step_units()):
+                return self._fit_loop(xs, ys, sws, val, plan, verbose, callbacks)
+        except Exception:
+            rollback.restore()
+            raise
 
-    def _fit_loop(self, xs, ys, sws, n, val, batch_size, epochs, verbose, callbacks, shuffle,
-                  initial_epoch):
+    def _fit_loop(self, xs, ys, sws, val, plan, verbose, callbacks):
         history = _cb.History()
         cbs = _cb.CallbackList(list(callbacks or []) + [history], self)  # History last, as Keras
         self.stop_training = False
-        steps = -(-n // batch_size)
-        rng = config.rng()
+        self._initial_epoch = None
+        batches = T.EpochBatches(plan, config.rng())
         cbs.on_train_begin({})
+        # a callback may resume from a backup (BackupAndRestore sets the epoch to start from)
+        initial_epoch = plan.initial_epoch if self._initial_epoch is None else self._initial_epoch
         logs = {}
-        for epoch in range(int(initial_epoch), int(epochs)):
+        for epoch in range(initial_epoch, plan.epochs):
             cbs.on_epoch_begin(epoch, {})
-            order = rng.permutation(n) if shuffle else np.arange(n)
             tracker = T.MeanTracker()
             t0 = time.perf_counter()
             if verbose == 1:
-                print(f"Epoch {epoch + 1}/{epochs}")
-            bar = T.progress_bar(steps, None, verbose)
-            for step in range(steps):
-                idx = order[step * batch_size:(step + 1) * batch_size]
-                if shuffle:
-                    idx = np.sort(idx)  # contiguous-ish gathers; order within a batch is irrelevant
+                print(f"Epoch {epoch + 1}/{plan.epochs}")
+            bar = T.progress_bar(plan.steps, None, verbose)
+            for step, idx in enumerate(batches.epoch()):
                 cbs.on_train_batch_begin(step, {})
                 bx, by, bsw = self._take(xs, idx), self._take(ys, idx), self._take(sws, idx)
                 loss = self._train_step(bx, by, bsw, tracker)
                 tracker.add("loss", loss * len(idx), len(idx))
-                batch_logs = {"loss": loss, **tracker.result()}
-                batch_logs["loss"] = tracker.result()["loss"]
+                batch_logs = tracker.result()
+                batch_logs = {"loss": batch_logs.pop("loss"), **batch_logs}
                 cbs.on_train_batch_end(step, batch_logs)
                 if bar is not None:
                     bar.set_postfix_str(T.format_logs(batch_logs), refresh=False)
@@ -307,30 +327,30 @@ class Model:
                 if self.stop_training:
                     break
             logs = tracker.result()
-            logs = {"loss": logs.pop("loss"), **logs}
-            if val is not None:
-                vlogs = self._evaluate_arrays(*val, batch_size=batch_size)
+            logs = {"loss": logs.pop("loss"), **logs} if logs else {}
+            if val is not None and (epoch + 1) % plan.validation_freq == 0:
+                vlogs = self._evaluate_arrays(*val, batch_size=plan.validation_batch_size,
+                                              steps=plan.validation_steps)
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
             if bar is not None:
                 bar.set_postfix_str(T.format_logs(logs), refresh=False)
                 bar.close()
             elif verbose == 2:
-                print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - t0:.1f}s - "
+                print(f"Epoch {epoch + 1}/{plan.epochs} - {time.perf_counter() - t0:.1f}s - "
                       f"{T.format_logs(logs)}")
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
         cbs.on_train_end(logs)
-        history.params = {"epochs": epochs, "steps": steps, "verbose": verbose}
+        history.params = {"epochs": plan.epochs, "steps": plan.steps, "verbose": verbose}
         history.model = self
         self.history = history
         return history
 
     # ------------------------------------------------------------------ evaluate / predict
-    def _evaluate_arrays(self, xs, ys, sws, batch_size, verbose=0):
+    def _evaluate_arrays(self, xs, ys, sws, batch_size, verbose=0, steps=None):
         tracker = T.MeanTracker()
-        n = xs[0].shape[0]
-        steps = -(-n // batch_size)
+        steps = T.limit_steps(steps, xs[0].shape[0], batch_size)
         bar = T.progress_bar(steps, None, verbose)
         for step in range(steps):
             sl = slice(step * batch_size, (step + 1) * batch_size)
@@ -349,17 +369,19 @@ class Model:
         return {"loss": res.pop("loss"), **res}
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 return_dict=False):
-        """Loss (and metrics) on the given data: a float, or [loss, *metrics] as Keras returns."""
+                 steps=None, return_dict=False):
+        """Loss (and metrics) on the given data: a float, or [loss, *metrics] as Keras returns;
+        ``steps`` batches only if given."""
         if self.optimizer is None:
             raise RuntimeError(f"Model {self.name!r} must be compiled before evaluate()")
         batch_size = T.check_batch_size(batch_size)
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = T.check_verbose(verbose)
+        steps = T.check_steps(steps, "steps")
         xs, ys, sws, _ = self._prepare(x, y, sample_weight)
         self._ensure_built_for(xs)
-        self._check_targets(xs, ys)
+        self._check_data(xs, ys)
         with compute_scope(self._step_units()):
-            logs = self._evaluate_arrays(xs, ys, sws, batch_size, verbose)
+            logs = self._evaluate_arrays(xs, ys, sws, batch_size, verbose, steps)
         if verbose:
             print(T.format_logs(logs))
         if return_dict:
@@ -367,13 +389,17 @@ class Model:
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size=None, verbose="auto"):
-        """Outputs for ``x`` in batches (a list of arrays for multi-output models)."""
+    def predict(self, x, batch_size=None, verbose="auto", steps=None):
+        """Outputs for ``x`` in batches (a list of arrays for multi-output models); the first
+        ``steps`` batches only if given."""
         batch_size = T.check_batch_size(batch_size)
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = T.check_verbose(verbose)
+        steps = T.check_steps(steps, "steps")
         xs, _, _, n = self._prepare(x, None, need_y=False)
         self._ensure_built_for(xs)
-        steps = -(-n // batch_size)
+        for i, layer in self._input_readers():
+            layer.validate_input(xs[i])
+        steps = T.limit_steps(steps, n, batch_size)
         bar = T.progress_bar(steps, None, verbose)
         chunks = []
         with compute_scope(self._step_units()):

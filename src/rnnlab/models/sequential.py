@@ -94,6 +94,9 @@ class Sequential(Model):
             self.build((None,) + tuple(xs[0].shape[1:]))
         self._graph._ensure_built_for(xs)
 
+    def _input_readers(self):
+        return self._graph._input_readers()
+
     def _forward_batch(self, xs, training):
         return self._graph._forward_batch(xs, training)
 
