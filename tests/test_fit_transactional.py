@@ -328,3 +328,17 @@ def test_fit_either_trains_or_refuses_and_changes_nothing(kind, where, epochs, b
     else:
         assert kind is None
         assert model.optimizer.iterations == before[1] + epochs * -(-48 // batch)
+
+
+def test_sequential_add_of_a_layer_that_does_not_fit_changes_nothing():
+    model = Sequential([Dense(3, input_shape=(4,))])
+    summary = []
+    model.summary(print_fn=summary.append)
+    with pytest.raises(ValueError, match="expects inputs of rank 3"):
+        model.add(LSTM(2))
+    assert len(model.layers) == 1
+    after = []
+    model.summary(print_fn=after.append)
+    assert after == summary
+    model.add(Dense(2))
+    assert model.predict(np.ones((2, 4)), verbose=0).shape == (2, 2)

@@ -45,13 +45,19 @@ class Sequential(Model):
                              f"{layer.name!r} is already used")
         if any(l is layer for l in self._layers):
             raise ValueError(f"Layer {layer.name!r} is already in this model")
+        old = (self._input_shape, self._graph)
         self._layers.append(layer)
         if len(self._layers) == 1 and self._input_shape is None and layer.batch_input_shape:
             self._input_shape = tuple(layer.batch_input_shape)
-        if self._input_shape is not None:
-            self.build(self._input_shape)
-        else:
-            self._graph = None
+        try:
+            if self._input_shape is not None:
+                self.build(self._input_shape)
+            else:
+                self._graph = None
+        except Exception:
+            self._layers.pop()              # a layer that does not fit leaves the model as it was
+            self._input_shape, self._graph = old
+            raise
 
     def pop(self) -> Layer:
         if not self._layers:
