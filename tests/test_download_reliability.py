@@ -110,23 +110,23 @@ def test_trickling_headers_meet_the_deadline(server, cache):
 def test_default_deadline_grows_with_the_bytes_received(server, cache, monkeypatch):
     """The default: a grace period plus 1 s per DEADLINE_MIN_RATE bytes.  A steady transfer
     (far above the minimum rate) outlives the grace period; a trickle does not."""
-    monkeypatch.setattr(_files, "DEADLINE_GRACE", 0.3)
-    monkeypatch.setattr(_files, "DEADLINE_MIN_RATE", 50)
+    monkeypatch.setattr(_files, "DEADLINE_GRACE", 1.0)
+    monkeypatch.setattr(_files, "DEADLINE_MIN_RATE", 100)  # each 1 KB piece buys 10 s more
 
-    def steady(handler):  # 1 KB pieces, one every 50 ms: about 1 s in all
+    def steady(handler):  # 1 KB pieces, one every 100 ms: 1.7 s in all, past the grace
         handler.send_response(200)
         handler.send_header("Content-Length", str(len(BODY)))
         handler.end_headers()
         for i in range(0, len(BODY), 1000):
             handler.wfile.write(BODY[i:i + 1000])
             handler.wfile.flush()
-            _files.time.sleep(0.05)
+            _files.time.sleep(0.1)
 
     server.routes["/steady.csv"] = steady
     got = get_file("steady.csv", BODY_SHA, server.url("/steady.csv"), progress=False)
     assert got.read_bytes() == BODY
-    server.routes["/slow.csv"] = trickle(BODY)
-    with pytest.raises(DatasetNotFoundError, match=r"default deadline \(0.3 s \+ 1 s per"):
+    server.routes["/slow.csv"] = trickle(BODY)  # 20 bytes/s: the limit is 1 s + 0.2 s per s
+    with pytest.raises(DatasetNotFoundError, match=r"default deadline \(1 s \+ 1 s per 100 bytes"):
         get_file("slow.csv", None, server.url("/slow.csv"), progress=False)
     assert snapshot(cache) == {"steady.csv": BODY}
 

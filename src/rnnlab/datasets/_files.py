@@ -286,8 +286,10 @@ class _Deadline:
     def describe(self) -> str:
         if self.fixed is not None:
             return f"the {self.fixed:g} s deadline (deadline={self.fixed:g})"
-        return (f"the default deadline ({DEADLINE_GRACE:g} s + 1 s per "
-                f"{DEADLINE_MIN_RATE // 1024} KiB received = {self.limit():.0f} s)")
+        rate = (f"{DEADLINE_MIN_RATE // 1024} KiB" if DEADLINE_MIN_RATE % 1024 == 0
+                else f"{DEADLINE_MIN_RATE:g} bytes")
+        return (f"the default deadline ({DEADLINE_GRACE:g} s + 1 s per {rate} received = "
+                f"{self.limit():.0f} s)")
 
     def watch(self, sock) -> None:
         with self._lock:
