@@ -10,8 +10,10 @@ import hashlib
 import io
 import math
 import os
+import socket
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 from unittest import mock
 
@@ -104,6 +106,24 @@ def test_trickling_headers_meet_the_deadline(server, cache):
     with pytest.raises(DatasetNotFoundError, match="deadline") as exc:
         get_file("hdr.csv", None, url, timeout=5, deadline=0.5, progress=False)
     assert url in str(exc.value)
+    assert snapshot(cache) is None
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_silent_handshake_meets_the_deadline(cache, scheme):
+    """A listener that never answers: for https the TLS handshake waits for a reply.  The TLS wrap
+    replaces the socket object, and the deadline must still cut it (not the 60 s read timeout)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    try:
+        url = f"{scheme}://127.0.0.1:{listener.getsockname()[1]}/x.csv"
+        t0 = time.monotonic()
+        with pytest.raises(DatasetNotFoundError, match="0.5 s deadline"):
+            get_file("x.csv", None, url, timeout=60, deadline=0.5, progress=False)
+        assert time.monotonic() - t0 < 30  # a hang check, far from both 0.5 s and 60 s
+    finally:
+        listener.close()
     assert snapshot(cache) is None
 
 

@@ -262,7 +262,10 @@ def _progress_enabled(progress, total) -> bool:
 # ------------------------------------------------------------------------------ deadline
 class _Deadline:
     """The time a download may take; past it, a watchdog thread shuts the connection's socket
-    down, which wakes a read blocked in any phase (connect, headers, body) at once."""
+    down, which wakes a read blocked in any phase (TLS handshake, headers, body) at once.
+
+    It holds a ``dup()`` of each socket: the same socket under its own descriptor, which stays
+    valid when the TLS wrap detaches the original object, and is closed when the download ends."""
 
     def __init__(self, seconds: float | None):
         self.fixed = seconds        # None: the default rule (grace + bytes / minimum rate)
@@ -293,9 +296,10 @@ class _Deadline:
 
     def watch(self, sock) -> None:
         with self._lock:
-            self._sockets.append(sock)
+            dup = sock.dup()
+            self._sockets.append(dup)
             if self.expired:
-                self._shutdown(sock)
+                self._shutdown(dup)
 
     @staticmethod
     def _shutdown(sock) -> None:
@@ -318,6 +322,12 @@ class _Deadline:
 
     def __exit__(self, *exc):
         self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+            self._sockets.clear()
 
 
 class _WatchedHTTP(http.client.HTTPConnection):
