@@ -7,11 +7,13 @@ This package imports nothing from the engine (layers, models) nor from preproces
 from rnnlab.datasets import fortune500, imdb, synthetic, yelp_polarity
 from rnnlab.datasets._files import (
                                     ChecksumError,
+                                    DataFileError,
                                     DatasetNotFoundError,
                                     cache_dir,
                                     data_dirs,
+                                    extract_archive,
                                     get_file,
 )
 
-__all__ = ["fortune500", "imdb", "yelp_polarity", "synthetic", "get_file", "cache_dir", "data_dirs",
-           "ChecksumError", "DatasetNotFoundError"]
+__all__ = ["fortune500", "imdb", "yelp_polarity", "synthetic", "get_file", "extract_archive",
+           "cache_dir", "data_dirs", "ChecksumError", "DataFileError", "DatasetNotFoundError"]

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnnlab.datasets._files import get_file
+from rnnlab.datasets._files import fix_hint, get_file, reading
 
 __all__ = ["FNAME", "URL", "SHA256", "SeriesData", "load_data", "load_series"]
 
@@ -35,7 +35,8 @@ class SeriesData(NamedTuple):
 
 def _read(path=None):
     file = get_file(FNAME, SHA256, URL, path=path)
-    with open(file, newline="", encoding="utf-8-sig") as f:
+    with reading(file, "Fortune 500 CSV (UTF-8)", fix_hint(file, SHA256, URL)), \
+            open(file, newline="", encoding="utf-8-sig") as f:
         rows = list(csv.reader(f))
     if not rows or len(rows[0]) < 3:
         raise ValueError(f"{str(file)!r} is not a Fortune 500 series file: header {rows[:1]}")

@@ -10,9 +10,12 @@ Labels become 0/1 as in ``tfds`` (class 1 -> 0, class 2 -> 1).
 
 Lookup: in each place (``path``, then each ``$RNNLAB_DATA_DIR``, then the cache) the extracted
 ``yelp_review_polarity_csv/{train,test}.csv``, then ``{train,test}.csv`` directly, then the ``.tgz``
-(read in place, never extracted); else the archive is downloaded into the cache.  The archive is
-published without a checksum, so neither local copies nor the download are hash-checked (the
-download is checked for completeness against its Content-Length).
+(read in place, never extracted); else the archive is downloaded into the cache.  An archive found
+by name or downloaded is checked against its SHA-256 (:data:`SHA256`, 166,373,201 bytes, as
+published with the Hugging Face and FastAI copies of the set); a corrupt one in the cache is
+downloaded again once.  An archive passed as ``path=<file>`` and the extracted CSVs (which have no
+published checksum) are used as given; a truncated or undecodable one raises
+:class:`~rnnlab.datasets.DataFileError` naming it.
 """
 from __future__ import annotations
 
@@ -24,13 +27,25 @@ from pathlib import Path
 import numpy as np
 
 from rnnlab import config
-from rnnlab.datasets._files import DatasetNotFoundError, cache_dir, data_dirs, get_file
+from rnnlab.datasets._files import (
+                                    MAX_EXTRACT_MEMBER_BYTES,
+                                    DataFileError,
+                                    DatasetNotFoundError,
+                                    cache_dir,
+                                    data_dirs,
+                                    drain,
+                                    fix_hint,
+                                    get_file,
+                                    reading,
+                                    verify,
+)
 from rnnlab.datasets.imdb import _check_num, _subset
 
-__all__ = ["ARCHIVE", "URL", "FOLDER", "load_data", "parse_csv"]
+__all__ = ["ARCHIVE", "URL", "SHA256", "FOLDER", "load_data", "parse_csv"]
 
 ARCHIVE = "yelp_review_polarity_csv.tgz"
 URL = "https://s3.amazonaws.com/fast-ai-nlp/yelp_review_polarity_csv.tgz"
+SHA256 = "528f22e286cad085948acbc3bea7e58188416546b0e364d0ae4ca0ce666abe35"
 FOLDER = "yelp_review_polarity_csv"
 _LABELS = {"1": 0, "2": 1}
 
@@ -51,18 +66,25 @@ def parse_csv(stream, source="<stream>"):
 
 
 def _read_file(file: Path):
-    with open(file, newline="", encoding="utf-8") as f:
+    with reading(file, "Yelp polarity CSV (UTF-8)"), \
+            open(file, newline="", encoding="utf-8") as f:
         return parse_csv(f, repr(str(file)))
 
 
 def _read_archive(archive: Path):
     out = {}
-    with tarfile.open(archive) as tar:
+    with reading(archive, f"{ARCHIVE} archive", fix_hint(archive, SHA256, URL)), \
+            tarfile.open(archive) as tar:
         for m in tar:
             name = m.name.rsplit("/", 1)[-1]
             if m.isfile() and name in ("train.csv", "test.csv"):
+                if m.size > MAX_EXTRACT_MEMBER_BYTES:  # from the header, before reading it
+                    raise DataFileError(f"{str(archive)!r}: {m.name} would be {m.size:,} bytes, "
+                                        f"over the limit of {MAX_EXTRACT_MEMBER_BYTES:,}: not the "
+                                        f"{ARCHIVE} archive")
                 stream = io.TextIOWrapper(tar.extractfile(m), encoding="utf-8", newline="")
                 out[name[:-4]] = parse_csv(stream, f"{str(archive)!r}:{m.name}")
+        drain(tar)  # the gzip CRC: damage in a stored block is caught here
     missing = {"train", "test"} - set(out)
     if missing:
         raise ValueError(f"{str(archive)!r} lacks {sorted(m + '.csv' for m in missing)}: "
@@ -81,6 +103,21 @@ def _find_local(place: Path):
     return None
 
 
+def _read_found_archive():
+    """The splits of the archive in $RNNLAB_DATA_DIR or the cache (verified; the cache's is
+    downloaded again once if corrupt) or of one downloaded now, which is removed again if it
+    cannot be read (the cache is left as it was)."""
+    cached = cache_dir() / ARCHIVE
+    was_cached = cached.is_file()
+    archive = get_file(ARCHIVE, SHA256, URL)
+    try:
+        return _read_archive(archive)
+    except Exception:
+        if archive == cached and not was_cached:
+            archive.unlink(missing_ok=True)
+        raise
+
+
 def _load_splits(path):
     if path is not None:
         p = Path(path).expanduser()
@@ -91,10 +128,12 @@ def _load_splits(path):
             raise DatasetNotFoundError(
                 f"Yelp polarity data not found at path={str(path)!r}: expected {FOLDER}/train.csv "
                 f"and test.csv, train.csv and test.csv, or {ARCHIVE} there")
+        if found[0] == "tgz":
+            verify(found[1], SHA256, URL)
     else:
         found = next((f for f in map(_find_local, [*data_dirs(), cache_dir()]) if f), None)
-        if found is None:
-            found = ("tgz", get_file(ARCHIVE, None, URL))
+        if found is None or found[0] == "tgz":  # get_file finds the same archive first
+            return _read_found_archive()
     if found[0] == "csv":
         return _read_file(found[1]), _read_file(found[2])
     return _read_archive(found[1])
