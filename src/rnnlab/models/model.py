@@ -280,9 +280,13 @@ class Model:
         self.stop_training = False
         steps = -(-n // batch_size)
         rng = config.rng()
+        names = ["loss"] + [self._metric_name(i, m) for i, m in self.compiled_metrics]
+        names += [f"val_{k}" for k in names] if val is not None else []
+        cbs.set_params({"verbose": verbose, "epochs": epochs, "steps": steps}, log_names=names)
         cbs.on_train_begin({})
+        start, self._initial_epoch = getattr(self, "_initial_epoch", None), None  # Keras 3's hook
         logs = {}
-        for epoch in range(int(initial_epoch), int(epochs)):
+        for epoch in range(int(initial_epoch) if start is None else start, int(epochs)):
             cbs.on_epoch_begin(epoch, {})
             order = rng.permutation(n) if shuffle else np.arange(n)
             tracker = T.MeanTracker()
@@ -426,12 +430,12 @@ class Model:
         return None
 
     # ------------------------------------------------------------------ saving
-    def save(self, filepath) -> None:
+    def save(self, filepath, *, metadata=None) -> None:
         """Write the model (config, weights, optimizer state) to one safe zip file."""
-        saving.save_model(self, filepath)
+        saving.save_model(self, filepath, metadata)
 
-    def save_weights(self, filepath) -> None:
-        saving.save_weights(self, filepath)
+    def save_weights(self, filepath, *, metadata=None) -> None:
+        saving.save_weights(self, filepath, metadata)
 
     def load_weights(self, filepath) -> None:
         saving.load_weights(self, filepath)
