@@ -4,6 +4,8 @@ Every file rnnlab writes (models, weights, CLI bundles, reports, downloaded or c
 goes through :func:`atomic_write`: the bytes land in a temporary file in the destination folder,
 are flushed to disk (``fsync``), and only then replace the destination with :func:`os.replace`.
 A crash or an error at any point leaves the old file (or no file) in place, never half a file.
+A process killed mid-write cannot remove its temporary file; the next write of the same target
+does (see :func:`remove_stale_temps`).
 
 An *archive* is a zip of named members plus ``manifest.json`` with each member's SHA-256, so that
 a truncated or modified file is refused when read (:func:`read_archive`).  Members are read with
@@ -16,14 +18,25 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
+import stat
 import tempfile
+import time
 import zipfile
 import zlib
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; stale temporary files are then found by age
+    fcntl = None
+
 #: The most a single archive member may inflate to when read (a guard against zip bombs).
 MAX_MEMBER_BYTES = 4 << 30
+#: Seconds without a change after which a temporary file that no writer can be shown to own (an
+#: older rnnlab's name, or a filesystem without locks) is taken as left over by a killed writer.
+STALE_TEMP_AGE = 24 * 3600
 
 
 class ArchiveError(ValueError):
@@ -41,13 +54,120 @@ def _umask() -> int:
     return mask
 
 
+def _lock(fd) -> str:
+    """Try an exclusive advisory lock on ``fd`` without waiting: "locked", "busy" (another open
+    file holds one) or "none" (no locks here: Windows, or a filesystem without them)."""
+    if fcntl is None:
+        return "none"
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return "busy"
+    except OSError:
+        return "none"
+    return "locked"
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (POSIX only: the caller checks ``fcntl`` first)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:       # PermissionError: it exists, under another user
+        return True
+    return True
+
+
+def _same_file(fd, path) -> bool:
+    try:
+        a, b = os.fstat(fd), os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _remove_if_stale(path: str, pid: int | None) -> bool:
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return False
+        lock = _lock(fd)
+        if lock == "busy":                     # a live writer holds it
+            return False
+        idle = time.time() - info.st_mtime
+        if lock == "locked" and pid is not None:
+            # every writer locks its temporary file as it creates it, so a free lock means the
+            # writer is gone, unless it is between creating and locking (it is alive then, and
+            # atomic_write checks the file is still there once locked)
+            stale = not _alive(pid) or idle > STALE_TEMP_AGE
+        else:
+            stale = idle > STALE_TEMP_AGE
+        if stale and _same_file(fd, path):
+            os.unlink(path)
+            return True
+        return False
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temps(path) -> list[str]:
+    """Remove the temporary files that earlier writes of ``path`` left beside it when they were
+    killed mid-write; return their names.
+
+    Only files named exactly as :func:`atomic_write` names its temporary files for this target
+    are candidates, and one is removed only when no live writer owns it: its lock is free and
+    its writer's process (the pid in its name) is gone.  Without locks (or for an older rnnlab's
+    names, which carry no pid) a file must also be unchanged for :data:`STALE_TEMP_AGE` seconds.
+    Errors are ignored: cleaning up never makes a write fail."""
+    path = Path(os.fspath(path))
+    prefix = f".{path.name}."
+    ours = re.compile(re.escape(prefix) + r"(\d+)-[a-z0-9_]{8}\.part")
+    legacy = re.compile(re.escape(prefix) + r"[a-z0-9_]{8}\.part")  # mkstemp's, no pid
+    removed = []
+    try:
+        entries = [e for e in os.scandir(path.absolute().parent) if e.name.startswith(prefix)]
+    except OSError:
+        return removed
+    for entry in entries:
+        match = ours.fullmatch(entry.name)
+        if match is None and legacy.fullmatch(entry.name) is None:
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_file(follow_symlinks=False) and _remove_if_stale(
+                    entry.path, int(match.group(1)) if match else None):
+                removed.append(entry.name)
+    return removed
+
+
+def _locked_temp(folder: Path, name: str):
+    """A new temporary file ``.NAME.PID-XXXXXXXX.part`` in ``folder`` as ``(fd, path, locked)``,
+    locked (where locks exist) so that no other process's clean-up takes it for a killed
+    writer's."""
+    for _ in range(100):
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}-", suffix=".part", dir=folder)
+        lock = _lock(fd)
+        if lock == "none" or (lock == "locked" and _same_file(fd, tmp)):
+            return fd, tmp, lock == "locked"
+        # another process's clean-up held or removed it in the instant before it was locked
+        os.close(fd)
+        if lock == "busy":
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    raise OSError(f"Cannot create a temporary file for {name!r} in {str(folder)!r}")
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode: str = "wb", encoding: str | None = None, newline: str | None = None):
     """Open a temporary file beside ``path`` for writing; on success fsync it and move it over
     ``path``; on any error remove it and leave ``path`` as it was.
 
-    FileNotFoundError names the missing folder (folders are not created here: a wrong output path
-    should be an error, not a new directory tree)."""
+    The temporary file (``.NAME.PID-XXXXXXXX.part``) is locked until it has been moved, and the
+    ones that killed writers of the same ``path`` left behind are removed first
+    (:func:`remove_stale_temps`).  FileNotFoundError names the missing folder (folders are not
+    created here: a wrong output path should be an error, not a new directory tree)."""
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_write mode must be 'wb' or 'w', got {mode!r}")
     path = Path(os.fspath(path))
@@ -57,9 +177,12 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None, newline: s
                                 f"folder {str(folder)!r} does not exist")
     if path.is_dir():
         raise IsADirectoryError(f"Cannot write {str(path)!r}: it is a directory")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    remove_stale_temps(path)
+    fd, tmp, locked = _locked_temp(folder, path.name)
     try:
-        with os.fdopen(fd, mode, encoding=encoding, newline=newline) as fh:
+        # written through a duplicate, the lock (held by ``fd``) lasts until the file is moved
+        with os.fdopen(os.dup(fd) if locked else fd, mode, encoding=encoding,
+                       newline=newline) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
@@ -69,6 +192,9 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None, newline: s
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    finally:
+        if locked:
+            os.close(fd)
 
 
 def write_bytes(path, data: bytes) -> None:

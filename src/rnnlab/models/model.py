@@ -301,12 +301,17 @@ class Model:
         cbs = _cb.CallbackList(list(callbacks or []) + [history], self)  # History last, as Keras
         self.stop_training = False
         self._initial_epoch = None
-        batches = T.EpochBatches(plan, config.rng())
+        names = ["loss"] + [self._metric_name(i, m) for i, m in self.compiled_metrics]
+        names += [f"val_{k}" for k in names] if val is not None else []
+        cbs.set_params({"verbose": verbose, "epochs": plan.epochs, "steps": plan.steps},
+                       log_names=names)
         cbs.on_train_begin({})
-        # a callback may resume from a backup (BackupAndRestore sets the epoch to start from)
-        initial_epoch = plan.initial_epoch if self._initial_epoch is None else self._initial_epoch
+        # a callback may resume from a backup (BackupAndRestore sets the epoch to start from, as
+        # in Keras 3, and the random state the shuffles come from)
+        start, self._initial_epoch = self._initial_epoch, None
+        batches = T.EpochBatches(plan, config.rng())
         logs = {}
-        for epoch in range(initial_epoch, plan.epochs):
+        for epoch in range(plan.initial_epoch if start is None else start, plan.epochs):
             cbs.on_epoch_begin(epoch, {})
             tracker = T.MeanTracker()
             t0 = time.perf_counter()
@@ -452,12 +457,12 @@ class Model:
         return None
 
     # ------------------------------------------------------------------ saving
-    def save(self, filepath) -> None:
+    def save(self, filepath, *, metadata=None) -> None:
         """Write the model (config, weights, optimizer state) to one safe zip file."""
-        saving.save_model(self, filepath)
+        saving.save_model(self, filepath, metadata)
 
-    def save_weights(self, filepath) -> None:
-        saving.save_weights(self, filepath)
+    def save_weights(self, filepath, *, metadata=None) -> None:
+        saving.save_weights(self, filepath, metadata)
 
     def load_weights(self, filepath) -> None:
         saving.load_weights(self, filepath)

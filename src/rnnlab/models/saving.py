@@ -54,13 +54,18 @@ def _read(source, what: str) -> dict[str, bytes]:
 
 
 # ------------------------------------------------------------------------------ whole models
-def model_bytes(model) -> bytes:
-    """The model file's content (config, weights, optimizer state, manifest) as bytes."""
+def model_bytes(model, metadata: dict | None = None) -> bytes:
+    """The model file's content (config, weights, optimizer state, manifest) as bytes.
+
+    ``metadata`` (JSON values, e.g. ModelCheckpoint's ``{"checkpoint": {...}}``) is kept in
+    config.json under "metadata"; loading the model ignores it."""
     if not model.built:
         raise ValueError(f"Model {model.name!r} is not built yet: call it on data, fit it, or give "
                          "the first layer an input_shape before saving")
     cfg = {"format": FORMAT, "format_version": FORMAT_VERSION, "rnnlab_version": __version__,
            **S.serialize_model(model), "compile": S.compile_config(model)}
+    if metadata:
+        cfg["metadata"] = metadata
     members = {"weights.npz": _npz_bytes(_weights_dict(model))}
     if model.optimizer is not None:
         state = {f"{key}/{i}": s for key, slots in model.optimizer.state.items()
@@ -70,9 +75,9 @@ def model_bytes(model) -> bytes:
     return _io.archive_bytes(members)
 
 
-def save_model(model, filepath) -> None:
+def save_model(model, filepath, metadata: dict | None = None) -> None:
     """Write :func:`model_bytes` to ``filepath`` atomically (never a half-written file)."""
-    _io.write_bytes(filepath, model_bytes(model))
+    _io.write_bytes(filepath, model_bytes(model, metadata))
 
 
 def load_model(filepath, compile=True, custom_objects=None):  # noqa: A002 - Keras's names
@@ -118,9 +123,13 @@ def load_model(filepath, compile=True, custom_objects=None):  # noqa: A002 - Ker
 
 
 # ------------------------------------------------------------------------------ weights only
-def save_weights(model, filepath) -> None:
-    """Weights only, as one .npz keyed ``layer/param`` (plus a manifest inside a zip)."""
-    _io.write_archive(filepath, {"weights.npz": _npz_bytes(_weights_dict(model))})
+def save_weights(model, filepath, metadata: dict | None = None) -> None:
+    """Weights only, as one .npz keyed ``layer/param`` (plus a manifest inside a zip);
+    ``metadata`` (JSON values) goes in a ``metadata.json`` member, which loading ignores."""
+    members = {"weights.npz": _npz_bytes(_weights_dict(model))}
+    if metadata:
+        members["metadata.json"] = json.dumps(metadata, allow_nan=False).encode()
+    _io.write_archive(filepath, members)
 
 
 def load_weights(model, filepath) -> None:
