@@ -111,6 +111,9 @@ class Registry:
                              "{'class_name': ..., 'config': {...}}")
         cls = self.get_class(spec["class_name"], custom_objects)
         config = spec.get("config", {})
+        if not isinstance(config.get("name", ""), (str, type(None))):
+            raise ValueError(f"Cannot rebuild {self.kind} {spec['class_name']!r}: its name must "
+                             f"be a str, got {config['name']!r:.60}")
         maker = getattr(cls, "from_config", None)
         try:
             return maker(config) if maker is not None else cls(**config)

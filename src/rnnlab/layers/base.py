@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from rnnlab import config
+from rnnlab import checks, config
 from rnnlab import initializers as _init
 from rnnlab.registry import Registry
 
@@ -101,11 +101,12 @@ class Layer:
         self.dtype = dtype
         self.input_spec_shape = None  # the full input shape the layer was built for
         if batch_input_shape is not None:
-            self.batch_input_shape = tuple(batch_input_shape)
+            self.batch_input_shape = self._shape_arg(batch_input_shape, "batch_input_shape")
         elif input_shape is not None:
-            self.batch_input_shape = (None,) + tuple(input_shape)
+            self.batch_input_shape = (None,) + self._shape_arg(input_shape, "input_shape")
         elif input_dim is not None:
-            self.batch_input_shape = (None, int(input_dim))
+            self.batch_input_shape = (None, checks.positive_int(input_dim, "input_dim",
+                                                                who=self._who_layer()))
         else:
             self.batch_input_shape = None
 
@@ -145,6 +146,23 @@ class Layer:
         if not trainable:
             self.non_trainable.add(name)
         return value
+
+    def _who_layer(self) -> str:
+        return f"Layer {self.name!r} ({type(self).__name__})"
+
+    def _shape_arg(self, shape, arg: str) -> tuple:
+        """An ``input_shape``/``batch_input_shape`` argument: a sequence of None or whole numbers
+        >= 0 (an int alone is a 1-D shape, as Keras)."""
+        if checks.is_int(shape):
+            shape = (shape,)
+        if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+            raise ValueError(f"{self._who_layer()} {arg} must be a tuple of None or whole "
+                             f"numbers, got {shape!r:.60}")
+        dims = tuple(shape)
+        if not all(d is None or (checks.is_int(d) and d >= 0) for d in dims):
+            raise ValueError(f"{self._who_layer()} {arg} must be a tuple of None or whole "
+                             f"numbers >= 0, got {dims!r:.60}")
+        return tuple(None if d is None else int(d) for d in dims)
 
     def _weight_shape(self, name, shape) -> tuple:
         """``shape`` as a tuple of ints, checked: whole numbers >= 0, at most
