@@ -381,6 +381,15 @@ def test_optimizer_state_is_checked(seq_file):
                              compile=False).optimizer is None
 
 
+def test_a_layer_frozen_after_training_keeps_its_optimizer_slots():
+    model = _sequential()
+    model.layers[1].trainable = False
+    again = rnnlab.load_model(model_bytes(model))
+    assert again.layers[1].trainable is False
+    assert again.optimizer.state.keys() == model.optimizer.state.keys()
+    assert "lstm/kernel" in again.optimizer.state
+
+
 def test_malformed_configs_name_what_is_wrong(seq_file, func_file):
     def change(data, fn):
         cfg = config_of(data)

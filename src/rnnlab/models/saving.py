@@ -28,6 +28,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import warnings
 import zipfile
 
 import numpy as np
@@ -209,7 +210,9 @@ def _read_config(archive, where: str) -> dict:
 
 
 def _rebuild(cfg: dict, custom_objects, mode: str, where: str):
-    with weight_mode(mode):
+    with weight_mode(mode), warnings.catch_warnings():
+        if mode == "shapes":          # the model is built twice: warn about it once
+            warnings.simplefilter("ignore")
         try:
             return S.deserialize_model(cfg, custom_objects)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
@@ -247,11 +250,12 @@ def _read_weights(archive, shapes: dict, where: str) -> dict:
 
 
 def _read_optimizer(archive, model, where: str) -> dict:
-    """The optimizer's slots from optimizer.npz (``<param key>/<slot>``): at most the model's
-    trainable weights, each with all of the optimizer's slots, shaped like the weight."""
+    """The optimizer's slots from optimizer.npz (``<param key>/<slot>``): for some of the model's
+    weights (those trained so far; a layer frozen since keeps its slots), each with all of the
+    optimizer's slots, shaped like the weight."""
     if "optimizer.npz" not in archive.names:
         return {}
-    params = {key: layer.params[p] for key, layer, p in model._param_items()}
+    params = _weights_dict(model)
     n_slots = len(model.optimizer._new_slots(np.zeros(1, np.float32)))
     shapes = {f"{key}/{i}": p.shape for key, p in params.items() for i in range(n_slots)}
     what = f"{where}: optimizer.npz"
