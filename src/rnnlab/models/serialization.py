@@ -46,9 +46,13 @@ def _field(cfg, key: str, kinds, what: str, optional: bool = False):
     value = cfg[key]
     kinds = kinds if isinstance(kinds, tuple) else (kinds,)
     if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
-        names = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
-        raise ValueError(f"{what}'s {key!r} must be {names}, got {value!r:.80}")
+        names = " or ".join(_JSON_NAMES.get(k, k.__name__) for k in kinds)
+        raise ValueError(f"{what}: {key!r} must be {names}, got {value!r:.80}")
     return value
+
+
+_JSON_NAMES = {type(None): "null", bool: "true or false", int: "an integer", str: "a string",
+               list: "a list", dict: "an object"}
 
 
 def _shape(value, what: str) -> tuple:
@@ -67,7 +71,7 @@ def _index(value, n: int, what: str) -> int:
 
 def _layers_from(specs) -> list:
     if not isinstance(specs, list):
-        raise ValueError(f"the model config's 'layers' must be a list, got {specs!r:.80}")
+        raise ValueError(f"the model config: 'layers' must be a list, got {specs!r:.80}")
     return [LAYERS.deserialize(spec) for spec in specs]
 
 
@@ -165,10 +169,10 @@ def compile_config(model) -> dict | None:
 def compile_from_config(model, comp: dict) -> None:
     """Compile ``model`` as :func:`compile_config` describes (the optimizer's slots excepted);
     ValueError naming a missing or malformed setting."""
-    what = "the compile settings"
+    what = "compile settings"
     specs = _field(comp, "loss", list, what)
     if not specs:
-        raise ValueError(f"{what}' 'loss' is empty")
+        raise ValueError(f"{what}: 'loss' is empty")
     losses = [_losses.get(spec) for spec in specs]
     optimizer = _opt.get(_field(comp, "optimizer", (dict, str), what))
     iterations = checks.non_negative_int(_field(comp, "iterations", int, what), "iterations",
