@@ -122,7 +122,7 @@ def test_rejected_fit_on_texts_changes_nothing(kernels, options, first, batch, b
     with pytest.raises(TypeError, match="position"):
         tok.fit_on_texts(batch)
     assert state(tok) == before and tok._fit_cache is cache
-    assert batch == kept or bad != bad          # the input is not modified (NaN != NaN)
+    assert batch == kept                        # the input is not modified
 
 
 BAD_IDS = st.sampled_from([1.0, 2.5, float("nan"), True, np.float32(3), "1", None, np.bool_(1)])
@@ -139,8 +139,6 @@ def test_non_integer_ids_are_refused_and_change_nothing(options, fit_texts, seqs
     kept = copy.deepcopy(seqs)
     for call in (lambda: tok.sequences_to_matrix(seqs), lambda: tok.fit_on_sequences(seqs),
                  lambda: tok.sequences_to_texts(seqs)):
-        if tok.oov_token is not None and tok.oov_token not in tok.word_index:
-            continue
         with pytest.raises(TypeError, match=f"position {row} .*integers"):
             call()
         assert state(tok) == before
