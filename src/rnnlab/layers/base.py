@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import numbers
+import math
 import re
 from collections import defaultdict
 from typing import Callable
@@ -137,8 +137,8 @@ class Layer:
                 grad = np.zeros_like(value)
         except MemoryError:
             raise ValueError(f"{self._who_weight(name, shape)} cannot be allocated (not enough "
-                             f"memory for {int(np.prod(shape, dtype=object)) * dtype.itemsize:,} "
-                             f"bytes){self._size_culprit(shape)}") from None
+                             f"memory for {math.prod(shape) * dtype.itemsize:,} bytes)"
+                             f"{self._size_culprit(shape)}") from None
         self.params[name] = value
         self.grads[name] = grad
         if regularizer is not None:
@@ -168,14 +168,11 @@ class Layer:
         """``shape`` as a tuple of ints, checked: whole numbers >= 0, at most
         :data:`MAX_WEIGHT_ELEMENTS` elements in all."""
         dims = tuple(shape)
-        if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 0
-                   for d in dims):
+        if not all(checks.is_int(d) and d >= 0 for d in dims):
             raise ValueError(f"{self._who_weight(name, dims)} needs whole sizes >= 0 (is an "
                              "input axis unknown?)")
         dims = tuple(int(d) for d in dims)
-        size = 1
-        for d in dims:
-            size *= d
+        size = math.prod(dims)
         if size > MAX_WEIGHT_ELEMENTS:
             raise ValueError(f"{self._who_weight(name, dims)} would hold {size:,} elements, more "
                              f"than the {MAX_WEIGHT_ELEMENTS:,} a weight may hold"
@@ -183,8 +180,7 @@ class Layer:
         return dims
 
     def _who_weight(self, name, shape) -> str:
-        return (f"Layer {self.name!r} ({type(self).__name__}) weight {name!r} of shape "
-                f"{tuple(shape)}")
+        return f"{self._who_layer()} weight {name!r} of shape {tuple(shape)}"
 
     def _size_culprit(self, shape) -> str:
         """``": check units=..."``: the integer argument(s) of the layer's config that some axis
@@ -195,7 +191,7 @@ class Layer:
             cfg = {}
         big = max(shape, default=0)
         named = [f"{k}={v}" for k, v in cfg.items()
-                 if isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 1
+                 if checks.is_int(v) and v > 1
                  and any(d % v == 0 and d // v <= 8 for d in shape if d * 64 >= big)]
         if named:
             return f": check {', '.join(named)}"
