@@ -8,8 +8,10 @@ A process killed mid-write cannot remove its temporary file; the next write of t
 does (see :func:`remove_stale_temps`).
 
 An *archive* is a zip of named members plus ``manifest.json`` with each member's SHA-256, so that
-a truncated or modified file is refused when read (:func:`read_archive`).  Members are read with
-a size limit, so a hostile archive cannot make a reader inflate gigabytes.
+a truncated or modified file is refused when read (:func:`read_archive`, :class:`ArchiveReader`).
+Members are read with a size limit checked against the zip header before inflating and enforced
+while inflating, so a hostile archive cannot make a reader inflate gigabytes; JSON is read with a
+nesting limit (:func:`load_json`).
 """
 from __future__ import annotations
 
@@ -24,7 +26,6 @@ import stat
 import tempfile
 import time
 import zipfile
-import zlib
 from pathlib import Path
 
 try:
@@ -32,11 +33,17 @@ try:
 except ImportError:  # Windows: no advisory locks; stale temporary files are then found by age
     fcntl = None
 
-#: The most a single archive member may inflate to when read (a guard against zip bombs).
-MAX_MEMBER_BYTES = 4 << 30
 #: Seconds without a change after which a temporary file that no writer can be shown to own (an
 #: older rnnlab's name, or a filesystem without locks) is taken as left over by a killed writer.
 STALE_TEMP_AGE = 24 * 3600
+#: The most a single archive member may inflate to when read (a guard against zip bombs), unless
+#: the reader gives a tighter limit (a model file derives each member's limit from its config).
+MAX_MEMBER_BYTES = 4 << 30
+#: The most an archive's manifest (names and SHA-256 digests) may inflate to.
+MAX_MANIFEST_BYTES = 1 << 20
+#: How deeply arrays and objects may nest in a JSON document read by :func:`load_json`.
+MAX_JSON_DEPTH = 64
+_CHUNK = 1 << 20
 
 
 class ArchiveError(ValueError):
@@ -243,49 +250,152 @@ def write_archive(path, members: dict[str, bytes]) -> None:
     write_bytes(path, archive_bytes(members))
 
 
-def _read_members(zf: zipfile.ZipFile, where: str) -> dict[str, bytes]:
-    out = {}
-    for info in zf.infolist():
-        if info.file_size > MAX_MEMBER_BYTES:
-            raise ArchiveError(f"{where}: member {info.filename!r} would inflate to "
-                               f"{info.file_size:,} bytes (limit {MAX_MEMBER_BYTES:,})")
-        with zf.open(info) as fh:
-            data = fh.read(MAX_MEMBER_BYTES + 1)
-        if len(data) > MAX_MEMBER_BYTES:
-            raise ArchiveError(f"{where}: member {info.filename!r} exceeds {MAX_MEMBER_BYTES:,} "
-                               "bytes")
-        out[info.filename] = data
-    return out
+class ArchiveReader:
+    """An archive opened for reading its members one at a time, each with its own size limit.
 
+    Opening reads and checks only the manifest (its size is bounded, its names must be exactly the
+    other members', each once).  :meth:`read` refuses a member whose declared (zip header) size is
+    over the caller's limit before inflating anything, stops inflating at the limit whatever the
+    header says, and checks the member's SHA-256.  So a reader that derives each limit from what it
+    expects (a model file: from its config) spends at most that much memory on a hostile file.
+    Every failure is an :class:`ArchiveError` (FileNotFoundError if there is no such file)."""
 
-def read_archive(source, what: str = "archive") -> dict[str, bytes]:
-    """The members of an archive written by :func:`archive_bytes` (a path, or the bytes
-    themselves), each checked against the manifest; :class:`ArchiveError` if anything is off,
-    FileNotFoundError if there is no such file."""
-    if isinstance(source, (bytes, bytearray)):
-        where, opened = "<bytes>", io.BytesIO(source)
-    else:
-        where = opened = os.fspath(source)
-        if not os.path.exists(where):
-            raise FileNotFoundError(f"No {what} at {where!r}")
-        where = repr(where)
-    try:
-        with zipfile.ZipFile(opened) as zf:
-            members = _read_members(zf, where)
-    except (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError) as exc:
-        raise ArchiveError(f"{where} is not a readable rnnlab {what} (truncated or corrupted?): "
-                           f"{exc}") from None
-    if "manifest.json" not in members:
-        raise ArchiveError(f"{where} is not an rnnlab {what} (no manifest)")
-    try:
-        manifest = json.loads(members.pop("manifest.json"))
-    except ValueError:
-        raise ArchiveError(f"{where}: manifest.json is not valid JSON") from None
-    if not isinstance(manifest, dict) or set(manifest) != set(members):
-        raise ArchiveError(f"{where}: members {sorted(members)} do not match the manifest "
-                           "(file modified?)")
-    for name, digest in manifest.items():
-        if sha256_hex(members[name]) != digest:
-            raise ArchiveError(f"{where}: {name} fails its SHA-256 check (file modified or "
+    def __init__(self, source, what: str = "archive"):
+        self.what = what
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            self.where, opened = "<bytes>", io.BytesIO(source)
+        else:
+            path = os.fspath(source)
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"No {what} at {path!r}")
+            self.where, opened = repr(path), path
+        self._zf = self._guard(lambda: zipfile.ZipFile(opened))
+        try:
+            self._infos = self._guard(self._index)
+            self._manifest = self._read_manifest()
+        except BaseException:
+            self._zf.close()
+            raise
+
+    # ------------------------------------------------------------------ opening
+    def _guard(self, action):
+        """``action()``, any failure of the zip machinery (bad headers, CRC, EOF, an "encrypted"
+        flag, an unknown compression method, a bad seek...) as one ArchiveError."""
+        try:
+            return action()
+        except ArchiveError:
+            raise
+        except Exception as exc:  # zipfile raises a dozen types on crafted bytes
+            raise ArchiveError(f"{self.where} is not a readable rnnlab {self.what} (truncated or "
+                               f"corrupted?): {type(exc).__name__}: {exc}") from None
+
+    def _index(self) -> dict:
+        infos = {}
+        for info in self._zf.infolist():
+            if info.filename in infos:
+                raise ArchiveError(f"{self.where}: member {info.filename!r} appears twice "
+                                   "(file modified?)")
+            infos[info.filename] = info
+        return infos
+
+    def _read_manifest(self) -> dict:
+        if "manifest.json" not in self._infos:
+            raise ArchiveError(f"{self.where} is not an rnnlab {self.what} (no manifest)")
+        data = self._inflate("manifest.json", MAX_MANIFEST_BYTES)
+        try:
+            manifest = load_json(data, "manifest.json", max_depth=2)
+        except ValueError as exc:
+            raise ArchiveError(f"{self.where}: {exc}") from None
+        names = set(self._infos) - {"manifest.json"}
+        if not isinstance(manifest, dict) or set(manifest) != names:
+            raise ArchiveError(f"{self.where}: members {sorted(names)} do not match the manifest "
+                               "(file modified?)")
+        if not all(isinstance(d, str) for d in manifest.values()):
+            raise ArchiveError(f"{self.where}: the manifest holds something other than SHA-256 "
+                               "digests (file modified?)")
+        return manifest
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def names(self) -> list[str]:
+        """The members' names, the manifest excepted."""
+        return sorted(self._manifest)
+
+    def size(self, name: str) -> int:
+        """The uncompressed size that member ``name``'s zip header declares (not yet checked)."""
+        return self._infos[name].file_size
+
+    def read(self, name: str, limit: int = MAX_MEMBER_BYTES) -> bytes:
+        """Member ``name``'s bytes, refused (ArchiveError) if it is or would inflate to more than
+        ``limit`` bytes or fails its SHA-256 check."""
+        if name not in self._manifest:
+            raise ArchiveError(f"{self.where} has no member {name!r}")
+        data = self._inflate(name, limit)
+        if sha256_hex(data) != self._manifest[name]:
+            raise ArchiveError(f"{self.where}: {name} fails its SHA-256 check (file modified or "
                                "corrupted)")
-    return members
+        return data
+
+    def _inflate(self, name: str, limit: int) -> bytes:
+        info = self._infos[name]
+        if info.file_size > limit:
+            raise ArchiveError(f"{self.where}: member {name!r} would inflate to "
+                               f"{info.file_size:,} bytes, more than the {limit:,} it may hold")
+
+        def inflate():
+            chunks, total = [], 0
+            with self._zf.open(info) as fh:
+                while True:
+                    chunk = fh.read(min(_CHUNK, limit + 1 - total))
+                    if not chunk:
+                        return b"".join(chunks)
+                    chunks.append(chunk)
+                    total += len(chunk)
+                    if total > limit:
+                        raise ArchiveError(f"{self.where}: member {name!r} inflates to more than "
+                                           f"{limit:,} bytes")
+        return self._guard(inflate)
+
+    def close(self) -> None:
+        self._zf.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def read_archive(source, what: str = "archive", limits: dict[str, int] | None = None
+                 ) -> dict[str, bytes]:
+    """All members of an archive written by :func:`archive_bytes` (a path, or the bytes
+    themselves), each checked against the manifest and read with its limit from ``limits``
+    (name -> bytes; :data:`MAX_MEMBER_BYTES` for the others); :class:`ArchiveError` if anything
+    is off, FileNotFoundError if there is no such file.  See :class:`ArchiveReader` to read
+    members one by one (limits that depend on an earlier member)."""
+    limits = limits or {}
+    with ArchiveReader(source, what) as archive:
+        return {name: archive.read(name, limits.get(name, MAX_MEMBER_BYTES))
+                for name in archive.names}
+
+
+# ------------------------------------------------------------------------------ JSON
+def load_json(data, what: str, max_depth: int = MAX_JSON_DEPTH):
+    """``json.loads(data)``, refusing (ValueError naming ``what``) invalid JSON and documents
+    nested deeper than ``max_depth`` arrays/objects: a hostile document cannot make a reader
+    recurse until RecursionError."""
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise ValueError(f"{what} is nested deeper than {max_depth} levels") from None
+    except (TypeError, ValueError) as exc:       # UnicodeDecodeError is a ValueError
+        raise ValueError(f"{what} is not valid JSON: {exc}") from None
+    todo = [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, (dict, list)):
+            if depth > max_depth:
+                raise ValueError(f"{what} is nested deeper than {max_depth} levels")
+            todo.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict)
+                                                 else item))
+    return value

@@ -111,12 +111,17 @@ class Registry:
                              "{'class_name': ..., 'config': {...}}")
         cls = self.get_class(spec["class_name"], custom_objects)
         config = spec.get("config", {})
+        if not isinstance(config.get("name", ""), (str, type(None))):
+            raise ValueError(f"Cannot rebuild {self.kind} {spec['class_name']!r}: its name must "
+                             f"be a str, got {config['name']!r:.60}")
         maker = getattr(cls, "from_config", None)
         try:
             return maker(config) if maker is not None else cls(**config)
-        except TypeError as exc:
+        except (TypeError, KeyError, IndexError, AttributeError) as exc:
+            # a config that lacks a key or holds a value of the wrong type (a hand-edited or
+            # hostile file): one ValueError that names the class and what went wrong
             raise ValueError(f"Cannot rebuild {self.kind} {spec['class_name']!r} from its config: "
-                             f"{exc}") from None
+                             f"{type(exc).__name__}: {exc}") from None
 
     def get(self, identifier, custom_objects: dict | None = None):
         """An instance from an instance, a name or alias (case-insensitive), or a config dict.

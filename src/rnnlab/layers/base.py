@@ -8,17 +8,44 @@ gradients of both calls add up.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import math
 import re
 from collections import defaultdict
 from typing import Callable
 
 import numpy as np
 
-from rnnlab import config
+from rnnlab import checks, config
 from rnnlab import initializers as _init
 from rnnlab.registry import Registry
 
 _NAME_COUNTS: defaultdict[str, int] = defaultdict(int)
+
+#: The most elements one weight may hold: a units or input_dim of 10**12 (a typo, or a hostile
+#: model file) is refused with the layer and argument named instead of reaching the allocator.
+MAX_WEIGHT_ELEMENTS = 2 ** 31
+
+_WEIGHT_MODES = ("initialize", "zeros", "shapes")
+_WEIGHT_MODE: contextvars.ContextVar[str] = contextvars.ContextVar("weight_mode",
+                                                                   default="initialize")
+
+
+@contextlib.contextmanager
+def weight_mode(mode: str):
+    """Within the block, :meth:`Layer.add_weight` skips the initializers: ``"zeros"`` makes
+    zero arrays (a model about to receive its weights from a file need not draw them), and
+    ``"shapes"`` allocates nothing at all (each weight is one zero seen through zero strides), so
+    that the weight shapes an untrusted config implies can be checked before memory is spent on
+    them.  A model built under ``"shapes"`` is only good for reading its weights' shapes."""
+    if mode not in _WEIGHT_MODES:
+        raise ValueError(f"weight mode must be one of {list(_WEIGHT_MODES)}, got {mode!r}")
+    token = _WEIGHT_MODE.set(mode)
+    try:
+        yield
+    finally:
+        _WEIGHT_MODE.reset(token)
 
 
 def _snake(name: str) -> str:
@@ -74,11 +101,12 @@ class Layer:
         self.dtype = dtype
         self.input_spec_shape = None  # the full input shape the layer was built for
         if batch_input_shape is not None:
-            self.batch_input_shape = tuple(batch_input_shape)
+            self.batch_input_shape = self._shape_arg(batch_input_shape, "batch_input_shape")
         elif input_shape is not None:
-            self.batch_input_shape = (None,) + tuple(input_shape)
+            self.batch_input_shape = (None,) + self._shape_arg(input_shape, "input_shape")
         elif input_dim is not None:
-            self.batch_input_shape = (None, int(input_dim))
+            self.batch_input_shape = (None, checks.positive_int(input_dim, "input_dim",
+                                                                who=self._who_layer()))
         else:
             self.batch_input_shape = None
 
@@ -90,17 +118,84 @@ class Layer:
     def add_weight(self, name: str, shape, initializer="zeros", regularizer=None,
                    trainable: bool = True) -> np.ndarray:
         """Create parameter ``name`` of ``shape`` from an initializer drawn on the global generator.
+
+        ValueError, naming the layer and the argument behind the size, for a shape that is not
+        whole numbers >= 0, holds more than :data:`MAX_WEIGHT_ELEMENTS` or cannot be allocated.
         """
         init = _init.get(initializer)
-        value = np.ascontiguousarray(init(tuple(int(s) for s in shape), self.compute_dtype,
-                                          config.rng()))
+        shape = self._weight_shape(name, shape)
+        dtype = np.dtype(self.compute_dtype)
+        mode = _WEIGHT_MODE.get()
+        try:
+            if mode == "shapes":
+                value = np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shape,
+                                                        (0,) * len(shape), writeable=True)
+                grad = value
+            else:
+                value = (np.zeros(shape, dtype) if mode == "zeros" else
+                         np.ascontiguousarray(init(shape, self.compute_dtype, config.rng())))
+                grad = np.zeros_like(value)
+        except MemoryError:
+            raise ValueError(f"{self._who_weight(name, shape)} cannot be allocated (not enough "
+                             f"memory for {math.prod(shape) * dtype.itemsize:,} bytes)"
+                             f"{self._size_culprit(shape)}") from None
         self.params[name] = value
-        self.grads[name] = np.zeros_like(value)
+        self.grads[name] = grad
         if regularizer is not None:
             self.regularizers[name] = regularizer
         if not trainable:
             self.non_trainable.add(name)
         return value
+
+    def _who_layer(self) -> str:
+        return f"Layer {self.name!r} ({type(self).__name__})"
+
+    def _shape_arg(self, shape, arg: str) -> tuple:
+        """An ``input_shape``/``batch_input_shape`` argument: a sequence of None or whole numbers
+        >= 0 (an int alone is a 1-D shape, as Keras)."""
+        if checks.is_int(shape):
+            shape = (shape,)
+        if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+            raise ValueError(f"{self._who_layer()} {arg} must be a tuple of None or whole "
+                             f"numbers, got {shape!r:.60}")
+        dims = tuple(shape)
+        if not all(d is None or (checks.is_int(d) and d >= 0) for d in dims):
+            raise ValueError(f"{self._who_layer()} {arg} must be a tuple of None or whole "
+                             f"numbers >= 0, got {dims!r:.60}")
+        return tuple(None if d is None else int(d) for d in dims)
+
+    def _weight_shape(self, name, shape) -> tuple:
+        """``shape`` as a tuple of ints, checked: whole numbers >= 0, at most
+        :data:`MAX_WEIGHT_ELEMENTS` elements in all."""
+        dims = tuple(shape)
+        if not all(checks.is_int(d) and d >= 0 for d in dims):
+            raise ValueError(f"{self._who_weight(name, dims)} needs whole sizes >= 0 (is an "
+                             "input axis unknown?)")
+        dims = tuple(int(d) for d in dims)
+        size = math.prod(dims)
+        if size > MAX_WEIGHT_ELEMENTS:
+            raise ValueError(f"{self._who_weight(name, dims)} would hold {size:,} elements, more "
+                             f"than the {MAX_WEIGHT_ELEMENTS:,} a weight may hold"
+                             f"{self._size_culprit(dims)}")
+        return dims
+
+    def _who_weight(self, name, shape) -> str:
+        return f"{self._who_layer()} weight {name!r} of shape {tuple(shape)}"
+
+    def _size_culprit(self, shape) -> str:
+        """``": check units=..."``: the integer argument(s) of the layer's config that some axis
+        of ``shape`` is a small multiple of (gates, directions), else the input's last axis."""
+        try:
+            cfg = self.get_config()
+        except Exception:           # a half-built user layer: name no argument
+            cfg = {}
+        big = max(shape, default=0)
+        named = [f"{k}={v}" for k, v in cfg.items()
+                 if checks.is_int(v) and v > 1
+                 and any(d % v == 0 and d // v <= 8 for d in shape if d * 64 >= big)]
+        if named:
+            return f": check {', '.join(named)}"
+        return ": check the input's shape (its last axis sets the weight's first axis)"
 
     def build(self, input_shape) -> None:
         """Create the weights for inputs of ``input_shape`` (batch axis included, None where free).

@@ -25,10 +25,11 @@ class Embedding(Layer):
                  **kwargs):
         # As Keras 2: an Embedding knows its input shape, (None, input_length), so a Sequential
         # model that starts with one is built at once (the lecture's summary() needs this).
+        input_length = checks.positive_int(input_length, "input_length", who="Embedding",
+                                           allow_none=True)
         if kwargs.get("input_shape") is None and kwargs.get("batch_input_shape") is None:
             kwargs.pop("input_shape", None)
-            length = None if input_length is None else int(input_length)
-            kwargs["batch_input_shape"] = (None, length)
+            kwargs["batch_input_shape"] = (None, input_length)
         super().__init__(**kwargs)
         self.input_dim = checks.positive_int(input_dim, "input_dim", who="Embedding")
         self.output_dim = checks.positive_int(output_dim, "output_dim", who="Embedding")
@@ -36,7 +37,7 @@ class Embedding(Layer):
         self.embeddings_initializer = _init.get(embeddings_initializer)
         self.embeddings_regularizer = _reg.get(embeddings_regularizer)
         self.mask_zero = bool(mask_zero)
-        self.input_length = None if input_length is None else int(input_length)
+        self.input_length = input_length
 
     def build(self, input_shape):
         self.add_weight("embeddings", (self.input_dim, self.output_dim),

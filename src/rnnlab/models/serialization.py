@@ -8,6 +8,7 @@ this module and saving know no concrete model class.
 """
 from __future__ import annotations
 
+from rnnlab import checks
 from rnnlab import losses as _losses
 from rnnlab import optimizers as _opt
 from rnnlab.layers.base import LAYERS
@@ -26,13 +27,51 @@ def serialize_model(model) -> dict:
 
 def deserialize_model(spec: dict, custom_objects: dict | None = None):
     """A new model (fresh weights) from :func:`serialize_model`'s dict; ValueError naming an
-    unknown model or layer class.  ``custom_objects`` (name -> class) are seen by every lookup,
-    nested layers included."""
-    cls = MODELS.get_class(spec["class_name"], custom_objects)
-    return cls.from_config(spec["config"], custom_objects)
+    unknown model or layer class or a malformed config.  ``custom_objects`` (name -> class) are
+    seen by every lookup, nested layers included."""
+    name = _field(spec, "class_name", str, "the model spec")
+    cls = MODELS.get_class(name, custom_objects)
+    return cls.from_config(_field(spec, "config", dict, "the model spec"), custom_objects)
+
+
+def _field(cfg, key: str, kinds, what: str, optional: bool = False):
+    """``cfg[key]``, checked to be one of ``kinds`` (bool is never an int here); ValueError naming
+    ``what`` and the key when the value is missing or of another type (a malformed file)."""
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{what} must be a JSON object, got {type(cfg).__name__}")
+    if key not in cfg:
+        if optional:
+            return None
+        raise ValueError(f"{what} has no {key!r}")
+    value = cfg[key]
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+        names = " or ".join(_JSON_NAMES.get(k, k.__name__) for k in kinds)
+        raise ValueError(f"{what}: {key!r} must be {names}, got {value!r:.80}")
+    return value
+
+
+_JSON_NAMES = {type(None): "null", bool: "true or false", int: "an integer", str: "a string",
+               list: "a list", dict: "an object"}
+
+
+def _shape(value, what: str) -> tuple:
+    """A batch shape from JSON: a list of None or whole numbers >= 0."""
+    if not isinstance(value, list) or not all(
+            v is None or (checks.is_int(v) and v >= 0) for v in value):
+        raise ValueError(f"{what} must be a list of null or whole numbers >= 0, got {value!r:.80}")
+    return tuple(value)
+
+
+def _index(value, n: int, what: str) -> int:
+    if not checks.is_int(value) or not 0 <= value < n:
+        raise ValueError(f"{what} must be an index in [0, {n}), got {value!r:.80}")
+    return value
 
 
 def _layers_from(specs) -> list:
+    if not isinstance(specs, list):
+        raise ValueError(f"the model config: 'layers' must be a list, got {specs!r:.80}")
     return [LAYERS.deserialize(spec) for spec in specs]
 
 
@@ -44,11 +83,16 @@ def sequential_config(model) -> dict:
 
 
 def sequential_from_config(cls, cfg: dict, custom_objects: dict | None = None):
-    model = cls(name=cfg["name"])
+    what = "the Sequential config"
+    model = cls(name=_field(cfg, "name", (str, type(None)), what, optional=True))
     with custom_object_scope(custom_objects):
-        model._layers.extend(_layers_from(cfg["layers"]))
-    if cfg.get("input_shape") is not None:
-        model.build(tuple(cfg["input_shape"]))
+        for layer in _layers_from(_field(cfg, "layers", list, what)):
+            if any(other.name == layer.name for other in model._layers):
+                raise ValueError(f"{what} has two layers named {layer.name!r}")
+            model._layers.append(layer)
+    shape = _field(cfg, "input_shape", (list, type(None)), what, optional=True)
+    if shape is not None:
+        model.build(_shape(shape, f"{what}'s 'input_shape'"))
     return model
 
 
@@ -79,21 +123,37 @@ def functional_config(model) -> dict:
 
 
 def functional_from_config(cls, cfg: dict, custom_objects: dict | None = None):
-    inputs = [InputSpec(batch_shape=tuple(i["batch_shape"]), name=i["name"], dtype=i["dtype"])
-              for i in cfg["inputs"]]
+    what = "the functional model config"
+    inputs = []
+    for i, spec in enumerate(_field(cfg, "inputs", list, what)):
+        w = f"{what}'s input {i}"
+        inputs.append(InputSpec(batch_shape=_shape(_field(spec, "batch_shape", list, w),
+                                                   f"{w}'s batch_shape"),
+                                name=_field(spec, "name", str, w),
+                                dtype=_field(spec, "dtype", (str, type(None)), w, optional=True)))
     with custom_object_scope(custom_objects):
-        layers = _layers_from(cfg["layers"])
+        layers = _layers_from(_field(cfg, "layers", list, what))
     nodes = []
 
-    def resolve(ref):
+    def resolve(ref, w):
+        if not isinstance(ref, list) or len(ref) != 2:
+            raise ValueError(f"{w} must be ['input', i] or [node, output], got {ref!r:.80}")
         if ref[0] == "input":
-            return inputs[ref[1]]
-        return nodes[ref[0]].outputs[ref[1]]
+            return inputs[_index(ref[1], len(inputs), f"{w}'s input index")]
+        node = nodes[_index(ref[0], len(nodes), f"{w}'s node index (an earlier node)")]
+        return node.outputs[_index(ref[1], len(node.outputs), f"{w}'s output index")]
 
-    for spec in cfg["nodes"]:
-        nodes.append(Node(layers[spec["layer"]], [resolve(r) for r in spec["inputs"]],
-                          spec["multi_input"], spec["training"]))
-    return cls(inputs, [resolve(r) for r in cfg["outputs"]], name=cfg["name"])
+    for i, spec in enumerate(_field(cfg, "nodes", list, what)):
+        w = f"{what}'s node {i}"
+        refs = _field(spec, "inputs", list, w)
+        nodes.append(Node(layers[_index(_field(spec, "layer", int, w), len(layers),
+                                        f"{w}'s layer")],
+                          [resolve(r, f"{w}'s input {j}") for j, r in enumerate(refs)],
+                          _field(spec, "multi_input", bool, w),
+                          _field(spec, "training", (bool, type(None)), w, optional=True)))
+    outputs = [resolve(r, f"{what}'s output {j}")
+               for j, r in enumerate(_field(cfg, "outputs", list, what))]
+    return cls(inputs, outputs, name=_field(cfg, "name", (str, type(None)), what, optional=True))
 
 
 # ------------------------------------------------------------------------------ compile settings
@@ -107,12 +167,21 @@ def compile_config(model) -> dict | None:
 
 
 def compile_from_config(model, comp: dict) -> None:
-    """Compile ``model`` as :func:`compile_config` describes (the optimizer's slots excepted)."""
-    losses = [_losses.get(spec) for spec in comp["loss"]]
-    model.compile(optimizer=_opt.get(comp["optimizer"]),
-                  loss=losses if len(losses) > 1 else losses[0], metrics=comp["metrics"],
-                  loss_weights=comp["loss_weights"])
-    model.optimizer.iterations = int(comp["iterations"])
+    """Compile ``model`` as :func:`compile_config` describes (the optimizer's slots excepted);
+    ValueError naming a missing or malformed setting."""
+    what = "compile settings"
+    specs = _field(comp, "loss", list, what)
+    if not specs:
+        raise ValueError(f"{what}: 'loss' is empty")
+    losses = [_losses.get(spec) for spec in specs]
+    optimizer = _opt.get(_field(comp, "optimizer", (dict, str), what))
+    iterations = checks.non_negative_int(_field(comp, "iterations", int, what), "iterations",
+                                         who=what)
+    model.compile(optimizer=optimizer, loss=losses if len(losses) > 1 else losses[0],
+                  metrics=_field(comp, "metrics", list, what),
+                  loss_weights=_field(comp, "loss_weights", (list, type(None)), what,
+                                      optional=True))
+    model.optimizer.iterations = iterations
 
 
 __all__ = ["MODELS", "compile_config", "compile_from_config", "deserialize_model",

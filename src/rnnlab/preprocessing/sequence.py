@@ -3,8 +3,11 @@
 :func:`pad_sequences` returns exactly what keras-preprocessing 1.1.2 returns (string and object
 dtypes included), vectorized for the common case of lists of numbers.  It differs only where
 Keras fails: ``maxlen=0`` gives an empty second axis, an empty ``sequences`` gives shape
-``(0, maxlen or 0)``, and bad elements, a negative ``maxlen`` or an unknown ``padding`` /
-``truncating`` raise ``ValueError`` up front with the offending position.
+``(0, maxlen or 0)``, bad elements, a negative ``maxlen`` or an unknown ``padding`` /
+``truncating`` raise ``ValueError`` up front with the offending position, and so do a NaN or
+infinite ``value`` for an integer ``dtype`` (Keras fills with garbage such as -2147483648) and
+a value that does not fit ``dtype`` (NumPy's OverflowError in Keras).  A rejected call leaves
+its input as it was.
 
 :func:`timeseries_windows` cuts series into (input window, next ``horizon`` values) pairs, the
 supervised form of "predict tomorrow from the last ``window`` days".  :class:`MinMaxScaler`
@@ -12,6 +15,7 @@ scales each row (by default) to ``[-1, 1]``, like the lecture's stock prices.
 """
 from __future__ import annotations
 
+import math
 import numbers
 from itertools import chain
 
@@ -70,7 +74,13 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
     if maxlen is None:
         maxlen = max(lengths, default=0)
 
-    x = np.full((len(seqs), maxlen) + sample_shape, value, dtype=dtype)
+    if (dtype is not object and np.dtype(dtype).kind in "biu" and isinstance(value, numbers.Real)
+            and not math.isfinite(value)):
+        raise ValueError(f"`value` {value} cannot pad an integer dtype ({np.dtype(dtype)})")
+    try:
+        x = np.full((len(seqs), maxlen) + sample_shape, value, dtype=dtype)
+    except OverflowError as exc:
+        raise ValueError(f"`value` {value!r} does not fit dtype {dtype}: {exc}") from None
     if maxlen == 0 or not seqs:
         return x
     if not sample_shape and x.dtype.kind in "biuf" and _fill_flat(x, seqs, lengths, maxlen,
@@ -80,7 +90,11 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
         if not len(s):
             continue
         trunc = s[-maxlen:] if truncating == "pre" else s[:maxlen]
-        trunc = np.asarray(trunc, dtype=dtype)
+        try:
+            trunc = np.asarray(trunc, dtype=dtype)
+        except OverflowError as exc:
+            raise ValueError(f"sequence at position {idx} holds a value that does not fit dtype "
+                             f"{dtype}: {exc}") from None
         if trunc.shape[1:] != sample_shape:
             raise ValueError(f"Shape of sample {trunc.shape[1:]} of sequence at position {idx} "
                              f"is different from expected shape {sample_shape}")
@@ -99,7 +113,7 @@ def _fill_flat(x, seqs, lengths, maxlen, padding, truncating) -> bool:
     kept = np.minimum(np.asarray(lengths, dtype=np.int64), maxlen)
     try:
         flat = np.asarray(list(chain.from_iterable(cut)), dtype=x.dtype)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         return False
     if flat.ndim != 1 or flat.size != kept.sum():
         return False

@@ -26,22 +26,34 @@ Deliberate differences from Keras (all on input that Keras mishandles):
 * ``num_words < 1`` raises ``ValueError`` (Keras treats 0 as "no limit");
 * an ``oov_token`` that has no index yet (unfitted tokenizer) raises in ``texts_to_sequences``
   (Keras emits ``None`` entries);
-* a failed :meth:`Tokenizer.fit_on_texts` leaves the tokenizer unchanged;
-* :func:`tokenizer_from_json` restores ``word_counts`` as an ``OrderedDict`` and the doc counts as
-  ``defaultdict(int)`` so the tokenizer can keep fitting (Keras's restored one cannot).
+* a failed :meth:`Tokenizer.fit_on_texts` (or :meth:`Tokenizer.fit_on_sequences`) leaves the
+  tokenizer unchanged;
+* token ids (in :meth:`Tokenizer.sequences_to_matrix`, :meth:`Tokenizer.sequences_to_texts` and
+  :meth:`Tokenizer.fit_on_sequences`) must be integers: Python ints or NumPy integers (scalars or
+  integer arrays).  A float id, even an integral one such as ``3.0``, a bool or a str raises
+  ``TypeError`` naming its position: keras-preprocessing's ``sequences_to_matrix`` refuses floats
+  too (with an IndexError), and its ``sequences_to_texts`` only happens to map ``3.0`` to word 3;
+* ``oov_token`` must be a str (or None), ``document_count`` an integer >= 0;
+* :func:`tokenizer_from_json` checks the whole document (its structure, every table's key and
+  value types, ``index_word`` being the inverse of ``word_index``, the settings) and raises one
+  ``ValueError`` saying what is wrong; it restores ``word_counts`` as an ``OrderedDict`` and the
+  doc counts as ``defaultdict(int)`` so the tokenizer can keep fitting (Keras's restored one
+  cannot).
 """
 from __future__ import annotations
 
-import json
+import json as _json
+import re
 import struct
 import warnings
 from collections import Counter, OrderedDict, defaultdict
 from hashlib import md5
-from itertools import count, repeat
+from itertools import chain, count, repeat
 
 import numpy as np
 
 from rnnlab import checks
+from rnnlab import io as _io
 from rnnlab.preprocessing.indexer import FitCache, compiled_indexer, replacer
 from rnnlab.registry import Registry
 
@@ -92,6 +104,34 @@ def _check_texts(texts):
     except TypeError:
         raise TypeError(f"texts must be an iterable of strings, got {type(texts).__name__}") \
             from None
+
+
+def _is_id_type(t) -> bool:
+    return issubclass(t, (int, np.integer)) and not issubclass(t, bool)
+
+
+def _id_sequence(pos, seq):
+    """``seq`` (a sequence of token ids) as a list of ints or a 1-D integer array; TypeError
+    naming the position of a non-integer id (float, bool, str...) or of a non-sequence."""
+    if isinstance(seq, np.ndarray):
+        if seq.dtype.kind in "iu" or (seq.size == 0 and seq.dtype.kind in "biuf"):
+            return seq.ravel()
+        if seq.dtype != object:
+            raise TypeError(f"sequence at position {pos} is an array of {seq.dtype}: token ids "
+                            "must be integers")
+        seq = seq.ravel().tolist()
+    elif isinstance(seq, (str, bytes)) or not hasattr(seq, "__iter__"):
+        raise TypeError(f"sequence at position {pos} must be a list (or array) of integer token "
+                        f"ids, got {type(seq).__name__}: {seq!r:.60}")
+    elif type(seq) is not list:
+        seq = list(seq)
+    types = set(map(type, seq))
+    if types and not (types == {int} or all(map(_is_id_type, types))):
+        k, bad = next((k, v) for k, v in enumerate(seq) if not _is_id_type(type(v)))
+        raise TypeError(f"sequence at position {pos} holds {bad!r:.40} ({type(bad).__name__}) "
+                        f"at index {k}: token ids must be integers (floats such as 3.0 are "
+                        "refused)")
+    return seq
 
 
 def _token_list(pos, tokens, lower):
@@ -162,13 +202,16 @@ class Tokenizer:
         num_words = checks.positive_int(num_words, "num_words", allow_none=True)
         _check_split(split)
         _filters_key(filters)
+        if oov_token is not None and not isinstance(oov_token, str):
+            raise TypeError(f"oov_token must be a str or None, got {oov_token!r:.60}")
+        document_count = checks.non_negative_int(document_count, "document_count")
         self.word_counts = OrderedDict()
         self.word_docs = defaultdict(int)
         self.filters = filters
         self.split = split
         self.lower = lower
         self.num_words = num_words
-        self.document_count = int(document_count)
+        self.document_count = document_count
         self.char_level = char_level
         self.oov_token = oov_token
         self.index_docs = defaultdict(int)
@@ -316,8 +359,9 @@ class Tokenizer:
         self.index_docs.update(zip(map(wi.__getitem__, wd), wd.values()))
 
     def fit_on_sequences(self, sequences):
-        """Count, per index, the sequences it occurs in (``index_docs``, for tfidf)."""
-        sequences = list(sequences)
+        """Count, per index, the sequences it occurs in (``index_docs``, for tfidf).  The ids are
+        checked (integers) before anything is counted."""
+        sequences = [_id_sequence(pos, s) for pos, s in enumerate(sequences)]
         counts = Counter()
         for seq in sequences:
             counts.update(set(seq))
@@ -428,7 +472,8 @@ class Tokenizer:
         else:
             table = iw
         missing = object()
-        for seq in sequences:
+        for pos, seq in enumerate(sequences):
+            seq = _id_sequence(pos, seq)
             words = map(table.get, seq, repeat(oov_word if oov_word is not None else missing))
             yield " ".join([w for w in words if w is not missing and w is not None])
 
@@ -457,10 +502,15 @@ class Tokenizer:
         if mode == "tfidf" and not self.document_count:
             raise ValueError("Fit the Tokenizer on some data before using tfidf mode.")
 
-        seqs = [np.asarray(s).ravel() if not isinstance(s, list) else s for s in sequences]
+        seqs = [_id_sequence(pos, s) for pos, s in enumerate(sequences)]
         lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
         n = len(seqs)
-        flat = np.fromiter((j for s in seqs for j in s), dtype=np.int64, count=int(lengths.sum()))
+        try:
+            flat = np.fromiter(chain.from_iterable(seqs), dtype=np.int64,
+                               count=int(lengths.sum()))
+        except OverflowError:       # ids beyond int64: out of range either way
+            flat = np.fromiter((max(min(j, num_words), -1) for j in chain.from_iterable(seqs)),
+                               dtype=np.int64, count=int(lengths.sum()))
         if flat.size and flat.min() < 0:
             pos = int(np.searchsorted(np.cumsum(lengths), np.argmax(flat < 0), side="right"))
             raise ValueError(f"sequence at position {pos} holds a negative index")
@@ -496,31 +546,94 @@ class Tokenizer:
             "char_level": self.char_level,
             "oov_token": self.oov_token,
             "document_count": self.document_count,
-            "word_counts": json.dumps(self.word_counts),
-            "word_docs": json.dumps(self.word_docs),
-            "index_docs": json.dumps(self.index_docs),
-            "index_word": json.dumps(self.index_word),
-            "word_index": json.dumps(self.word_index),
+            "word_counts": _json.dumps(self.word_counts),
+            "word_docs": _json.dumps(self.word_docs),
+            "index_docs": _json.dumps(self.index_docs),
+            "index_word": _json.dumps(self.index_word),
+            "word_index": _json.dumps(self.word_index),
         }
 
     def to_json(self, **kwargs):
         """The config as a JSON string (readable by Keras's ``tokenizer_from_json`` too)."""
-        return json.dumps(TOKENIZERS.serialize(self), **kwargs)
+        return _json.dumps(TOKENIZERS.serialize(self), **kwargs)
+
+
+_SETTINGS = {"num_words": (int, type(None)), "filters": (str, list, type(None)),
+             "lower": (bool,), "split": (str,), "char_level": (bool,),
+             "oov_token": (str, type(None)), "document_count": (int,)}
+_INDEX_KEY = re.compile(r"-?[0-9]{1,18}")
+
+
+def _table(config: dict, name: str, key_is_index: bool, value_kind: type, low: int | None):
+    """One of the five count/index tables: a JSON string of an object, its keys words (or
+    integer indices, as JSON writes them: strings), its values ``value_kind`` (>= ``low``)."""
+    if name not in config:
+        raise ValueError(f"tokenizer JSON has no {name!r} table")
+    raw = config[name]
+    if not isinstance(raw, str):
+        raise ValueError(f"tokenizer JSON's {name!r} must be a JSON string of an object, got "
+                         f"{type(raw).__name__}")
+    table = _io.load_json(raw, f"tokenizer JSON's {name!r}", max_depth=1)
+    if not isinstance(table, dict):
+        raise ValueError(f"tokenizer JSON's {name!r} must hold an object, got "
+                         f"{type(table).__name__}")
+    out = {}
+    for key, value in table.items():
+        if key_is_index:
+            if not _INDEX_KEY.fullmatch(key):
+                raise ValueError(f"tokenizer JSON's {name!r} has key {key!r:.40}, expected an "
+                                 "integer index")
+            key = int(key)
+        ok = isinstance(value, value_kind) and not isinstance(value, bool)
+        if not ok or (low is not None and value < low):
+            want = "a str" if value_kind is str else f"an integer >= {low}"
+            raise ValueError(f"tokenizer JSON's {name!r} maps {key!r:.40} to {value!r:.40}, "
+                             f"expected {want}")
+        out[key] = value
+    return out
 
 
 def tokenizer_from_json(json_string):
-    """Rebuild a :class:`Tokenizer` from :meth:`Tokenizer.to_json` (or Keras's) output."""
+    """Rebuild a :class:`Tokenizer` from :meth:`Tokenizer.to_json` (or Keras's) output.
+
+    The whole document is checked first: a malformed one raises ``ValueError`` saying what is
+    wrong (a missing or ill-typed table or setting, an unknown setting, tables that disagree)."""
+    if not isinstance(json_string, (str, bytes, bytearray)):
+        raise ValueError(f"tokenizer JSON must be a str, got {type(json_string).__name__}")
+    payload = _io.load_json(json_string, "tokenizer JSON", max_depth=3)
+    if not isinstance(payload, dict) or not isinstance(payload.get("config"), dict):
+        raise ValueError("tokenizer JSON must be an object with a 'config' object (the output "
+                         "of Tokenizer.to_json())")
+    if payload.get("class_name", "Tokenizer") != "Tokenizer":
+        raise ValueError(f"tokenizer JSON's class_name is {payload['class_name']!r:.40}, expected "
+                         "'Tokenizer'")
+    config = dict(payload["config"])
+    tables = {"word_counts": _table(config, "word_counts", False, int, 0),
+              "word_docs": _table(config, "word_docs", False, int, 0),
+              "index_docs": _table(config, "index_docs", True, int, 0),
+              "index_word": _table(config, "index_word", True, str, None),
+              "word_index": _table(config, "word_index", False, int, 1)}
+    for name in tables:
+        del config[name]
+    unknown = sorted(set(config) - set(_SETTINGS))
+    if unknown:
+        raise ValueError(f"tokenizer JSON has unknown settings {unknown} (expected "
+                         f"{sorted(_SETTINGS)})")
+    for key, kinds in _SETTINGS.items():
+        value = config.get(key)
+        if key in config and (not isinstance(value, kinds)
+                              or (isinstance(value, bool) and bool not in kinds)):
+            raise ValueError(f"tokenizer JSON's setting {key!r} is {value!r:.40}, of the wrong "
+                             "type")
+    if tables["index_word"] != {i: w for w, i in tables["word_index"].items()}:
+        raise ValueError("tokenizer JSON's 'index_word' is not the inverse of its 'word_index'")
     try:
-        payload = json.loads(json_string)
-        config = dict(payload["config"])
-    except (TypeError, ValueError, KeyError) as e:
-        raise ValueError(f"not a tokenizer JSON string: {e}") from None
-    tables = {k: json.loads(config.pop(k)) for k in
-              ("word_counts", "word_docs", "index_docs", "index_word", "word_index")}
-    tok = Tokenizer(**config)
+        tok = Tokenizer(**config)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"tokenizer JSON's settings are invalid: {exc}") from None
     tok.word_counts = OrderedDict(tables["word_counts"])
     tok.word_docs = defaultdict(int, tables["word_docs"])
-    tok.index_docs = defaultdict(int, {int(k): v for k, v in tables["index_docs"].items()})
-    tok.index_word = {int(k): v for k, v in tables["index_word"].items()}
+    tok.index_docs = defaultdict(int, tables["index_docs"])
+    tok.index_word = tables["index_word"]
     tok.word_index = tables["word_index"]
     return tok
