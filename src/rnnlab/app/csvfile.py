@@ -157,8 +157,9 @@ class CsvFile:
         except StopIteration:
             return None
         except csv.Error as e:
-            raise AppError(f"{self.name} line {self._reader.line_num}: not valid CSV ({e})") \
-                from None
+            why = (f"a field longer than the limit of {FIELD_LIMIT:,} characters"
+                   if "field limit" in str(e) else f"not valid CSV ({e})")
+            raise AppError(f"{self.name} line {self._reader.line_num}: {why}") from None
         except UnicodeDecodeError as e:
             line, offset = _first_bad_utf8(self.path)
             raise AppError(f"{self.name} is not UTF-8 text: line {line} (byte {offset}): "
