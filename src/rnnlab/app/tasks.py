@@ -33,6 +33,7 @@ from typing import ClassVar
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from rnnlab import config
 from rnnlab.app.csvfile import (
     CsvFile,
     binary_label_names,
@@ -273,8 +274,9 @@ class ForecastTask(Task):
         return X[:, :, None], y
 
     def _fit_rows(self, data):
-        """One series per row: the windows of every row, copied into one array (float32, the
-        model's dtype, for the inputs; the targets keep float64 for the loss)."""
+        """One series per row: the windows of every row, copied into one array (in the model's
+        float type, which its first layer would cast them to; the targets keep float64, which
+        the loss uses as given)."""
         series, names = [], []
         with CsvFile(data) as f:
             for _, name, s in row_series(f, has_name_column(data), self.missing):
@@ -295,7 +297,7 @@ class ForecastTask(Task):
         scaler = MinMaxScaler(feature_range=(-1, 1), axis=None)  # one scale for all values
         scaler.fit(np.array([min(s.min() for s in series), max(s.max() for s in series)]))
         total = sum(len(s) - need + 1 for s in series)
-        X = np.empty((total, window, 1), np.float32)
+        X = np.empty((total, window, 1), config.floatx())
         y = np.empty((total, horizon))
         at = 0
         for i, s in enumerate(series):
