@@ -4,7 +4,9 @@ This module only parses options (click) and prints: the lecture's run is
 :func:`rnnlab.lecture.reproduce.reproduce`, training and prediction are the jobs of
 :mod:`rnnlab.app`.  Bad input (missing file or column, empty CSV, non-numeric series, non-binary
 labels, unwritable output, a series shorter than the window) ends with one line ``Error: ...`` on
-stderr and exit code 1, never a traceback, and never leaves a partial model file behind.
+stderr and exit code 1, never a traceback, and never leaves a partial model file behind.  An
+``--out`` that is one of the command's inputs (the same file, a hard link or a symlink to it) is
+refused before any work.
 """
 from __future__ import annotations
 
@@ -86,6 +88,11 @@ def _fail(err):
     raise click.ClickException(str(err)) from None
 
 
+_MISSING_HELP = ("What a blank cell becomes: error names its line and column; drop skips it "
+                 "(forecast: the value; classify: the row); ffill repeats the series' previous "
+                 "value (forecast only).  Every other row is kept.")
+
+
 @main.command()
 @click.option("--data", required=True, metavar="FILE.csv",
               help="Training data, a CSV file with a header line.")
@@ -110,6 +117,8 @@ def _fail(err):
               help="forecast: the column holding one series (top to bottom).  Without it, each "
                    "row is a series, left to right; a first column with any non-numeric cell "
                    "is the row's name (e.g. a ticker).")
+@click.option("--missing", type=click.Choice(["error", "drop", "ffill"]), default="error",
+              show_default=True, help=_MISSING_HELP)
 @click.option("--epochs", type=int, metavar="N",
               help="Training epochs.  [default: 20 for forecast, 5 for classify]")
 @click.option("--batch-size", type=int, default=32, show_default=True, metavar="B",
@@ -127,8 +136,9 @@ def _fail(err):
               help="Random seed (initial weights, shuffling): the same seed gives the same model.")
 @click.option("--out", required=True, metavar="MODEL",
               help="Where to save the model bundle: one file holding the model, the "
-                   "tokenizer or scaler and the task settings (written atomically).")
-def train(data, task, kind, text_column, label_column, window, horizon, column, epochs,
+                   "tokenizer or scaler and the task settings (written atomically; never "
+                   "the --data file).")
+def train(data, task, kind, text_column, label_column, window, horizon, column, missing, epochs,
           batch_size, units, learning_rate, max_features, seq_len, seed, out):
     """Fit a model on a CSV file and save it, with its preprocessing, as one bundle file.
 
@@ -150,7 +160,7 @@ def train(data, task, kind, text_column, label_column, window, horizon, column, 
                       seed=seed, units=units, learning_rate=learning_rate, column=column,
                       window=window, horizon=horizon, text_column=text_column,
                       label_column=label_column, max_features=max_features, seq_len=seq_len,
-                      on_epoch=on_epoch)
+                      missing=missing, on_epoch=on_epoch)
     except app.AppError as e:
         _fail(e)
     extra = "".join(f", {k} {v:.4f}" for k, v in s.extra.items())
@@ -165,29 +175,32 @@ def train(data, task, kind, text_column, label_column, window, horizon, column, 
 @click.option("--data", required=True, metavar="FILE.csv",
               help="Input CSV in the training file's layout (classify: the text column; the "
                    "label column is optional and, when present, gives an accuracy line).")
+@click.option("--missing", type=click.Choice(["error", "drop", "ffill"]), default=None,
+              help=_MISSING_HELP + "  [default: the model's --missing at training]")
 @click.option("--out", default=None, metavar="FILE.csv",
-              help="Where to write the predictions (atomically).  [default: standard output]")
-def predict(model_path, data, out):
+              help="Where to write the predictions (atomically; never the --model or --data "
+                   "file).  [default: standard output]")
+def predict(model_path, data, missing, out):
     """Predict with a saved model: one output row per input row.
 
     \b
     forecast, one series per row: the row's name (or number) and forecast_1..forecast_H, the
       H values after the end of that row's series (from its last W values).
     forecast with a column: row, the value, and forecast_1..forecast_H, the H values after
-      that row (from the W values ending at it; empty for the first W-1 rows).  The last row
-      holds the forecast after the end of the series.
+      that row (from the W values ending at it; empty for the first W-1 rows, and for a blank
+      row skipped by --missing drop).  The last row holds the forecast after the end of the
+      series.
     classify: row, probability (of the second label) and the predicted label.
     """
     try:
-        result = app.predict(model_path, data, out)
+        result = app.predict(model_path, data, out, missing=missing,
+                             echo=lambda text: click.echo(text, nl=False))
     except app.AppError as e:
         _fail(e)
-    if out is None:
-        click.echo(result.text, nl=False)
     if result.note:
         click.echo(result.note, err=True)
     if out is not None:
-        click.echo(f"wrote {len(result.rows):,} predictions to {out}", err=True)
+        click.echo(f"wrote {result.rows:,} predictions to {out}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,20 +1,26 @@
 """The command's jobs: train a model on a CSV and save its bundle; predict from a bundle."""
 from __future__ import annotations
 
+import csv
 import math
+import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rnnlab import __version__, config
 from rnnlab.app.bundle import FORMAT, FORMAT_VERSION, load_bundle, save_bundle
-from rnnlab.app.csvfile import to_csv
 from rnnlab.app.errors import AppError, option_int, option_positive
-from rnnlab.app.output import check_writable, write_file
+from rnnlab.app.output import check_not_input, check_writable, open_output
 from rnnlab.app.tasks import TASKS, check_model, get_task
 from rnnlab.callbacks import Callback
 
 __all__ = ["Prediction", "TrainSummary", "predict", "train"]
+
+#: Predictions for standard output stay in memory up to this size, then spill to a temporary
+#: file: they are printed only once all are made, so an error prints nothing.
+SPOOL_BYTES = 8 << 20
 
 
 @dataclass
@@ -42,11 +48,14 @@ class EpochLog(Callback):
 
 def train(data, task, out, *, model="", epochs=None, batch_size=32, seed=0, units=None,
           learning_rate=None, column=None, window=None, horizon=None, text_column=None,
-          label_column=None, max_features=10000, seq_len=100, on_epoch=None) -> TrainSummary:
+          label_column=None, max_features=10000, seq_len=100, missing="error",
+          on_epoch=None) -> TrainSummary:
     """Read ``data``, fit the model for ``task`` and save the bundle to ``out``.
 
-    See :mod:`rnnlab.app.tasks` for what each task reads and builds; ``on_epoch(epoch, epochs,
-    logs)`` is called after each epoch.  AppError for any bad input; nothing is written then."""
+    See :mod:`rnnlab.app.tasks` for what each task reads and builds, and
+    :mod:`rnnlab.app.csvfile` for ``missing`` (what a blank cell becomes); ``on_epoch(epoch,
+    epochs, logs)`` is called after each epoch.  AppError for any bad input (``out`` naming the
+    data file too); nothing is written then."""
     cls = get_task(task)
     d = cls.defaults
     kind = check_model(model or d["model"])
@@ -57,9 +66,10 @@ def train(data, task, out, *, model="", epochs=None, batch_size=32, seed=0, unit
                          d["learning_rate"] if learning_rate is None else learning_rate)
     seed = option_int("--seed", seed, 0)
     check_writable(out)
+    check_not_input(out, "--out", {"--data": data})
     job = cls.from_options(column=column, window=window, horizon=horizon,
                            text_column=text_column, label_column=label_column,
-                           max_features=max_features, seq_len=seq_len)
+                           max_features=max_features, seq_len=seq_len, missing=missing)
     X, y = job.fit_data(data)
     config.set_random_seed(seed)
     net = job.build_model(kind, units, lr)
@@ -85,26 +95,43 @@ def train(data, task, out, *, model="", epochs=None, batch_size=32, seed=0, unit
 
 @dataclass
 class Prediction:
-    """What ``predict`` made: the CSV ``header``/``rows`` (and their ``text``), a console
-    ``note`` (e.g. the accuracy on labelled rows) and the file written (None: not written)."""
-    header: list
-    rows: list
+    """What ``predict`` made: the number of CSV ``rows`` written (after the header), a console
+    ``note`` (e.g. the accuracy on labelled rows) and the file written (None: standard
+    output)."""
+    rows: int
     note: str
-    text: str
     out: Path | None = None
 
 
-def predict(bundle, data, out=None) -> Prediction:
-    """Predict ``data`` with the bundle's model, one row per input row; write the CSV to ``out``
-    atomically when given (checked before any work)."""
+def predict(bundle, data, out=None, *, missing=None, echo=None) -> Prediction:
+    """Predict ``data`` with the bundle's model, one row per input row, written as CSV to ``out``
+    atomically, or (``out`` None) to ``echo(text)`` (default: standard output) once all rows
+    are made.  ``missing`` overrides the model's setting for blank cells.
+
+    ``out`` is checked before any work, and may be neither ``bundle`` nor ``data``.  The file
+    is read and the predictions written as a stream: a few thousand rows in memory at a time."""
     if out is not None:
         out = check_writable(out)
+        check_not_input(out, "--out", {"--model": bundle, "--data": data})
     model, meta = load_bundle(bundle)
     task = meta.get("task")
     if task not in TASKS:
         raise AppError(f"{str(bundle)!r}: unknown task {task!r}")
-    header, rows, note = TASKS[task].from_config(meta[task]).predict(model, data)
-    text = to_csv(header, rows)
+    try:
+        job = TASKS[task].from_config(meta[task])
+    except (KeyError, TypeError, ValueError) as e:
+        raise AppError(f"{str(bundle)!r}: the {task} settings in the bundle are not valid "
+                       f"({type(e).__name__}: {e})") from None
+    if missing is not None:
+        job.use_missing(missing)
     if out is not None:
-        write_file(out, text.encode())
-    return Prediction(header, rows, note, text, out)
+        with open_output(out) as fh:
+            rows, note = job.predict(model, data, csv.writer(fh, lineterminator="\n"))
+        return Prediction(rows, note, out)
+    echo = echo or sys.stdout.write
+    with tempfile.SpooledTemporaryFile(SPOOL_BYTES, "w+", encoding="utf-8", newline="") as fh:
+        rows, note = job.predict(model, data, csv.writer(fh, lineterminator="\n"))
+        fh.seek(0)
+        while text := fh.read(1 << 16):
+            echo(text)
+    return Prediction(rows, note, None)
