@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from rnnlab import cli
 from rnnlab.app import load_bundle, tasks
+from rnnlab.io import archive_bytes
 
 
 def run(args):
@@ -330,3 +331,43 @@ def test_bundle_records_missing(tmp_path):
         "--epochs", 1, "--missing", "ffill", "--out", tmp_path / "m"])
     with zipfile.ZipFile(tmp_path / "m") as zf:
         assert json.loads(zf.read("bundle.json"))["forecast"]["missing"] == "ffill"
+
+
+# ----------------------------------------------------------------------------- hostile bundles
+def _rezip(path, members):
+    """A bundle with ``members`` replaced (and a manifest that matches, so only the size and
+    content checks stand between the file and the reader)."""
+    with zipfile.ZipFile(path) as zf:
+        old = {n: zf.read(n) for n in zf.namelist() if n != "manifest.json"}
+    old.update(members)
+    path.write_bytes(archive_bytes(old))
+
+
+def test_a_bombed_bundle_is_refused_before_inflating(tmp_path, trained):
+    data, model = trained
+    bomb = tmp_path / "bomb.model"
+    bomb.write_bytes(model.read_bytes())
+    _rezip(bomb, {"model.rnnlab": bytes(256 << 20)})        # 256 MiB of zeros: ~250 KB packed
+    assert bomb.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        message = error(["predict", "--model", bomb, "--data", data], "bomb.model",
+                        "model.rnnlab", "more than")
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peak < 16 << 20, peak
+    assert "would inflate to 268,435,456 bytes" in message
+
+
+@pytest.mark.parametrize("meta", [{"format": "rnnlab-bundle", "format_version": 1, "task": ["x"]},
+                                  {"format": "rnnlab-bundle", "format_version": 1,
+                                   "task": "forecast", "forecast": [1, 2]},
+                                  {"format": "rnnlab-bundle", "format_version": 1,
+                                   "task": "forecast", "forecast": {"window": 5}}])
+def test_a_malformed_bundle_json_is_one_error_line(tmp_path, trained, meta):
+    data, model = trained
+    bad = tmp_path / "bad.model"
+    bad.write_bytes(model.read_bytes())
+    _rezip(bad, {"bundle.json": json.dumps(meta).encode()})
+    error(["predict", "--model", bad, "--data", data], "bad.model")

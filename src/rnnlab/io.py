@@ -325,6 +325,10 @@ class ArchiveReader:
         """The uncompressed size that member ``name``'s zip header declares (not yet checked)."""
         return self._infos[name].file_size
 
+    def packed_size(self, name: str) -> int:
+        """The compressed size of member ``name`` in the file (bounded by the file's size)."""
+        return self._infos[name].compress_size
+
     def read(self, name: str, limit: int = MAX_MEMBER_BYTES) -> bytes:
         """Member ``name``'s bytes, refused (ArchiveError) if it is or would inflate to more than
         ``limit`` bytes or fails its SHA-256 check."""

@@ -25,6 +25,11 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "load_bundle", "save_bundle"]
 
 FORMAT = "rnnlab-bundle"
 FORMAT_VERSION = 1
+#: How much bigger than its compressed bytes a member may inflate: the model member is itself a
+#: zip of compressed members (deflating it again gains ~nothing), and JSON text compresses ~10x;
+#: a zip bomb inflates ~1000x.  The model file's own checks then bound what is inside it.
+_RATIO = {"model.rnnlab": 2, "bundle.json": 100}
+_SLACK = 1 << 20
 
 
 def save_bundle(out, model, meta: dict) -> None:
@@ -39,9 +44,14 @@ def load_bundle(path):
     if not path.is_file():
         raise AppError(f"model file {str(path)!r} does not exist")
     try:
-        members = io.read_archive(path, "model bundle")
-        meta = json.loads(members["bundle.json"])
-    except (io.ArchiveError, KeyError, ValueError):
+        with io.ArchiveReader(path, "model bundle") as archive:
+            members = {name: archive.read(name, _RATIO.get(name, 1) * archive.packed_size(name)
+                                          + _SLACK)
+                       for name in archive.names}
+        meta = io.load_json(members["bundle.json"], "bundle.json")
+    except io.ArchiveError as e:
+        raise AppError(f"{str(path)!r} is not a readable rnnlab model bundle: {e}") from None
+    except (KeyError, ValueError):
         raise AppError(f"{str(path)!r} is not an rnnlab model bundle (write one with "
                        "`rnnlab train`)") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT \

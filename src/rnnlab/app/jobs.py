@@ -115,11 +115,11 @@ def predict(bundle, data, out=None, *, missing=None, echo=None) -> Prediction:
         check_not_input(out, "--out", {"--model": bundle, "--data": data})
     model, meta = load_bundle(bundle)
     task = meta.get("task")
-    if task not in TASKS:
+    if not isinstance(task, str) or task not in TASKS:
         raise AppError(f"{str(bundle)!r}: unknown task {task!r}")
     try:
         job = TASKS[task].from_config(meta[task])
-    except (KeyError, TypeError, ValueError) as e:
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
         raise AppError(f"{str(bundle)!r}: the {task} settings in the bundle are not valid "
                        f"({type(e).__name__}: {e})") from None
     if missing is not None:
