@@ -8,6 +8,8 @@ this module and saving know no concrete model class.
 """
 from __future__ import annotations
 
+import json
+
 from rnnlab import losses as _losses
 from rnnlab import optimizers as _opt
 from rnnlab.layers.base import LAYERS
@@ -36,9 +38,33 @@ def _layers_from(specs) -> list:
     return [LAYERS.deserialize(spec) for spec in specs]
 
 
+def model_from_json(json_string, custom_objects: dict | None = None):
+    """A new model (fresh weights) from ``model.to_json()``'s architecture (Keras's
+    ``model_from_json``); ``custom_objects`` maps names to users' classes."""
+    if not isinstance(json_string, (str, bytes, bytearray)):
+        raise TypeError(f"model_from_json() needs a JSON string, got {type(json_string).__name__}")
+    try:
+        spec = json.loads(json_string)
+    except ValueError as exc:
+        raise ValueError(f"model_from_json(): not valid JSON: {exc}") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str) \
+            or not isinstance(spec.get("config"), dict):
+        raise ValueError("model_from_json() needs the JSON of model.to_json(): an object with "
+                         "'class_name' and 'config'")
+    return deserialize_model(spec, custom_objects)
+
+
+def _set_trainable(model, cfg: dict) -> None:
+    """The model's own flag from its config; its layers' flags are in their own configs."""
+    trainable = cfg.get("trainable", True)
+    if not isinstance(trainable, bool):
+        raise ValueError(f"model config 'trainable' must be true or false, got {trainable!r}")
+    model._trainable = trainable
+
+
 # ------------------------------------------------------------------------------ Sequential
 def sequential_config(model) -> dict:
-    return {"name": model.name,
+    return {"name": model.name, "trainable": model.trainable,
             "input_shape": None if model._input_shape is None else list(model._input_shape),
             "layers": [LAYERS.serialize(layer) for layer in model.layers]}
 
@@ -49,6 +75,7 @@ def sequential_from_config(cls, cfg: dict, custom_objects: dict | None = None):
         model._layers.extend(_layers_from(cfg["layers"]))
     if cfg.get("input_shape") is not None:
         model.build(tuple(cfg["input_shape"]))
+    _set_trainable(model, cfg)
     return model
 
 
@@ -67,6 +94,7 @@ def functional_config(model) -> dict:
     layers = model.layers
     return {
         "name": model.name,
+        "trainable": model.trainable,
         "inputs": [{"name": t.name, "batch_shape": list(t.shape), "dtype": t.dtype}
                    for t in model.inputs],
         "layers": [LAYERS.serialize(layer) for layer in layers],
@@ -93,7 +121,9 @@ def functional_from_config(cls, cfg: dict, custom_objects: dict | None = None):
     for spec in cfg["nodes"]:
         nodes.append(Node(layers[spec["layer"]], [resolve(r) for r in spec["inputs"]],
                           spec["multi_input"], spec["training"]))
-    return cls(inputs, [resolve(r) for r in cfg["outputs"]], name=cfg["name"])
+    model = cls(inputs, [resolve(r) for r in cfg["outputs"]], name=cfg["name"])
+    _set_trainable(model, cfg)
+    return model
 
 
 # ------------------------------------------------------------------------------ compile settings
@@ -116,5 +146,5 @@ def compile_from_config(model, comp: dict) -> None:
 
 
 __all__ = ["MODELS", "compile_config", "compile_from_config", "deserialize_model",
-           "functional_config", "functional_from_config", "sequential_config",
+           "functional_config", "functional_from_config", "model_from_json", "sequential_config",
            "sequential_from_config", "serialize_model"]
