@@ -288,7 +288,7 @@ class Model(Layer):
         self.loss = losses[0] if n_out == 1 else losses
         self.compiled_metrics = metric_objs
         self._compile_config = {"loss": [_losses.serialize(l) for l in losses],
-                                "metrics": [m if isinstance(m, str) else m.name for m in metrics],
+                                "metrics": [_metrics.serialize(m) for m in metrics],
                                 "loss_weights": self.loss_weights}
 
     def _metric_name(self, i, metric):

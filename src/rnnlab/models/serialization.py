@@ -136,12 +136,14 @@ def compile_config(model) -> dict | None:
             "iterations": opt.iterations}
 
 
-def compile_from_config(model, comp: dict) -> None:
-    """Compile ``model`` as :func:`compile_config` describes (the optimizer's slots excepted)."""
-    losses = [_losses.get(spec) for spec in comp["loss"]]
-    model.compile(optimizer=_opt.get(comp["optimizer"]),
-                  loss=losses if len(losses) > 1 else losses[0], metrics=comp["metrics"],
-                  loss_weights=comp["loss_weights"])
+def compile_from_config(model, comp: dict, custom_objects: dict | None = None) -> None:
+    """Compile ``model`` as :func:`compile_config` describes (the optimizer's slots excepted);
+    users' losses and metrics are found by their registration or in ``custom_objects``."""
+    with custom_object_scope(custom_objects):
+        losses = [_losses.get(spec) for spec in comp["loss"]]
+        model.compile(optimizer=_opt.get(comp["optimizer"]),
+                      loss=losses if len(losses) > 1 else losses[0], metrics=comp["metrics"],
+                      loss_weights=comp["loss_weights"])
     model.optimizer.iterations = int(comp["iterations"])
 
 
