@@ -48,9 +48,9 @@ class Loss:
         y_true = align_target(y_true, y_pred.shape, self.sparse, self.name)
         values, grad = self._values_and_grad(y_true, y_pred)  # values: y_pred.shape[:-1]
         count = values.size
-        if sample_weight is not None:
-            w = np.broadcast_to(np.asarray(sample_weight, dtype=values.dtype).reshape(
-                (values.shape[0],) + (1,) * (values.ndim - 1)), values.shape)
+        if sample_weight is not None:   # (N,) per sample, or (N, T) per step of a sequence
+            w = np.asarray(sample_weight, dtype=values.dtype)
+            w = np.broadcast_to(w.reshape(w.shape + (1,) * (values.ndim - w.ndim)), values.shape)
             values = values * w
             grad = grad * w[..., None]
         return float(values.sum() / max(count, 1)), (grad / max(count, 1)).astype(y_pred.dtype,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnlab.losses import align_target
+from rnnlab.registry import Registry
 
 
 class Metric:
@@ -17,6 +18,25 @@ class Metric:
     def values(self, y_true, y_pred) -> np.ndarray:
         y = align_target(y_true, y_pred.shape, self.sparse, self.name)
         return self._values(y, y_pred)
+
+    def get_config(self) -> dict:
+        """The constructor's arguments (a user's metric with arguments overrides this)."""
+        return {}
+
+
+#: Users' metric classes (``@rnnlab.registry.register_serializable()``), for model files.
+METRICS = Registry("metric", Metric)
+
+
+def serialize(metric):
+    """A compile() metric as a model file keeps it: a name for a string or a built-in metric,
+    ``{"class_name", "config"}`` for a user's Metric class (registered, or given to load_model
+    in ``custom_objects``)."""
+    if isinstance(metric, (str, dict)) or type(metric).__module__.startswith("rnnlab."):
+        return metric if isinstance(metric, (str, dict)) else metric.name
+    cls = type(metric)
+    return {"class_name": cls.__dict__.get("_registered_name") or cls.__name__,
+            "config": metric.get_config()}
 
 
 class BinaryAccuracy(Metric):
@@ -74,6 +94,8 @@ def get(identifier, loss_name: str | None = None, output_shape=None) -> Metric:
     """A metric from a name; "accuracy"/"acc" becomes binary, categorical or sparse as in Keras."""
     if isinstance(identifier, Metric):
         return identifier
+    if isinstance(identifier, dict):               # a user's metric from a model file
+        return METRICS.get(identifier)
     if not isinstance(identifier, str):
         raise TypeError(f"metric must be a name or a rnnlab Metric, got {identifier!r}")
     key = identifier.lower()

@@ -144,10 +144,14 @@ class Registry:
 def register_serializable(package: str = "Custom", name: str | None = None):
     """Class decorator: make a user's layer, cell, initializer, regularizer, loss or optimizer
     known to saving and loading under ``"package>Name"`` (Keras's
-    ``register_keras_serializable``).  The registry is chosen by the class's rnnlab base class."""
+    ``register_keras_serializable``).  The registries are chosen by the class's rnnlab base
+    classes (a Model subclass is both a model and a layer)."""
     def add(cls):
-        for reg in _REGISTRIES:
-            if reg.base is not None and issubclass(cls, reg.base):
-                return reg.register(cls, name=name, package=package)
-        raise TypeError(f"{cls.__name__} does not derive from a serializable rnnlab base class")
+        found = [reg for reg in _REGISTRIES if reg.base is not None and issubclass(cls, reg.base)]
+        if not found:
+            raise TypeError(f"{cls.__name__} does not derive from a serializable rnnlab base "
+                            "class")
+        for reg in found:
+            reg.register(cls, name=name, package=package)
+        return cls
     return add

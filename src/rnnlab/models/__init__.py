@@ -9,5 +9,6 @@ from rnnlab.models.graph import Input
 from rnnlab.models.model import Model
 from rnnlab.models.saving import load_model
 from rnnlab.models.sequential import Sequential
+from rnnlab.models.serialization import model_from_json
 
-__all__ = ["Functional", "Input", "Model", "Sequential", "load_model"]
+__all__ = ["Functional", "Input", "Model", "Sequential", "load_model", "model_from_json"]

@@ -125,6 +125,30 @@ class Functional(Model):
                 raise ValueError(f"Input {t.name!r} expects arrays of shape {_fmt(t.shape)}, got "
                                  f"{x.shape}")
 
+    @property
+    def batch_input_shape(self):
+        return tuple(self.inputs[0].shape) if len(self.inputs) == 1 else None
+
+    def _build_for_shapes(self, shapes):
+        for t, shape in zip(self.inputs, shapes):
+            want = t.shape[1:]
+            got = shape[1:]
+            if len(want) != len(got) or any(w is not None and g is not None and w != g
+                                            for w, g in zip(want, got)):
+                raise ValueError(f"Model {self.name!r} input {t.name!r} expects shape "
+                                 f"{_fmt(t.shape)}, got {_fmt(shape)}")
+
+    def _output_shapes_for(self, shapes):
+        """The outputs' shapes for inputs of ``shapes``, each node's compute_output_shape in
+        turn (a free time axis of the inner model takes the caller's length)."""
+        known = {id(t): tuple(s) for t, s in zip(self.inputs, shapes)}
+        for node in self._nodes:
+            ins = [known[id(t)] for t in node.inputs]
+            out = node.layer.compute_output_shape(ins if node.multi_input else ins[0])
+            for t, shape in zip(node.outputs, out if node.multi_output else [out]):
+                known[id(t)] = tuple(shape)
+        return [known[id(t)] for t in self.outputs]
+
     # ------------------------------------------------------------------ running
     def _input_readers(self):
         """(input index, layer) for each layer that reads a model input directly."""
@@ -134,10 +158,13 @@ class Functional(Model):
                     if node.inputs[0] is t:
                         yield i, node.layer
 
-    def _forward_batch(self, xs, training):
+    def _run_graph(self, xs, training, in_masks=None):
+        """Run the nodes in order: ``(outputs, their masks, backward)``, where
+        ``backward(d_outputs)`` (None for an output that reaches no loss) returns the inputs'
+        gradients."""
         values, masks = {}, {}
-        for t, x in zip(self.inputs, xs):
-            values[id(t)], masks[id(t)] = x, None
+        for i, (t, x) in enumerate(zip(self.inputs, xs)):
+            values[id(t)], masks[id(t)] = x, (None if in_masks is None else in_masks[i])
         records = []
         for node in self._nodes:
             ins = [values[id(t)] for t in node.inputs]
@@ -147,8 +174,11 @@ class Functional(Model):
             else:
                 x, mask = ins[0], ms[0]
             run_training = training if node.training is None else bool(node.training)
-            out, back = node.layer.forward(x, training=run_training, mask=mask)
-            out_mask = node.layer.compute_mask(x, mask)
+            if isinstance(node.layer, Model):       # a model used as a layer: its own masks
+                out, out_mask, back = node.layer._forward_masked(x, run_training, mask)
+            else:
+                out, back = node.layer.forward(x, training=run_training, mask=mask)
+                out_mask = node.layer.compute_mask(x, mask)
             outs = list(out) if node.multi_output else [out]
             out_masks = out_mask if isinstance(out_mask, list) else [out_mask] * len(outs)
             for t, v, m in zip(node.outputs, outs, out_masks):
@@ -163,7 +193,8 @@ class Functional(Model):
                 grads[id(t)] = g if id(t) not in grads else grads[id(t)] + g
 
             for t, d in zip(self.outputs, douts):
-                add(t, d)
+                if d is not None:
+                    add(t, d)
             for node, back in reversed(records):
                 gs = [grads.get(id(t)) for t in node.outputs]
                 if all(g is None for g in gs):
@@ -175,7 +206,7 @@ class Functional(Model):
                         add(t, g)
             return [grads.get(id(t)) for t in self.inputs]
 
-        return outputs, backward
+        return outputs, [masks[id(t)] for t in self.outputs], backward
 
     # ------------------------------------------------------------------ summary / config
     def _summary_rows(self):

@@ -4,9 +4,14 @@ A concrete model (Sequential, or a functional graph) provides ``_forward_batch(x
 returning ``(outputs, backward)``, where ``backward(d_outputs)`` runs every layer's backward
 closure in reverse order; plus ``layers``, ``input_names`` and ``output_names``.  Everything about
 training lives here once.
+
+A Model is also a Layer (as in Keras): called on a symbolic tensor it becomes one node of another
+model's graph, its ``params``/``grads``/``regularizers`` being live views over its layers'
+(``"dense/kernel"`` ...), exactly as a wrapper presents its inner layers.
 """
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -16,15 +21,16 @@ from rnnlab import checks, config
 from rnnlab import losses as _losses
 from rnnlab import metrics as _metrics
 from rnnlab import optimizers as _opt
-from rnnlab.layers.base import unique_name, walk
+from rnnlab.layers.base import Layer, _symbolic_in, unique_name, walk
+from rnnlab.layers.views import NestedView
 from rnnlab.models import saving
 from rnnlab.models import training as T
-from rnnlab.models.serialization import MODELS
+from rnnlab.models.serialization import MODELS, serialize_model
 from rnnlab.runtime import compute_scope
 
 
-class Model:
-    """Base of Sequential and functional models (``Model(inputs, outputs)``)."""
+class Model(Layer):
+    """Base of Sequential and functional models (``Model(inputs, outputs)``); a layer too."""
 
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs):
@@ -41,6 +47,13 @@ class Model:
         self.history = None
         self._compile_config = None
         self._grads_clear = False      # all grads known to be zero (see _train_step)
+        # what the Layer contract reads when this model is a layer inside another one
+        self._trainable = True
+        self.dtype = None
+        self.input_spec_shape = None
+        self.params = NestedView(self, "params")
+        self.grads = NestedView(self, "grads")
+        self.regularizers = NestedView(self, "regularizers")
 
     _default_name = "model"
 
@@ -79,7 +92,10 @@ class Model:
         return out
 
     def _param_items(self):
-        """(key, layer, param name) for every trainable parameter, in Keras's order."""
+        """(key, layer, param name) for every trainable parameter, in Keras's order (none when
+        the model is frozen: ``model.trainable = False``)."""
+        if not self.trainable:
+            return
         for layer in self._unique_layers():
             for pname in layer.trainable_param_names():
                 yield f"{layer.name}/{pname}", layer, pname
@@ -106,6 +122,144 @@ class Model:
 
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self._unique_layers())
+
+    # ------------------------------------------------------------------ trainable, layers, JSON
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value) -> None:
+        """Keras's semantics: set every layer's (and nested layer's) ``trainable``; a frozen
+        model's weights get no updates, whatever its layers' flags say later."""
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"Model {self.name!r} trainable must be True or False, got {value!r}")
+        self._trainable = bool(value)
+        for layer in walk(self.layers):
+            layer.trainable = bool(value)
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """The arrays the optimizer updates (the model's own, not copies), in Keras's order."""
+        return [layer.params[p] for _, layer, p in self._param_items()]
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        """Every other weight array (frozen layers', a frozen model's, moving statistics)."""
+        updated = {id(w) for w in self.trainable_weights}
+        return [w for layer in self._unique_layers() for w in layer.params.values()
+                if id(w) not in updated]
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """All weight arrays (the model's own), trainable ones first as Keras lists them."""
+        return self.trainable_weights + self.non_trainable_weights
+
+    def get_layer(self, name=None, index=None):
+        """A layer of ``model.layers`` by name or by index (Keras's ``get_layer``)."""
+        if name is not None and index is not None:
+            raise ValueError(f"get_layer() takes a layer name or an index, not both (got "
+                             f"name={name!r}, index={index!r})")
+        layers = self.layers
+        if index is not None:
+            index = checks.integer(index, "index", who="get_layer()")
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"get_layer() was asked for layer index {index}, but model "
+                                 f"{self.name!r} has {len(layers)} layers")
+            return layers[index]
+        if name is not None:
+            if not isinstance(name, str):
+                raise TypeError(f"get_layer() name must be a string, got {name!r}")
+            for layer in layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(f"No such layer: {name!r}. Model {self.name!r} has layers "
+                             f"{[layer.name for layer in layers]}")
+        raise ValueError("get_layer() needs a layer name or index")
+
+    def to_json(self, **kwargs) -> str:
+        """The architecture (no weights, no compile settings) as a JSON string, for
+        :func:`rnnlab.models.model_from_json`; ``kwargs`` go to ``json.dumps`` (e.g. indent)."""
+        return json.dumps(serialize_model(self), **kwargs)
+
+    # ------------------------------------------------------------------ as a layer of another model
+    @property
+    def batch_input_shape(self):
+        """The (batch-included) input shape a Sequential takes from its first layer."""
+        return None
+
+    def _inner(self):
+        """(key prefix, layer) pairs behind the ``params``/``grads``/``regularizers`` views."""
+        return [(f"{layer.name}/", layer) for layer in self._unique_layers()]
+
+    def sublayers(self) -> list:
+        return self._unique_layers()
+
+    @property
+    def non_trainable(self):
+        trainable = set(self.trainable_param_names())
+        return {k for k in self.params if k not in trainable}
+
+    @non_trainable.setter
+    def non_trainable(self, value):
+        if value:
+            raise AttributeError(f"Model {self.name!r}: set trainable on its layers instead")
+
+    def trainable_param_names(self) -> list[str]:
+        return [f"{layer.name}/{p}" for _, layer, p in self._param_items()]
+
+    def add_weight(self, *args, **kwargs):
+        raise TypeError(f"Model {self.name!r} holds no weights of its own; its layers do")
+
+    def ensure_built(self, input_shape) -> None:
+        self._build_for_shapes(self._shape_list(input_shape))
+        self.input_spec_shape = input_shape
+
+    def _shape_list(self, input_shape) -> list[tuple]:
+        n = len(self.input_names)
+        shapes = list(input_shape) if n > 1 else [input_shape]
+        if len(shapes) != n:
+            raise ValueError(f"Model {self.name!r} takes {n} inputs {self.input_names}, got "
+                             f"{len(shapes)}")
+        return [tuple(s) for s in shapes]
+
+    def _build_for_shapes(self, shapes) -> None:
+        """Build (Sequential) or check (functional) for inputs of these batch shapes."""
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape):
+        outs = self._output_shapes_for(self._shape_list(input_shape))
+        return outs[0] if len(outs) == 1 else outs
+
+    def validate_input(self, x) -> None:
+        xs = list(x) if len(self.input_names) > 1 else [x]
+        for i, layer in self._input_readers():
+            layer.validate_input(xs[i])
+
+    def forward(self, x, training=False, mask=None):
+        out, _, backward = self._forward_masked(x, training, mask)
+        return out, backward
+
+    def _forward_masked(self, x, training, mask):
+        """The model run as one layer call: ``(output(s), output mask(s), backward)``, the
+        incoming mask(s) fed to the inner graph's inputs and its outputs' masks passed on."""
+        n_in = len(self.input_names)
+        xs = list(x) if n_in > 1 else [x]
+        masks = (list(mask) if isinstance(mask, (list, tuple)) else [mask] * n_in)
+        outs, out_masks, backward = self._run_graph(xs, training, masks)
+        single = len(outs) == 1
+
+        def back(d_out):
+            d_ins = backward([d_out] if single else list(d_out))
+            return d_ins[0] if n_in == 1 else d_ins
+
+        if single:
+            return outs[0], out_masks[0], back
+        return outs, out_masks, back
+
+    def _forward_batch(self, xs, training):
+        outs, _, backward = self._run_graph(xs, training, None)
+        return outs, backward
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
@@ -134,7 +288,7 @@ class Model:
         self.loss = losses[0] if n_out == 1 else losses
         self.compiled_metrics = metric_objs
         self._compile_config = {"loss": [_losses.serialize(l) for l in losses],
-                                "metrics": [m if isinstance(m, str) else m.name for m in metrics],
+                                "metrics": [_metrics.serialize(m) for m in metrics],
                                 "loss_weights": self.loss_weights}
 
     def _metric_name(self, i, metric):
@@ -202,8 +356,12 @@ class Model:
         sws = None
         if sample_weight is not None:
             sw = T.check_weights(T._to_array(sample_weight, "sample_weight"), "sample_weight")
-            if sw.shape != (n,):
-                raise ValueError(f"sample_weight must have shape ({n},), got {sw.shape}")
+            if sw.ndim == 2 and sw.shape[1] == 1:
+                sw = sw[:, 0]
+            if sw.ndim not in (1, 2) or sw.shape[0] != n:
+                raise ValueError(f"sample_weight must have shape ({n},) (one weight per sample) "
+                                 f"or ({n}, timesteps) (one per step of a sequence output), got "
+                                 f"{sw.shape}")
             sws = [sw] * len(self.output_names)
         if class_weight is not None:
             if ys is None or len(ys) != 1:
@@ -211,19 +369,26 @@ class Model:
             yv = ys[0].reshape(n, -1)
             cls = yv.argmax(axis=1) if yv.shape[1] > 1 else np.rint(yv[:, 0]).astype(np.int64)
             cw = T.class_weights(class_weight, cls)
-            sws = [cw * (sws[0] if sws else 1.0)]
+            sws = [cw if not sws else cw.reshape((n,) + (1,) * (sws[0].ndim - 1)) * sws[0]]
         return xs, ys, sws, n
 
-    def _check_data(self, xs, ys):
+    def _check_data(self, xs, ys, sws=None):
         """Check all of x and y before any weight changes: the values of the inputs against the
         layers that read them (an Embedding's ids against input_dim), y's shape against the
-        model's output on one sample and y's values against each loss (labels in range)."""
+        model's output on one sample and y's values against each loss (labels in range), and
+        per-timestep sample weights against the outputs' time axis."""
         for i, layer in self._input_readers():
             layer.validate_input(xs[i])
         outs, _ = self._forward_batch([x[:1] for x in xs], training=False)
-        for out, y, loss in zip(outs, ys, self.losses_):
+        for i, (out, y, loss) in enumerate(zip(outs, ys, self.losses_)):
             _losses.align_target(y[:1], out.shape, loss.sparse, loss.name)
             loss.check_targets(y, out.shape)
+            if sws is not None and sws[i].ndim > 1 and sws[i].shape[1:] != out.shape[1:-1]:
+                raise ValueError(
+                    f"sample_weight of shape {sws[i].shape} weighs each time step, but output "
+                    f"{self.output_names[i]!r} has per-sample losses of shape "
+                    f"(batch,) + {tuple(out.shape[1:-1])}: give one weight per sample or an "
+                    "output with return_sequences=True of as many steps")
 
     def _input_readers(self):
         """(input index, layer) for each layer that reads a model input directly."""
@@ -281,9 +446,9 @@ class Model:
             xs, ys, sws = self._take(xs, idx_t), self._take(ys, idx_t), self._take(sws, idx_t)
             n = split
         self._ensure_built_for(xs)
-        self._check_data(xs, ys)
+        self._check_data(xs, ys, sws)
         if val is not None:
-            self._check_data(val[0], val[1])
+            self._check_data(*val)
 
         plan = T.FitPlan(n, batch_size, epochs, initial_epoch, steps_per_epoch, shuffle,
                          validation_batch_size, validation_steps, validation_freq)
@@ -384,7 +549,7 @@ class Model:
         steps = T.check_steps(steps, "steps")
         xs, ys, sws, _ = self._prepare(x, y, sample_weight)
         self._ensure_built_for(xs)
-        self._check_data(xs, ys)
+        self._check_data(xs, ys, sws)
         with compute_scope(self._step_units()):
             logs = self._evaluate_arrays(xs, ys, sws, batch_size, verbose, steps)
         if verbose:
@@ -419,12 +584,65 @@ class Model:
         result = [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
         return result[0] if len(result) == 1 else result
 
-    def __call__(self, x, training=False):
-        """Apply the model eagerly to arrays."""
+    def __call__(self, x, training=None, **kwargs):
+        """Apply the model eagerly to arrays; on symbolic tensors, record it as one layer call
+        of the model being built (a model used as a layer)."""
+        symbolic = _symbolic_in(x)
+        if symbolic is not None:
+            return symbolic.call_layer(self, x, {**kwargs, "training": training})
+        if kwargs:
+            raise TypeError(f"Model {self.name!r} got unexpected call argument(s) "
+                            f"{sorted(kwargs)}")
         xs = T.as_list(x, self.input_names, "x")
         self._ensure_built_for(xs)
-        outs, _ = self._forward_batch(xs, training=training)
+        outs, _ = self._forward_batch(xs, training=bool(training))
         return outs[0] if len(outs) == 1 else outs
+
+    # ------------------------------------------------------------------ one batch
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        """One training step on exactly this batch (Keras 3): the loss, or [loss, *metrics], or
+        a dict with ``return_dict``; metrics are those of this batch alone.  It is one step of
+        :meth:`fit` (batch = all of ``x``, no shuffle, no callbacks): the data is checked
+        before the update, and a failure puts weights, optimizer and random state back."""
+        if self.optimizer is None:
+            raise RuntimeError(f"Model {self.name!r} must be compiled before train_on_batch(): "
+                               "call model.compile(optimizer=..., loss=...)")
+        if sample_weight is not None and class_weight is not None:
+            raise ValueError("train_on_batch() takes sample_weight or class_weight, not both")
+        xs, ys, sws, n = self._prepare(x, y, sample_weight, class_weight)
+        self._ensure_built_for(xs)
+        self._check_data(xs, ys, sws)
+        plan = T.FitPlan(n, n, 1, 0, None, False, n, None, 1)
+        history, rollback = self.history, T.Rollback(self)
+        self._grads_clear = False
+        try:
+            with compute_scope(self._step_units()):
+                logs = self._fit_loop(xs, ys, sws, None, plan, 0, None).history
+        except Exception:
+            rollback.restore()
+            raise
+        finally:
+            self.history = history           # a batch is not an epoch of a fit's History
+        return self._batch_result({k: v[-1] for k, v in logs.items()}, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """The loss (and metrics) on exactly this batch, as :meth:`evaluate` gives it."""
+        n = T.as_list(x, self.input_names, "x")[0].shape[0]
+        return self.evaluate(x, y, batch_size=max(n, 1), verbose=0,
+                             sample_weight=sample_weight, return_dict=return_dict)
+
+    def predict_on_batch(self, x):
+        """The outputs for exactly this batch, as :meth:`predict` gives them."""
+        n = T.as_list(x, self.input_names, "x")[0].shape[0]
+        return self.predict(x, batch_size=max(n, 1), verbose=0)
+
+    @staticmethod
+    def _batch_result(logs, return_dict):
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
 
     # ------------------------------------------------------------------ summary
     def _summary_rows(self):

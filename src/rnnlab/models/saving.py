@@ -239,7 +239,7 @@ def _load(archive, where: str, compile: bool, custom_objects):  # noqa: A002
         if not isinstance(comp, dict):
             raise ModelFileError(f"{where}: config.json's compile settings are not an object")
         try:
-            S.compile_from_config(model, comp)
+            S.compile_from_config(model, comp, custom_objects)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ModelFileError(f"{where}: the model cannot be compiled as its config says: "
                                  f"{exc}") from None

@@ -103,8 +103,20 @@ class Sequential(Model):
     def _input_readers(self):
         return self._graph._input_readers()
 
-    def _forward_batch(self, xs, training):
-        return self._graph._forward_batch(xs, training)
+    def _run_graph(self, xs, training, in_masks=None):
+        return self._graph._run_graph(xs, training, in_masks)
+
+    @property
+    def batch_input_shape(self):
+        return self._input_shape
+
+    def _build_for_shapes(self, shapes):
+        if not self.built:
+            self.build(shapes[0])
+        self._graph._build_for_shapes(shapes)
+
+    def _output_shapes_for(self, shapes):
+        return self._graph._output_shapes_for(shapes)
 
     def _summary_rows(self):
         shapes = self._output_shapes()

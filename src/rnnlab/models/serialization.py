@@ -8,6 +8,8 @@ this module and saving know no concrete model class.
 """
 from __future__ import annotations
 
+import json
+
 from rnnlab import checks
 from rnnlab import losses as _losses
 from rnnlab import optimizers as _opt
@@ -32,6 +34,30 @@ def deserialize_model(spec: dict, custom_objects: dict | None = None):
     name = _field(spec, "class_name", str, "the model spec")
     cls = MODELS.get_class(name, custom_objects)
     return cls.from_config(_field(spec, "config", dict, "the model spec"), custom_objects)
+
+
+def model_from_json(json_string, custom_objects: dict | None = None):
+    """A new model (fresh weights) from ``model.to_json()``'s architecture (Keras's
+    ``model_from_json``); ``custom_objects`` maps names to users' classes."""
+    if not isinstance(json_string, (str, bytes, bytearray)):
+        raise TypeError(f"model_from_json() needs a JSON string, got {type(json_string).__name__}")
+    try:
+        spec = json.loads(json_string)
+    except ValueError as exc:
+        raise ValueError(f"model_from_json(): not valid JSON: {exc}") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str) \
+            or not isinstance(spec.get("config"), dict):
+        raise ValueError("model_from_json() needs the JSON of model.to_json(): an object with "
+                         "'class_name' and 'config'")
+    return deserialize_model(spec, custom_objects)
+
+
+def _set_trainable(model, cfg: dict) -> None:
+    """The model's own flag from its config; its layers' flags are in their own configs."""
+    trainable = cfg.get("trainable", True)
+    if not isinstance(trainable, bool):
+        raise ValueError(f"model config 'trainable' must be true or false, got {trainable!r}")
+    model._trainable = trainable
 
 
 def _field(cfg, key: str, kinds, what: str, optional: bool = False):
@@ -77,7 +103,7 @@ def _layers_from(specs) -> list:
 
 # ------------------------------------------------------------------------------ Sequential
 def sequential_config(model) -> dict:
-    return {"name": model.name,
+    return {"name": model.name, "trainable": model.trainable,
             "input_shape": None if model._input_shape is None else list(model._input_shape),
             "layers": [LAYERS.serialize(layer) for layer in model.layers]}
 
@@ -93,6 +119,7 @@ def sequential_from_config(cls, cfg: dict, custom_objects: dict | None = None):
     shape = _field(cfg, "input_shape", (list, type(None)), what, optional=True)
     if shape is not None:
         model.build(_shape(shape, f"{what}'s 'input_shape'"))
+    _set_trainable(model, cfg)
     return model
 
 
@@ -153,7 +180,9 @@ def functional_from_config(cls, cfg: dict, custom_objects: dict | None = None):
                           _field(spec, "training", (bool, type(None)), w, optional=True)))
     outputs = [resolve(r, f"{what}'s output {j}")
                for j, r in enumerate(_field(cfg, "outputs", list, what))]
-    return cls(inputs, outputs, name=_field(cfg, "name", (str, type(None)), what, optional=True))
+    model = cls(inputs, outputs, name=_field(cfg, "name", (str, type(None)), what, optional=True))
+    _set_trainable(model, cfg)
+    return model
 
 
 # ------------------------------------------------------------------------------ compile settings
@@ -166,24 +195,26 @@ def compile_config(model) -> dict | None:
             "iterations": opt.iterations}
 
 
-def compile_from_config(model, comp: dict) -> None:
+def compile_from_config(model, comp: dict, custom_objects: dict | None = None) -> None:
     """Compile ``model`` as :func:`compile_config` describes (the optimizer's slots excepted);
-    ValueError naming a missing or malformed setting."""
+    ValueError naming a missing or malformed setting.  Users' losses and metrics are found by
+    their registration or in ``custom_objects``."""
     what = "compile settings"
     specs = _field(comp, "loss", list, what)
     if not specs:
         raise ValueError(f"{what}: 'loss' is empty")
-    losses = [_losses.get(spec) for spec in specs]
-    optimizer = _opt.get(_field(comp, "optimizer", (dict, str), what))
-    iterations = checks.non_negative_int(_field(comp, "iterations", int, what), "iterations",
-                                         who=what)
-    model.compile(optimizer=optimizer, loss=losses if len(losses) > 1 else losses[0],
-                  metrics=_field(comp, "metrics", list, what),
-                  loss_weights=_field(comp, "loss_weights", (list, type(None)), what,
-                                      optional=True))
+    with custom_object_scope(custom_objects):
+        losses = [_losses.get(spec) for spec in specs]
+        optimizer = _opt.get(_field(comp, "optimizer", (dict, str), what))
+        iterations = checks.non_negative_int(_field(comp, "iterations", int, what), "iterations",
+                                             who=what)
+        model.compile(optimizer=optimizer, loss=losses if len(losses) > 1 else losses[0],
+                      metrics=_field(comp, "metrics", list, what),
+                      loss_weights=_field(comp, "loss_weights", (list, type(None)), what,
+                                          optional=True))
     model.optimizer.iterations = iterations
 
 
 __all__ = ["MODELS", "compile_config", "compile_from_config", "deserialize_model",
-           "functional_config", "functional_from_config", "sequential_config",
+           "functional_config", "functional_from_config", "model_from_json", "sequential_config",
            "sequential_from_config", "serialize_model"]

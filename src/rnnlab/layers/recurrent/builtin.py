@@ -112,11 +112,17 @@ class DenseCell(Cell):
 
 
 class GatedCell(DenseCell):
-    """DenseCell plus ``recurrent_activation`` (the gates' squashing function)."""
+    """DenseCell plus ``recurrent_activation`` (the gates' squashing function).
 
-    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", **kwargs):
+    ``implementation`` (Keras 2's 1 or 2, 0 in old configs) is accepted and ignored, as Keras 3
+    does for LSTM and GRU: it chose how the same math is batched, and is not saved."""
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
+                 implementation: int = 2, **kwargs):
         super().__init__(units, activation=activation, **kwargs)
         self.recurrent_activation = _act.get(recurrent_activation)
+        self.implementation = checks.integer(implementation, "implementation", low=0, high=2,
+                                             who=self._who())
 
     def kernel_options(self):
         return {"activation": self.activation.name,

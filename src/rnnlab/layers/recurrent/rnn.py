@@ -1,7 +1,7 @@
 """``RNN(cell)``: any recurrent cell run over time, with Keras 3's call semantics.
 
 What is common to every recurrent layer lives here once: argument checks, initial states (given
-as ``[x, *states]`` or ``initial_state=`` in a functional graph), step masks, ``go_backwards``,
+as ``[x, *states]`` or ``initial_state=``, on arrays or in a graph), step masks, ``go_backwards``,
 dropout masks, ``return_sequences``/``return_state`` and routing the gradients.  A cell with a
 fused whole-sequence kernel (the built-in SimpleRNN, LSTM and GRU cells) runs through it;
 any other cell runs through :func:`run_steps`, the step loop below.
@@ -126,6 +126,21 @@ class RNN(Layer):
 
     def _reseed_for_check(self, seed: int) -> None:
         self.cell._reseed_for_check(seed)
+
+    def __call__(self, x, training=False, mask=None, initial_state=None, **kwargs):
+        """Keras's call: ``layer(x, initial_state=[h0, ...])`` is ``layer([x, h0, ...])``,
+        on arrays and on symbolic tensors alike."""
+        if initial_state is not None:
+            if isinstance(x, (list, tuple)):
+                raise ValueError(f"{self._who()} got initial states twice: as extra inputs and as "
+                                 "initial_state=; give them one way")
+            states = (list(initial_state) if isinstance(initial_state, (list, tuple))
+                      else [initial_state])
+            if len(states) != self.n_states:
+                raise ValueError(f"{self._who()} initial_state takes {self.n_states} array(s) "
+                                 f"[{', '.join(self._state_labels())}], got {len(states)}")
+            x = [x] + states
+        return super().__call__(x, training=training, mask=mask, **kwargs)
 
     # ------------------------------------------------------------------ building and shapes
     def build(self, input_shape):
