@@ -40,6 +40,7 @@ class Wrapper(Layer):
         self.params = NestedView(self, "params")
         self.grads = NestedView(self, "grads")
         self.regularizers = NestedView(self, "regularizers")
+        self.constraints = NestedView(self, "constraints")
 
     def _inner(self):
         """(key prefix, layer) pairs, in weight order."""

@@ -138,7 +138,7 @@ class Functional(Model):
         values, masks = {}, {}
         for t, x in zip(self.inputs, xs):
             values[id(t)], masks[id(t)] = x, None
-        records = []
+        records, activity = [], 0.0
         for node in self._nodes:
             ins = [values[id(t)] for t in node.inputs]
             ms = [masks[id(t)] for t in node.inputs]
@@ -148,6 +148,9 @@ class Functional(Model):
                 x, mask = ins[0], ms[0]
             run_training = training if node.training is None else bool(node.training)
             out, back = node.layer.forward(x, training=run_training, mask=mask)
+            if node.layer.activity_regularizer is not None:
+                penalty, back = node.layer.regularize_activity(out, back)
+                activity += penalty
             out_mask = node.layer.compute_mask(x, mask)
             outs = list(out) if node.multi_output else [out]
             out_masks = out_mask if isinstance(out_mask, list) else [out_mask] * len(outs)
@@ -155,6 +158,7 @@ class Functional(Model):
                 values[id(t)], masks[id(t)] = v, m
             records.append((node, back))
         outputs = [values[id(t)] for t in self.outputs]
+        self.activity_loss = activity
 
         def backward(douts):
             grads = {}
@@ -166,7 +170,7 @@ class Functional(Model):
                 add(t, d)
             for node, back in reversed(records):
                 gs = [grads.get(id(t)) for t in node.outputs]
-                if all(g is None for g in gs):
+                if all(g is None for g in gs) and node.layer.activity_regularizer is None:
                     continue  # nothing downstream of this call reaches a loss
                 d_in = back(gs) if node.multi_output else back(gs[0])
                 d_ins = d_in if node.multi_input else [d_in]

@@ -106,6 +106,10 @@ class Sequential(Model):
     def _forward_batch(self, xs, training):
         return self._graph._forward_batch(xs, training)
 
+    @property
+    def activity_loss(self) -> float:
+        return 0.0 if self._graph is None else self._graph.activity_loss
+
     def _summary_rows(self):
         shapes = self._output_shapes()
         rows = []

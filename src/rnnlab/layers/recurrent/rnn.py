@@ -109,6 +109,7 @@ class RNN(Layer):
         # the layer's weights are the cell's: the same dicts, so nothing is copied
         self.params, self.grads = cell.params, cell.grads
         self.regularizers, self.non_trainable = cell.regularizers, cell.non_trainable
+        self.constraints = cell.constraints
         self._input_dim = None
 
     def _who(self) -> str:
