@@ -30,8 +30,11 @@ class DenseCell(Cell):
 
     @property
     def has_sequence_kernel(self) -> bool:
-        """Whether the chosen Ops (``rnnlab.config.kernels()``) has a fused kernel for this cell."""
-        return get_ops().sequence_kernel(self.kernel_name) is not None
+        """Whether the chosen Ops (``rnnlab.config.kernels()``) has a fused kernel for this cell
+        (not with a user's activation: the kernels know rnnlab's by name; the step loop runs)."""
+        acts = [self.activation, getattr(self, "recurrent_activation", self.activation)]
+        return (all(_act.is_builtin(a) for a in acts)
+                and get_ops().sequence_kernel(self.kernel_name) is not None)
 
     def __init__(self, units: int, activation="tanh", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
