@@ -23,7 +23,7 @@ def to_categorical(x, num_classes=None) -> np.ndarray:
     if np.issubdtype(arr.dtype, np.floating):
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
-            raise ValueError(f"{who} expects whole-number class ids, got {arr[bad].flat[0]!r}")
+            raise ValueError(f"{who} expects whole-number class ids, got {float(arr[bad].flat[0])}")
     ids = arr.astype(np.int64).reshape(-1)
     shape = arr.shape
     if len(shape) > 1 and shape[-1] == 1:       # Keras: (..., 1) -> (...)
