@@ -14,6 +14,7 @@ from rnnlab import activations, config, constraints, regularizers
 from rnnlab.layers import (
     GRU,
     LSTM,
+    RNN,
     ActivityRegularization,
     Bidirectional,
     Dense,
@@ -23,7 +24,9 @@ from rnnlab.layers import (
     GaussianNoise,
     Lambda,
     SimpleRNN,
+    SimpleRNNCell,
     SpatialDropout1D,
+    TimeDistributed,
 )
 from rnnlab.models.saving import ModelFileError
 from rnnlab.optimizers import SGD
@@ -246,6 +249,12 @@ def test_activity_regularizer_goes_to_the_recurrent_layer_not_its_cell():
     assert cfg["activity_regularizer"]["class_name"] == "Regularizer"
     assert SimpleRNN.from_config(cfg).activity_regularizer.l2 == 0.01
     assert "activity_regularizer" not in Dense(2).get_config()      # as Keras: only when set
+    # a layer the model does not call itself would ignore it: refused, not silently dropped
+    for make in (lambda: TimeDistributed(Dense(2, activity_regularizer="l2")),
+                 lambda: Bidirectional(LSTM(2, activity_regularizer="l1")),
+                 lambda: RNN(SimpleRNNCell(2, activity_regularizer="l1"))):
+        with pytest.raises(ValueError, match="inner layer .* has an activity_regularizer"):
+            make()
 
 
 # ------------------------------------------------------------------------------ Lambda

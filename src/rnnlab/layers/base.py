@@ -327,6 +327,16 @@ def walk(layers) -> list[Layer]:
     return out
 
 
+def refuse_inner_activity_regularizer(who: str, layers) -> None:
+    """A layer run inside another (a wrapper's layer, an RNN's cell) is not called by the model,
+    so an activity_regularizer on it would be ignored: refused, saying where to put it."""
+    for layer in walk(layers):
+        if layer.activity_regularizer is not None:
+            raise ValueError(f"{who}: the inner layer {layer.name!r} has an activity_regularizer, "
+                             "which rnnlab applies only to the layers a model calls; set it on "
+                             "the outer layer instead")
+
+
 def _symbolic_in(x):
     """The first symbolic tensor in ``x`` (an object with a true ``is_symbolic`` attribute, such as
     rnnlab.models.graph.SymbolicTensor), or None.  Layers know only this protocol: the symbolic
