@@ -41,6 +41,13 @@ def _custom(name: str, custom_objects: dict | None):
     return None
 
 
+def custom_object(name: str):
+    """What the enclosing :func:`custom_object_scope` (e.g. ``load_model(...,
+    custom_objects=...)``) gives for ``name``, or None: how a saved Lambda finds its function
+    and a saved layer its user-defined activation (rnnlab saves names, never code)."""
+    return _custom(name, None)
+
+
 class Registry:
     """The classes of one kind (e.g. "layer"), all subclasses of ``base``."""
 

@@ -1,9 +1,10 @@
 """rnnlab layers, importable as in Keras: ``from rnnlab.layers import SimpleRNN, Dense``."""
 from rnnlab.layers.base import LAYERS, Layer
 from rnnlab.layers.conv import Conv1D, Convolution1D
-from rnnlab.layers.core import Activation, Dense, Dropout, Flatten
+from rnnlab.layers.core import Activation, Dense, Dropout, Flatten, Lambda
 from rnnlab.layers.embedding import Embedding
 from rnnlab.layers.merge import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
+from rnnlab.layers.normalization import BatchNormalization, LayerNormalization
 from rnnlab.layers.pooling import (
                                  AveragePooling1D,
                                  AvgPool1D,
@@ -25,6 +26,12 @@ from rnnlab.layers.recurrent import (
                                  SimpleRNNCell,
                                  StackedRNNCells,
 )
+from rnnlab.layers.regularization import (
+                                 ActivityRegularization,
+                                 GaussianDropout,
+                                 GaussianNoise,
+                                 SpatialDropout1D,
+)
 from rnnlab.layers.reshaping import (
                                  Cropping1D,
                                  Masking,
@@ -42,4 +49,6 @@ __all__ = ["LAYERS", "Layer", "Dense", "Activation", "Dropout", "Flatten", "Simp
            "GlobalAvgPool1D",
            "Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract",
            "Cropping1D", "Masking", "Permute", "RepeatVector", "Reshape", "ZeroPadding1D",
-           "Bidirectional", "TimeDistributed"]
+           "Bidirectional", "TimeDistributed", "Lambda", "LayerNormalization",
+           "BatchNormalization", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
+           "ActivityRegularization"]

@@ -18,7 +18,9 @@ from typing import Callable
 import numpy as np
 
 from rnnlab import checks, config
+from rnnlab import constraints as _con
 from rnnlab import initializers as _init
+from rnnlab import regularizers as _reg
 from rnnlab.registry import Registry
 
 _NAME_COUNTS: defaultdict[str, int] = defaultdict(int)
@@ -87,7 +89,8 @@ class Layer:
             LAYERS.register(cls)
 
     def __init__(self, name: str | None = None, trainable: bool = True, input_shape=None,
-                 input_dim: int | None = None, batch_input_shape=None, dtype=None, **kwargs):
+                 input_dim: int | None = None, batch_input_shape=None, dtype=None,
+                 activity_regularizer=None, **kwargs):
         if kwargs:
             raise TypeError(
                 f"{type(self).__name__} got unexpected keyword argument(s): {sorted(kwargs)}")
@@ -96,7 +99,11 @@ class Layer:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.regularizers: dict[str, object] = {}
+        self.constraints: dict[str, object] = {}
         self.non_trainable: set[str] = set()
+        # Keras 3: a penalty on the layer's output, regularizer(output) / batch size, added to
+        # the loss (see regularize_activity)
+        self.activity_regularizer = _reg.get(activity_regularizer)
         self.built = False
         self.dtype = dtype
         self.input_spec_shape = None  # the full input shape the layer was built for
@@ -116,12 +123,13 @@ class Layer:
         return self.dtype or config.floatx()
 
     def add_weight(self, name: str, shape, initializer="zeros", regularizer=None,
-                   trainable: bool = True) -> np.ndarray:
+                   trainable: bool = True, constraint=None) -> np.ndarray:
         """Create parameter ``name`` of ``shape`` from an initializer drawn on the global generator.
 
         ValueError, naming the layer and the argument behind the size, for a shape that is not
         whole numbers >= 0, holds more than :data:`MAX_WEIGHT_ELEMENTS` or cannot be allocated.
-        """
+        ``constraint`` (rnnlab.constraints) projects the weight after each optimizer update
+        (:meth:`apply_constraints`); a non-trainable weight is never updated nor constrained."""
         init = _init.get(initializer)
         shape = self._weight_shape(name, shape)
         dtype = np.dtype(self.compute_dtype)
@@ -143,6 +151,9 @@ class Layer:
         self.grads[name] = grad
         if regularizer is not None:
             self.regularizers[name] = regularizer
+        constraint = _con.get(constraint)
+        if constraint is not None:
+            self.constraints[name] = constraint
         if not trainable:
             self.non_trainable.add(name)
         return value
@@ -263,6 +274,22 @@ class Layer:
             return []
         return [k for k in self.params if k not in self.non_trainable]
 
+    def apply_constraints(self) -> None:
+        """Project each trainable weight that has a constraint, in place (the model calls this
+        after every optimizer update, as Keras's optimizer does)."""
+        if not self.constraints:
+            return
+        for name in self.trainable_param_names():
+            constraint = self.constraints.get(name)
+            if constraint is not None:
+                p = self.params[name]
+                p[...] = constraint(p)
+
+    def check_backward(self) -> None:
+        """Raise if this layer cannot be trained through (fit calls it for every layer before
+        the first update, so that the error comes at the start, not mid-way); nothing by
+        default."""
+
     # ------------------------------------------------------------------ computing
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -273,6 +300,33 @@ class Layer:
 
     def forward(self, x, training: bool = False, mask=None):
         raise NotImplementedError
+
+    def regularize_activity(self, out, backward):
+        """Keras 3's activity regularization of one call: ``(penalty, backward')``.
+
+        For each float output ``y`` (several with return_state) of batch size N the penalty is
+        ``R(y) / N`` (``R`` = ``self.activity_regularizer``), and ``backward'`` adds its gradient
+        ``R'(y) / N`` to the upstream gradient (zeros where none reaches the output) before
+        running ``backward``.  The model adds the penalty to the loss."""
+        reg = self.activity_regularizer
+        multi = isinstance(out, (list, tuple))
+        outs = list(out) if multi else [out]
+        penalty, extra = 0.0, []
+        for y in outs:
+            if (isinstance(y, np.ndarray) and np.issubdtype(y.dtype, np.floating) and y.ndim
+                    and y.shape[0]):
+                n = y.shape[0]
+                penalty += reg.penalty(y) / n
+                extra.append((reg.gradient(y) / n).astype(y.dtype, copy=False))
+            else:
+                extra.append(None)          # no batch (Keras's divide_no_nan: 0) or not float
+
+        def regularized_backward(dy):
+            ds = list(dy) if multi else [dy]
+            ds = [d if e is None else (e if d is None else d + e) for d, e in zip(ds, extra)]
+            return backward(ds if multi else ds[0])
+
+        return penalty, regularized_backward
 
     def __call__(self, x, training: bool = False, mask=None, **kwargs):
         """Apply the layer eagerly to arrays (building it on first use) and return the output."""
@@ -304,6 +358,8 @@ class Layer:
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
         cfg = {"name": self.name, "trainable": self.trainable}
+        if self.activity_regularizer is not None:
+            cfg["activity_regularizer"] = _reg.serialize(self.activity_regularizer)
         if self.dtype is not None:
             cfg["dtype"] = self.dtype
         if self.batch_input_shape is not None:
@@ -363,6 +419,16 @@ def walk(layers) -> list[Layer]:
             out.append(layer)
             todo += list(layer.sublayers())[::-1]
     return out
+
+
+def refuse_inner_activity_regularizer(who: str, layers) -> None:
+    """A layer run inside another (a wrapper's layer, an RNN's cell) is not called by the model,
+    so an activity_regularizer on it would be ignored: refused, saying where to put it."""
+    for layer in walk(layers):
+        if layer.activity_regularizer is not None:
+            raise ValueError(f"{who}: the inner layer {layer.name!r} has an activity_regularizer, "
+                             "which rnnlab applies only to the layers a model calls; set it on "
+                             "the outer layer instead")
 
 
 def _symbolic_in(x):

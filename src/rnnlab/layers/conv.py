@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from rnnlab import checks
+from rnnlab import constraints as _con
 from rnnlab import initializers as _init
 from rnnlab import regularizers as _reg
 from rnnlab.kernels import activations as _act
@@ -55,7 +56,7 @@ class Conv1D(Layer):
                  data_format: str = "channels_last", dilation_rate=1, activation=None,
                  use_bias: bool = True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 **kwargs):
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**_default_name(kwargs, "conv1d"))
         where = f"Conv1D {self.name!r}"
         self.filters = _positive_int(filters, "filters", where)
@@ -75,6 +76,8 @@ class Conv1D(Layer):
         self.bias_initializer = _init.get(bias_initializer)
         self.kernel_regularizer = _reg.get(kernel_regularizer)
         self.bias_regularizer = _reg.get(bias_regularizer)
+        self.kernel_constraint = _con.get(kernel_constraint)
+        self.bias_constraint = _con.get(bias_constraint)
 
     def build(self, input_shape):
         if len(input_shape) != 3 or input_shape[-1] is None:
@@ -82,9 +85,11 @@ class Conv1D(Layer):
                              f"(batch, steps, channels) with a known channel axis, got input "
                              f"shape {tuple(input_shape)}")
         self.add_weight("kernel", (self.kernel_size, input_shape[-1], self.filters),
-                        self.kernel_initializer, self.kernel_regularizer)
+                        self.kernel_initializer, self.kernel_regularizer,
+                        constraint=self.kernel_constraint)
         if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
+            self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer,
+                            constraint=self.bias_constraint)
         self.built = True
 
     def _out_length(self, length):
@@ -139,7 +144,9 @@ class Conv1D(Layer):
                    kernel_initializer=_init.serialize(self.kernel_initializer),
                    bias_initializer=_init.serialize(self.bias_initializer),
                    kernel_regularizer=_reg.serialize(self.kernel_regularizer),
-                   bias_regularizer=_reg.serialize(self.bias_regularizer))
+                   bias_regularizer=_reg.serialize(self.bias_regularizer),
+                   kernel_constraint=_con.serialize(self.kernel_constraint),
+                   bias_constraint=_con.serialize(self.bias_constraint))
         return cfg
 
 

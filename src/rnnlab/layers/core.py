@@ -1,9 +1,12 @@
-"""Dense, Activation, Dropout and Flatten."""
+"""Dense, Activation, Dropout, Flatten and Lambda."""
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 
-from rnnlab import checks, config
+from rnnlab import checks, config, registry
+from rnnlab import constraints as _con
 from rnnlab import initializers as _init
 from rnnlab import regularizers as _reg
 from rnnlab.kernels import activations as _act
@@ -19,7 +22,8 @@ class Dense(Layer):
 
     def __init__(self, units: int, activation=None, use_bias: bool = True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         self.units = checks.positive_int(units, "units", who="Dense")
         self.activation = _act.get(activation)
@@ -28,15 +32,18 @@ class Dense(Layer):
         self.bias_initializer = _init.get(bias_initializer)
         self.kernel_regularizer = _reg.get(kernel_regularizer)
         self.bias_regularizer = _reg.get(bias_regularizer)
+        self.kernel_constraint = _con.get(kernel_constraint)
+        self.bias_constraint = _con.get(bias_constraint)
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(f"Dense layer {self.name!r} needs a known last axis, got input shape "
                              f"{input_shape}")
         self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
-                        self.kernel_regularizer)
+                        self.kernel_regularizer, constraint=self.kernel_constraint)
         if self.use_bias:
-            self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+            self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
+                            constraint=self.bias_constraint)
         self.built = True
 
     def compute_output_shape(self, input_shape):
@@ -67,7 +74,9 @@ class Dense(Layer):
                    kernel_initializer=_init.serialize(self.kernel_initializer),
                    bias_initializer=_init.serialize(self.bias_initializer),
                    kernel_regularizer=_reg.serialize(self.kernel_regularizer),
-                   bias_regularizer=_reg.serialize(self.bias_regularizer))
+                   bias_regularizer=_reg.serialize(self.bias_regularizer),
+                   kernel_constraint=_con.serialize(self.kernel_constraint),
+                   bias_constraint=_con.serialize(self.bias_constraint))
         return cfg
 
 
@@ -138,3 +147,150 @@ class Flatten(Layer):
 
     def compute_mask(self, x, mask):
         return None
+
+
+def _function_name(fn, what: str, layer) -> str | None:
+    """The name a Lambda saves for ``fn`` (None for None); a Python lambda cannot be saved."""
+    if fn is None:
+        return None
+    name = getattr(fn, "__name__", None)
+    if not isinstance(name, str) or name == "<lambda>":
+        raise ValueError(f"Layer {layer.name!r} (Lambda): its {what} is a Python lambda (or has "
+                         "no name), which rnnlab cannot save: it saves names, never code. Define "
+                         "it with def, then load with custom_objects={name: function}")
+    return name
+
+
+def _resolve_function(spec, what: str, who: str):
+    """A callable given as itself or as the name a saved config holds (looked up in the
+    custom_objects of the load)."""
+    if spec is None or callable(spec):
+        return spec
+    if isinstance(spec, str):
+        fn = registry.custom_object(spec)
+        if fn is None or not callable(fn):
+            raise ValueError(f"{who}: its {what} {spec!r} is not known here; pass it when "
+                             f"loading, load_model(..., custom_objects={{{spec!r}: {spec}}})")
+        return fn
+    raise TypeError(f"{who} {what} must be a function, got {spec!r}")
+
+
+class Lambda(Layer):
+    """Wrap a NumPy function as a layer: ``y = function(x, **arguments)`` (Keras's ``Lambda``).
+
+    rnnlab differentiates nothing automatically, so training through a Lambda needs
+    ``backward(x, dy, **arguments) -> dx``, the vector-Jacobian product written by hand (a list
+    for a list of inputs); :func:`rnnlab.testing.check_gradients` checks it.  Without one the
+    layer predicts, and ``fit`` refuses the model at its start, naming the layer.
+
+    As in Keras, ``function`` receives ``mask=`` and ``training=`` when it takes them, and the
+    layer passes on ``mask(inputs, mask)`` (None without ``mask``).  ``output_shape`` (without
+    the batch axis) may be given; otherwise it is found by running ``function`` on zeros.  A
+    saved Lambda stores the functions' names (never code): load it with
+    ``custom_objects={"name": function, ...}``; a Python ``lambda`` cannot be saved.
+    """
+
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, backward=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        who = f"Layer {self.name!r} (Lambda)"
+        self.function = _resolve_function(function, "function", who)
+        if self.function is None:
+            raise TypeError(f"{who} needs a function")
+        self.backward = _resolve_function(backward, "backward", who)
+        self.mask = _resolve_function(mask, "mask", who)
+        if arguments is not None and not isinstance(arguments, dict):
+            raise TypeError(f"{who} arguments must be a dict of keyword arguments, got "
+                            f"{arguments!r}")
+        self.arguments = dict(arguments or {})
+        if output_shape is not None and not callable(output_shape):
+            try:
+                output_shape = tuple(None if s is None else int(s) for s in output_shape)
+            except (TypeError, ValueError):
+                raise ValueError(f"{who} output_shape must be a tuple of sizes (without the "
+                                 f"batch axis) or a function, got {output_shape!r}") from None
+        self.output_shape = output_shape
+        params = _parameters(self.function)
+        self._takes_mask, self._takes_training = "mask" in params, "training" in params
+
+    def check_backward(self):
+        if self.backward is None:
+            raise TypeError(f"Layer {self.name!r} (Lambda) has no backward function, so a model "
+                            "holding it cannot be trained: pass Lambda(function, "
+                            "backward=lambda x, dy: ...) returning dL/dx (predict works without)")
+
+    def _call(self, x, training=False, mask=None):
+        kwargs = dict(self.arguments)
+        if self._takes_mask:
+            kwargs["mask"] = mask
+        if self._takes_training:
+            kwargs["training"] = training
+        return self.function(x, **kwargs)
+
+    def forward(self, x, training=False, mask=None):
+        y = self._call(x, training, mask)
+        if isinstance(y, (list, tuple)):
+            raise TypeError(f"Layer {self.name!r} (Lambda): the function must return one array, "
+                            f"got a {type(y).__name__}")
+        y = np.asarray(y)
+
+        def backward(dy):
+            self.check_backward()
+            return self.backward(x, dy, **self.arguments)
+
+        return y, backward
+
+    def compute_mask(self, x, mask):
+        return self.mask(x, mask) if self.mask is not None else None
+
+    def compute_output_shape(self, input_shape):
+        multi = isinstance(input_shape, list)
+        batch = (input_shape[0] if multi else input_shape)[0]
+        if callable(self.output_shape):
+            return self.output_shape(input_shape)
+        if self.output_shape is not None:
+            return (batch,) + self.output_shape
+        # probe with zeros at two sizes of every unknown axis: the axes that follow are unknown
+        probes = []
+        for size in (2, 3):
+            def zeros(shape, size=size):
+                return np.zeros([size if s is None else s for s in shape], self.compute_dtype)
+            x = [zeros(s) for s in input_shape] if multi else zeros(input_shape)
+            try:
+                with np.errstate(all="ignore"):
+                    probes.append(np.shape(self._call(x)))
+            except Exception as exc:
+                raise ValueError(f"Layer {self.name!r} (Lambda): its output shape could not be "
+                                 f"found by running the function on zeros ({exc}); pass "
+                                 "output_shape=") from None
+        a, b = probes
+        if len(a) != len(b) or not a:
+            raise ValueError(f"Layer {self.name!r} (Lambda): pass output_shape= (the output's "
+                             "rank depends on the input's sizes)")
+        return (batch,) + tuple(s if s == t else None for s, t in zip(a[1:], b[1:]))
+
+    def get_config(self):
+        cfg = super().get_config()
+        shape = self.output_shape
+        cfg.update(function=_function_name(self.function, "function", self),
+                   backward=_function_name(self.backward, "backward", self),
+                   mask=_function_name(self.mask, "mask", self),
+                   output_shape=(_function_name(shape, "output_shape", self) if callable(shape)
+                                 else None if shape is None else list(shape)),
+                   arguments=self.arguments)
+        return cfg
+
+    @classmethod
+    def from_config(cls, cfg):
+        cfg = dict(cfg)
+        if isinstance(cfg.get("output_shape"), str):
+            cfg["output_shape"] = _resolve_function(cfg["output_shape"], "output_shape",
+                                                    f"Layer {cfg.get('name')!r} (Lambda)")
+        return cls(**cfg)
+
+
+def _parameters(fn) -> set:
+    try:
+        return set(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):       # some builtins have no signature
+        return set()

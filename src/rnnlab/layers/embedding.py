@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnlab import checks
+from rnnlab import constraints as _con
 from rnnlab import initializers as _init
 from rnnlab import regularizers as _reg
 from rnnlab.kernels.ops import get_ops
@@ -18,11 +19,16 @@ class Embedding(Layer):
     input has no gradient and backward returns None.  With ``mask_zero=True`` id 0 marks padding:
     :meth:`compute_mask` returns ``x != 0`` for the layers downstream, and row 0 still exists (so
     ``input_dim`` must count it, as in Keras).
+
+    ``weights=[matrix]`` (or the bare matrix, as Keras 3 accepts) builds the layer at once with
+    that (input_dim, output_dim) table, e.g. pretrained vectors; with ``trainable=False`` the
+    table is frozen (no update, no constraint).  As in Keras the matrix is not part of the
+    config: it is saved with the weights.
     """
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
-                 embeddings_regularizer=None, mask_zero: bool = False, input_length=None,
-                 **kwargs):
+                 embeddings_regularizer=None, embeddings_constraint=None, mask_zero: bool = False,
+                 weights=None, input_length=None, **kwargs):
         # As Keras 2: an Embedding knows its input shape, (None, input_length), so a Sequential
         # model that starts with one is built at once (the lecture's summary() needs this).
         input_length = checks.positive_int(input_length, "input_length", who="Embedding",
@@ -36,12 +42,19 @@ class Embedding(Layer):
         # Keras's Embedding default "uniform" is RandomUniform(-0.05, 0.05): the registry's alias.
         self.embeddings_initializer = _init.get(embeddings_initializer)
         self.embeddings_regularizer = _reg.get(embeddings_regularizer)
+        self.embeddings_constraint = _con.get(embeddings_constraint)
         self.mask_zero = bool(mask_zero)
         self.input_length = input_length
+        if weights is not None:
+            if not (isinstance(weights, list) and len(weights) == 1):
+                weights = [weights]
+            self.ensure_built(self.batch_input_shape)
+            self.set_weights(weights)        # checked: shape, real finite numbers
 
     def build(self, input_shape):
         self.add_weight("embeddings", (self.input_dim, self.output_dim),
-                        self.embeddings_initializer, self.embeddings_regularizer)
+                        self.embeddings_initializer, self.embeddings_regularizer,
+                        constraint=self.embeddings_constraint)
         self.built = True
 
     def compute_output_shape(self, input_shape):
@@ -98,5 +111,6 @@ class Embedding(Layer):
         cfg.update(input_dim=self.input_dim, output_dim=self.output_dim,
                    embeddings_initializer=_init.serialize(self.embeddings_initializer),
                    embeddings_regularizer=_reg.serialize(self.embeddings_regularizer),
+                   embeddings_constraint=_con.serialize(self.embeddings_constraint),
                    mask_zero=self.mask_zero, input_length=self.input_length)
         return cfg

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab.layers.base import LAYERS, Layer, _is_multi
+from rnnlab.layers.base import LAYERS, Layer, _is_multi, refuse_inner_activity_regularizer
 from rnnlab.layers.recurrent import RNN
 from rnnlab.layers.views import NestedView
 
@@ -35,11 +35,13 @@ class Wrapper(Layer):
         layer = _as_layer(layer, f"{type(self).__name__} {kwargs.get('name')!r}")
         if not isinstance(layer, Layer):
             raise TypeError(f"{type(self).__name__} wraps an rnnlab layer, got {layer!r}")
+        refuse_inner_activity_regularizer(type(self).__name__, [layer])
         super().__init__(**kwargs)
         self.layer = layer
         self.params = NestedView(self, "params")
         self.grads = NestedView(self, "grads")
         self.regularizers = NestedView(self, "regularizers")
+        self.constraints = NestedView(self, "constraints")
 
     def _inner(self):
         """(key prefix, layer) pairs, in weight order."""

@@ -165,7 +165,7 @@ class Functional(Model):
         values, masks = {}, {}
         for i, (t, x) in enumerate(zip(self.inputs, xs)):
             values[id(t)], masks[id(t)] = x, (None if in_masks is None else in_masks[i])
-        records = []
+        records, activity = [], 0.0
         for node in self._nodes:
             ins = [values[id(t)] for t in node.inputs]
             ms = [masks[id(t)] for t in node.inputs]
@@ -179,12 +179,16 @@ class Functional(Model):
             else:
                 out, back = node.layer.forward(x, training=run_training, mask=mask)
                 out_mask = node.layer.compute_mask(x, mask)
+            if node.layer.activity_regularizer is not None:
+                penalty, back = node.layer.regularize_activity(out, back)
+                activity += penalty
             outs = list(out) if node.multi_output else [out]
             out_masks = out_mask if isinstance(out_mask, list) else [out_mask] * len(outs)
             for t, v, m in zip(node.outputs, outs, out_masks):
                 values[id(t)], masks[id(t)] = v, m
             records.append((node, back))
         outputs = [values[id(t)] for t in self.outputs]
+        self.activity_loss = activity
 
         def backward(douts):
             grads = {}
@@ -197,7 +201,7 @@ class Functional(Model):
                     add(t, d)
             for node, back in reversed(records):
                 gs = [grads.get(id(t)) for t in node.outputs]
-                if all(g is None for g in gs):
+                if all(g is None for g in gs) and node.layer.activity_regularizer is None:
                     continue  # nothing downstream of this call reaches a loss
                 d_in = back(gs) if node.multi_output else back(gs[0])
                 d_ins = d_in if node.multi_input else [d_in]

@@ -57,6 +57,10 @@ class Model(Layer):
 
     _default_name = "model"
 
+    #: The activity-regularization penalty of the latest forward pass (Layer.regularize_activity),
+    #: which the loss of that batch includes.
+    activity_loss = 0.0
+
     # ------------------------------------------------------------------ structure
     @property
     def layers(self) -> list:
@@ -308,7 +312,7 @@ class Model(Layer):
         return penalty
 
     def _losses_and_grads(self, outs, ys, sws, tracker, need_grads=True):
-        total, douts = 0.0, []
+        total, douts = self.activity_loss, []
         for i, (out, y, loss, lw) in enumerate(zip(outs, ys, self.losses_, self.loss_weights)):
             value, d = loss(y, out, sws[i] if sws else None)
             total += lw * value
@@ -337,6 +341,8 @@ class Model(Layer):
         loss += self._regularization(add_grads=True)
         self.optimizer.apply([(key, layer.params[p], layer.grads[p])
                               for key, layer, p in self._param_items()], zero_grads=True)
+        for layer in layers:
+            layer.apply_constraints()         # as Keras's optimizer, after the update
         for layer in layers:                  # the grads the optimizer does not see
             for name, g in layer.grads.items():
                 if not layer.trainable or name in layer.non_trainable:
@@ -413,6 +419,8 @@ class Model(Layer):
         if self.optimizer is None:
             raise RuntimeError(f"Model {self.name!r} must be compiled before fit(): call "
                                "model.compile(optimizer=..., loss=...)")
+        for layer in walk(self._unique_layers()):
+            layer.check_backward()            # e.g. a Lambda without backward: refused now
         batch_size = T.check_batch_size(batch_size)
         epochs = checks.non_negative_int(epochs, "epochs")
         initial_epoch = checks.non_negative_int(initial_epoch, "initial_epoch")

@@ -118,6 +118,10 @@ class Sequential(Model):
     def _output_shapes_for(self, shapes):
         return self._graph._output_shapes_for(shapes)
 
+    @property
+    def activity_loss(self) -> float:
+        return 0.0 if self._graph is None else self._graph.activity_loss
+
     def _summary_rows(self):
         shapes = self._output_shapes()
         rows = []

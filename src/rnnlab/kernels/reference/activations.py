@@ -12,15 +12,26 @@ from typing import Callable
 
 import numpy as np
 
+from rnnlab.registry import custom_object
+
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 _erf = np.frompyfunc(math.erf, 1, 1)
 
 
 class ActivationFn:
-    """A named activation: ``f(z)`` and its vector-Jacobian product ``backward(z, y, dy)``."""
+    """A named activation: ``f(z)`` and its vector-Jacobian product ``backward(z, y, dy)``.
+
+    A user's activation is one of these, e.g.
+    ``ActivationFn("cube", lambda z: z ** 3, lambda z, y, dy: dy * 3 * z * z)``: layers take it
+    as ``activation=``, save its name, and load it with ``custom_objects={"cube": cube}``."""
 
     def __init__(self, name: str, fn: Callable, backward: Callable):
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"ActivationFn needs a non-empty name, got {name!r}")
+        if not callable(fn) or not callable(backward):
+            raise TypeError(f"ActivationFn {name!r} needs a function and its backward "
+                            "(z, y, dy) -> dL/dz, both callable")
         self.name = name
         self._fn = fn
         self._backward = backward
@@ -102,22 +113,42 @@ _REGISTRY["silu"] = _REGISTRY["swish"]
 ELEMENTWISE = tuple(n for n in _REGISTRY if n != "softmax")
 
 
+def is_builtin(fn: ActivationFn) -> bool:
+    """Whether ``fn`` is one of rnnlab's own activations (the compiled kernels know those by
+    name; a cell with a user's activation runs the step loop instead)."""
+    return _REGISTRY.get(fn.name) is fn
+
+
 def get(identifier) -> ActivationFn:
-    """Look up an activation by Keras name (None means linear); raise ValueError naming unknown
-    ones."""
+    """An activation from a Keras name (None means linear), one of rnnlab's activation objects
+    (``rnnlab.activations.relu``, as Keras's ``keras.activations.relu``), or a user's
+    :class:`ActivationFn` (found by name while a model loads with ``custom_objects``).
+
+    Any other callable (``np.tanh``, a plain function) is refused: rnnlab needs the derivative
+    of every activation, which ``ActivationFn(name, fn, backward)`` supplies."""
     if identifier is None:
         return _REGISTRY["linear"]
     if isinstance(identifier, ActivationFn):
+        own = _REGISTRY.get(identifier.name)
+        if own is not None and own is not identifier:
+            raise ValueError(f"Activation name {identifier.name!r} is taken by rnnlab's own "
+                             "activation; give yours another name")
         return identifier
     if isinstance(identifier, str):
-        try:
-            return _REGISTRY[identifier.lower()]
-        except KeyError:
-            raise ValueError(
-                f"Unknown activation {identifier!r}: expected one of {sorted(_REGISTRY)}") from None
+        found = _REGISTRY.get(identifier.lower())
+        if found is None:
+            found = custom_object(identifier)
+            if not isinstance(found, ActivationFn):
+                raise ValueError(f"Unknown activation {identifier!r}: expected one of "
+                                 f"{sorted(_REGISTRY)} (a user's ActivationFn is found by name "
+                                 "when passed in custom_objects)")
+        return found
+    what = getattr(identifier, "__name__", type(identifier).__name__)
     raise TypeError(
-        f"activation must be a name such as 'tanh' or None, got {type(identifier).__name__}; "
-        "rnnlab needs the derivative of every activation, so arbitrary callables are not accepted")
+        f"activation must be a name such as 'tanh', an rnnlab activation "
+        f"(rnnlab.activations.tanh) or None, got {what!r}; rnnlab needs the derivative of "
+        "every activation, so a plain callable is not accepted: wrap it as "
+        "rnnlab.activations.ActivationFn(name, fn, backward) with backward(z, y, dy) -> dL/dz")
 
 
 def names() -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from rnnlab import activations as _act
 from rnnlab import checks
+from rnnlab import constraints as _con
 from rnnlab import initializers as _init
 from rnnlab import regularizers as _reg
 from rnnlab.kernels.ops import get_ops
@@ -29,13 +30,17 @@ class DenseCell(Cell):
 
     @property
     def has_sequence_kernel(self) -> bool:
-        """Whether the chosen Ops (``rnnlab.config.kernels()``) has a fused kernel for this cell."""
-        return get_ops().sequence_kernel(self.kernel_name) is not None
+        """Whether the chosen Ops (``rnnlab.config.kernels()``) has a fused kernel for this cell
+        (not with a user's activation: the kernels know rnnlab's by name; the step loop runs)."""
+        acts = [self.activation, getattr(self, "recurrent_activation", self.activation)]
+        return (all(_act.is_builtin(a) for a in acts)
+                and get_ops().sequence_kernel(self.kernel_name) is not None)
 
     def __init__(self, units: int, activation="tanh", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
-                 bias_regularizer=None, **kwargs):
+                 bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
+                 bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         self.units = checks.positive_int(units, "units", self._who())
         self.activation = _act.get(activation)
@@ -46,6 +51,9 @@ class DenseCell(Cell):
         self.kernel_regularizer = _reg.get(kernel_regularizer)
         self.recurrent_regularizer = _reg.get(recurrent_regularizer)
         self.bias_regularizer = _reg.get(bias_regularizer)
+        self.kernel_constraint = _con.get(kernel_constraint)
+        self.recurrent_constraint = _con.get(recurrent_constraint)
+        self.bias_constraint = _con.get(bias_constraint)
 
     @property
     def state_size(self):
@@ -64,12 +72,13 @@ class DenseCell(Cell):
     def build(self, input_shape):
         width = self.gates * self.units
         self.add_weight("kernel", (input_shape[-1], width), self.kernel_initializer,
-                        self.kernel_regularizer)
+                        self.kernel_regularizer, constraint=self.kernel_constraint)
         self.add_weight("recurrent_kernel", (self.units, width), self.recurrent_initializer,
-                        self.recurrent_regularizer)
+                        self.recurrent_regularizer, constraint=self.recurrent_constraint)
         if self.use_bias:
             self.init_bias(self.add_weight("bias", self.bias_shape(), self.bias_initializer,
-                                           self.bias_regularizer))
+                                           self.bias_regularizer,
+                                           constraint=self.bias_constraint))
         self.built = True
 
     def kernel_options(self) -> dict:
@@ -107,7 +116,10 @@ class DenseCell(Cell):
                    bias_initializer=_init.serialize(self.bias_initializer),
                    kernel_regularizer=_reg.serialize(self.kernel_regularizer),
                    recurrent_regularizer=_reg.serialize(self.recurrent_regularizer),
-                   bias_regularizer=_reg.serialize(self.bias_regularizer))
+                   bias_regularizer=_reg.serialize(self.bias_regularizer),
+                   kernel_constraint=_con.serialize(self.kernel_constraint),
+                   recurrent_constraint=_con.serialize(self.recurrent_constraint),
+                   bias_constraint=_con.serialize(self.bias_constraint))
         return cfg
 
 
@@ -134,7 +146,8 @@ class GatedCell(DenseCell):
         return cfg
 
 
-_LAYER_KEYS = ("name", "trainable", "input_shape", "input_dim", "batch_input_shape", "dtype")
+_LAYER_KEYS = ("name", "trainable", "input_shape", "input_dim", "batch_input_shape", "dtype",
+               "activity_regularizer")
 _RNN_KEYS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll",
              "zero_output_for_mask")
 

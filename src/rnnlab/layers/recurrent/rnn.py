@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab.layers.base import LAYERS, Layer, _is_multi
+from rnnlab.layers.base import LAYERS, Layer, _is_multi, refuse_inner_activity_regularizer
 from rnnlab.layers.recurrent.cell import Cell
 from rnnlab.layers.recurrent.stacked import StackedRNNCells
 
@@ -94,6 +94,7 @@ class RNN(Layer):
         if not isinstance(cell, Cell):
             raise TypeError(f"{type(self).__name__} needs a recurrent cell (an rnnlab "
                             f"rnnlab.layers.Cell subclass, e.g. LSTMCell(4)), got {cell!r}")
+        refuse_inner_activity_regularizer(type(self).__name__, [cell])
         super().__init__(**kwargs)
         if stateful:
             raise NotImplementedError(f"{type(self).__name__}(stateful=True) is not supported by "
@@ -109,6 +110,7 @@ class RNN(Layer):
         # the layer's weights are the cell's: the same dicts, so nothing is copied
         self.params, self.grads = cell.params, cell.grads
         self.regularizers, self.non_trainable = cell.regularizers, cell.non_trainable
+        self.constraints = cell.constraints
         self._input_dim = None
 
     def _who(self) -> str:

@@ -29,6 +29,7 @@ class StackedRNNCells(Cell):
         self.params = NestedView(self, "params")
         self.grads = NestedView(self, "grads")
         self.regularizers = NestedView(self, "regularizers")
+        self.constraints = NestedView(self, "constraints")
 
     def _inner(self):
         return [(c.name + "/", c) for c in self.cells]
