@@ -113,7 +113,7 @@ def load_model(filepath, compile=True, custom_objects=None):  # noqa: A002 - Ker
     _assign_weights(model, members, filepath)
     comp = cfg.get("compile")
     if compile and comp:
-        S.compile_from_config(model, comp)
+        S.compile_from_config(model, comp, custom_objects)
         state = _load_npz(members.get("optimizer.npz", _npz_bytes({})), "optimizer.npz")
         slots: dict[str, list] = {}
         for key in sorted(state, key=lambda k: (k.rsplit("/", 1)[0], int(k.rsplit("/", 1)[1]))):

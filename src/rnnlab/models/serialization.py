@@ -9,6 +9,7 @@ this module and saving know no concrete model class.
 from __future__ import annotations
 
 from rnnlab import losses as _losses
+from rnnlab import metrics as _metrics
 from rnnlab import optimizers as _opt
 from rnnlab.layers.base import LAYERS
 from rnnlab.models.graph import InputSpec, Node
@@ -98,20 +99,29 @@ def functional_from_config(cls, cfg: dict, custom_objects: dict | None = None):
 
 # ------------------------------------------------------------------------------ compile settings
 def compile_config(model) -> dict | None:
-    """The model's compile() arguments (optimizer config and step count included), or None."""
+    """The model's compile() arguments (optimizer config and step count included), or None.
+
+    Losses and metrics are written by name or ``{"class_name", "config"}`` (a metric function
+    by its name, found again among the built-ins or in ``custom_objects``); ValueError naming
+    one that cannot be (a user's class not registered with ``register_serializable``)."""
     opt = model.optimizer
     if opt is None:
         return None
-    return {**model._compile_config, "optimizer": _opt.serialize(opt),
+    comp = model._compile_config
+    return {"loss": [_losses.serialize(l) for l in comp["loss"]],
+            "metrics": [_metrics.serialize(m) for m in comp["metrics"]],
+            "loss_weights": comp["loss_weights"], "optimizer": _opt.serialize(opt),
             "iterations": opt.iterations}
 
 
-def compile_from_config(model, comp: dict) -> None:
-    """Compile ``model`` as :func:`compile_config` describes (the optimizer's slots excepted)."""
-    losses = [_losses.get(spec) for spec in comp["loss"]]
-    model.compile(optimizer=_opt.get(comp["optimizer"]),
-                  loss=losses if len(losses) > 1 else losses[0], metrics=comp["metrics"],
-                  loss_weights=comp["loss_weights"])
+def compile_from_config(model, comp: dict, custom_objects: dict | None = None) -> None:
+    """Compile ``model`` as :func:`compile_config` describes (the optimizer's slots excepted);
+    ``custom_objects`` (name -> class or metric function) are seen by every lookup."""
+    with custom_object_scope(custom_objects):
+        losses = [_losses.get(spec) for spec in comp["loss"]]
+        model.compile(optimizer=_opt.get(comp["optimizer"]),
+                      loss=losses if len(losses) > 1 else losses[0], metrics=comp["metrics"],
+                      loss_weights=comp["loss_weights"])
     model.optimizer.iterations = int(comp["iterations"])
 
 
