@@ -23,7 +23,7 @@ from rnnlab.registry import Registry
 
 EPSILON = 1e-7
 NEG_INF = -1e10
-_MAX_COUNTS = 10 ** 7      # thresholds × labels of one AUC: a config cannot ask for gigabytes
+_MAX_COUNTS = 10 ** 6      # thresholds × labels of one AUC: a config cannot ask for gigabytes
 
 
 def _divide_no_nan(a, b):
@@ -205,8 +205,9 @@ class MeanMetricWrapper(Mean):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        fn = config.pop("fn")
-        return cls(metric_function(fn) if isinstance(fn, str) else fn, **config)
+        if isinstance(config.get("fn"), str):
+            config["fn"] = metric_function(config["fn"])
+        return cls(**config)
 
 
 # ------------------------------------------------------------------------------ functions
@@ -558,8 +559,11 @@ class AUC(Metric):
             self._evenly = _evenly_spread(np.array([0.0] + inner + [1.0]))
         else:
             num_thresholds = checks.integer(num_thresholds, "num_thresholds", low=2, who="AUC")
+            if num_thresholds > _MAX_COUNTS:
+                raise ValueError(f"AUC num_thresholds={num_thresholds} would keep more than "
+                                 f"{_MAX_COUNTS:,} counts")
             self.num_thresholds = num_thresholds
-            inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+            inner = list(np.arange(1, num_thresholds - 1) / (num_thresholds - 1))
             self._evenly = True
         self._thresholds = np.array([0.0 - EPSILON] + inner + [1.0 + EPSILON])
         self.multi_label = bool(multi_label)
@@ -595,7 +599,8 @@ class AUC(Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = _array(y_pred, f"{self.name} y_pred")
         if self.from_logits:
-            y_pred = 0.5 * (1.0 + np.tanh(0.5 * y_pred.astype(config.floatx())))
+            z = y_pred.astype(config.floatx())
+            y_pred = 1.0 / (1.0 + np.exp(-z))
         if self.multi_label:
             if y_pred.ndim != 2:
                 raise ValueError(f"{self.name}: y_pred must have rank 2 when multi_label=True, "
