@@ -459,3 +459,25 @@ def test_saved_model_keeps_its_metrics(tmp_path):
     with pytest.raises(ValueError, match="no name to be saved under"):
         m.save(tmp_path / "lambda.rnnlab")
     assert not (tmp_path / "lambda.rnnlab").exists()
+
+
+def test_a_rejected_update_changes_nothing():
+    y, p, w = _data(0, 12, k=3)
+    for metric, bad in ((M.AUC(multi_label=True), lambda m: m.update_state(y, p[:, :2])),
+                        (M.AUC(), lambda m: m.update_state(y, p, sample_weight=np.ones(5))),
+                        (M.F1Score(), lambda m: m.update_state(y, p[:, :2])),
+                        (M.F1Score(), lambda m: m.update_state(y, p, sample_weight=w[:4])),
+                        (M.Precision(class_id=1), lambda m: m.update_state(y, p[:, :1])),
+                        (M.Mean(), lambda m: m.update_state(p, sample_weight=np.ones(5)))):
+        before = metric.result()
+        with pytest.raises(ValueError):
+            bad(metric)
+        assert np.array_equal(metric.result(), before), metric
+        if isinstance(metric, M.Mean):
+            metric.update_state(p)
+        else:
+            metric.update_state(y, p)         # still usable, with the right shapes
+    auc = M.AUC(multi_label=True)
+    assert auc.result() == 0.0
+    auc.update_state(y, p)
+    assert auc.get_config()["num_labels"] is None and auc.true_positives.shape == (200, 3)

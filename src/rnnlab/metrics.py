@@ -159,7 +159,11 @@ class Mean(Metric):
         values, w = same_rank(values, w)
         if values.ndim > w.ndim:
             values = values.mean(axis=tuple(range(w.ndim, values.ndim)))
-        w = np.broadcast_to(w, values.shape)
+        try:
+            w = np.broadcast_to(w, values.shape)
+        except ValueError:
+            raise ValueError(f"{self.name}: sample_weight of shape {np.shape(sample_weight)} "
+                             f"does not broadcast to the values' shape {values.shape}") from None
         values = values * w
         if w.ndim > 1:
             w = w.mean(axis=tuple(range(1, w.ndim)))
@@ -571,6 +575,7 @@ class AUC(Metric):
             raise ValueError("AUC num_labels is needed only when multi_label=True")
         self.num_labels = checks.positive_int(num_labels, "num_labels", who="AUC",
                                               allow_none=True)
+        self._labels = self.num_labels or 0        # known at the first update if not given
         if label_weights is not None:
             label_weights = _array(label_weights, "AUC label_weights", np.float64)
             if label_weights.ndim != 1 or (label_weights < 0).any():
@@ -590,7 +595,7 @@ class AUC(Metric):
     def reset_state(self):
         shape = (self.num_thresholds,)
         if self.multi_label:
-            shape += (self.num_labels or 0,)
+            shape += (self._labels,)
         self.true_positives = np.zeros(shape)
         self.false_positives = np.zeros(shape)
         self.true_negatives = np.zeros(shape)
@@ -605,17 +610,17 @@ class AUC(Metric):
             if y_pred.ndim != 2:
                 raise ValueError(f"{self.name}: y_pred must have rank 2 when multi_label=True, "
                                  f"got shape {y_pred.shape}")
-            if self.true_positives.shape[1] == 0:
-                self.num_labels = self.num_labels or y_pred.shape[1]
-                self.reset_state()
-            if y_pred.shape[1] != self.true_positives.shape[1]:
+            if self._labels and y_pred.shape[1] != self._labels:
                 raise ValueError(f"{self.name}: y_pred has {y_pred.shape[1]} labels, the metric "
-                                 f"counts {self.true_positives.shape[1]}")
+                                 f"counts {self._labels}")
         tp, fp, tn, fn = confusion_counts(
             y_true, y_pred, self._thresholds, sample_weight=sample_weight,
             multi_label=self.multi_label,
             label_weights=None if self.multi_label else self.label_weights,
             evenly=self._evenly, who=self.name)
+        if self.multi_label and not self._labels:
+            self._labels = y_pred.shape[1]
+            self.reset_state()
         self.true_positives += tp
         self.false_positives += fp
         self.true_negatives += tn
@@ -624,6 +629,8 @@ class AUC(Metric):
     def _average(self, by_label):
         if not self.multi_label:
             return _float(by_label)
+        if by_label.size == 0:                     # nothing seen yet
+            return 0.0
         if self.label_weights is None:
             return _float(np.mean(by_label))
         return _float(_divide_no_nan(np.sum(by_label * self.label_weights),
@@ -716,24 +723,24 @@ class FBetaScore(Metric):
         if y_true.shape != y_pred.shape:
             raise ValueError(f"{self.name}: y_true of shape {y_true.shape} does not match "
                              f"y_pred of shape {y_pred.shape}")
+        if self._classes is not None and y_pred.shape[1] != self._classes:
+            raise ValueError(f"{self.name}: y_pred has {y_pred.shape[1]} classes, the metric "
+                             f"counts {self._classes}")
+        w = None
+        if sample_weight is not None:
+            w = _array(sample_weight, f"{self.name} sample_weight", np.float64).reshape(-1, 1)
+            if w.shape[0] != y_true.shape[0]:
+                raise ValueError(f"{self.name}: sample_weight has {w.shape[0]} entries for "
+                                 f"{y_true.shape[0]} samples")
         if self._classes is None:
             self._classes = y_pred.shape[1]
             self.reset_state()
-        elif y_pred.shape[1] != self._classes:
-            raise ValueError(f"{self.name}: y_pred has {y_pred.shape[1]} classes, the metric "
-                             f"counts {self._classes}")
         if self.threshold is None:
             top = y_pred.max(axis=-1, keepdims=True)
             pred = ((y_pred >= top) & (np.abs(y_pred) > 1e-9)).astype(np.float64)
         else:
             pred = (y_pred > np.asarray(self.threshold, dtype=dtype)).astype(np.float64)
         y = y_true.astype(np.float64)
-        w = None
-        if sample_weight is not None:
-            w = _array(sample_weight, f"{self.name} sample_weight", np.float64).reshape(-1, 1)
-            if w.shape[0] != y.shape[0]:
-                raise ValueError(f"{self.name}: sample_weight has {w.shape[0]} entries for "
-                                 f"{y.shape[0]} samples")
 
         def wsum(v):
             return (v if w is None else v * w).sum(axis=self.axis)
