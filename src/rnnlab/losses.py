@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnlab import checks
 from rnnlab.registry import Registry
 
 EPSILON = 1e-7
@@ -39,12 +40,41 @@ def align_target(y_true: np.ndarray, y_pred_shape: tuple, sparse: bool = False, 
 
 
 class Loss:
-    """Base: subclasses give per-entry values ``_values`` and their gradient ``_grad``."""
+    """Base of every loss: per-entry values and their gradient, reduced here once.
+
+    A loss is written as a subclass with one method, ``_values_and_grad(y, p)``, where ``p`` is
+    the prediction (N, ..., D) and ``y`` the target already brought to ``p``'s shape (integer
+    class ids of shape p.shape[:-1] if the class sets ``sparse = True``).  It returns
+
+    - ``values``: the loss of each entry, reduced over the last axis, shape ``p.shape[:-1]``;
+    - ``grad``: ``d values / d p``, shape ``p.shape``: the derivative of each entry's value with
+      respect to its own prediction row (entries do not interact, so this is all there is).
+
+    The base multiplies by the sample weights and divides by the number of entries (Keras's
+    "sum_over_batch_size"), for the value and the gradient alike.  ``check_targets`` may refuse
+    targets before training starts; ``get_config`` returns the constructor's arguments, and
+    ``@rnnlab.registry.register_serializable()`` makes the class savable with a model::
+
+        @register_serializable()
+        class Quartic(Loss):           # L = mean_d (p - y)^4;  dL/dp = 4 (p - y)^3 / D
+            name = "quartic"
+
+            def _values_and_grad(self, y, p):
+                e = p - y
+                return np.mean(e ** 4, axis=-1), 4.0 * e ** 3 / p.shape[-1]
+
+        rnnlab.testing.check_loss_gradient(Quartic(), y, p)   # finite differences agree
+        model.compile(optimizer="adam", loss=Quartic())
+
+    A plain function ``f(y_true, y_pred)`` cannot be a loss here: training needs its gradient,
+    which only the subclass gives.
+    """
 
     name = "loss"
     sparse = False
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        """``(value, dvalue/dy_pred)`` of the weighted mean over every entry."""
         y_true = align_target(y_true, y_pred.shape, self.sparse, self.name)
         values, grad = self._values_and_grad(y_true, y_pred)  # values: y_pred.shape[:-1]
         count = values.size
@@ -55,6 +85,10 @@ class Loss:
             grad = grad * w[..., None]
         return float(values.sum() / max(count, 1)), (grad / max(count, 1)).astype(y_pred.dtype,
                                                                                copy=False)
+
+    def _values_and_grad(self, y, p):
+        raise NotImplementedError(f"{type(self).__name__} must define _values_and_grad(y, p) "
+                                  "returning (per-entry values, d values / d p)")
 
     def check_targets(self, y_true, y_pred_shape) -> None:
         """Refuse targets this loss has no meaning for, over the whole array, before training
@@ -194,6 +228,102 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         return super()._values_and_grad(onehot, p)
 
 
+class KLDivergence(Loss):
+    """Kullback-Leibler divergence, Keras's clipping: with ỹ = clip(y, ε, 1), p̃ = clip(p, ε, 1),
+
+        L = Σ_d ỹ log(ỹ / p̃);   dL/dp = -ỹ / p̃ where ε ≤ p ≤ 1 (the clip passes p), else 0.
+
+    Summed (not averaged) over the last axis, as keras.losses.kl_divergence.
+    """
+    name = "kl_divergence"
+
+    def _values_and_grad(self, y, p):
+        yc = np.clip(y.astype(p.dtype), EPSILON, 1.0)
+        pc = np.clip(p, EPSILON, 1.0)
+        values = (yc * np.log(yc / pc)).sum(axis=-1)
+        return values, np.where(pc == p, -yc / pc, 0.0)
+
+
+class MeanSquaredLogarithmicError(Loss):
+    """With a = log(max(p, ε) + 1) and b = log(max(y, ε) + 1) (Keras's floor ε = 1e-7),
+
+        L = mean_d (a - b)²;   dL/dp = 2 (a - b) / (max(p, ε) + 1) / D where p ≥ ε, else 0.
+    """
+    name = "mean_squared_logarithmic_error"
+
+    def _values_and_grad(self, y, p):
+        pm = np.maximum(p, EPSILON)
+        d = np.log(pm + 1.0) - np.log(np.maximum(y.astype(p.dtype), EPSILON) + 1.0)
+        grad = np.where(p >= EPSILON, 2.0 * d / (pm + 1.0), 0.0) / p.shape[-1]
+        return np.mean(d * d, axis=-1), grad
+
+
+class Poisson(Loss):
+    """L = mean_d (p - y log(p + ε));   dL/dp = (1 - y / (p + ε)) / D.
+
+    For rates: predictions must stay above -ε (a softplus or exponential output), else the log
+    is undefined and the value NaN, as in Keras.
+    """
+    name = "poisson"
+
+    def _values_and_grad(self, y, p):
+        y = y.astype(p.dtype)
+        q = p + EPSILON
+        return np.mean(p - y * np.log(q), axis=-1), (1.0 - y / q) / p.shape[-1]
+
+
+class LogCosh(Loss):
+    """With e = p - y:  log cosh e = e + softplus(-2e) - log 2 (Keras's stable form), so
+
+        L = mean_d log cosh e;   dL/dp = (1 - 2 σ(-2e)) / D = tanh(e) / D.
+    """
+    name = "log_cosh"
+
+    def _values_and_grad(self, y, p):
+        e = p - y.astype(p.dtype)
+        z = -2.0 * e
+        softplus = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+        return np.mean(e + softplus - np.log(2.0), axis=-1), np.tanh(e) / p.shape[-1]
+
+
+class CosineSimilarity(Loss):
+    """Negative cosine similarity over the last axis, Keras's normalisation x̂ = x / max(‖x‖, ε):
+
+        L = -Σ_d ŷ p̂;   with u = ŷ and n = ‖p‖,
+        dL/dp = -(u - (u·p̂) p̂) / n  for n ≥ ε,   -u / ε  below (there p̂ = p / ε is linear).
+
+    L ranges from -1 (same direction) to 1 (opposite); 0 when either vector is zero.
+    """
+    name = "cosine_similarity"
+
+    def __init__(self, axis: int = -1):
+        self.axis = checks.integer(axis, "axis", who="CosineSimilarity")
+
+    def _last_axis(self, ndim):
+        if self.axis not in (-1, ndim - 1):
+            raise ValueError(f"CosineSimilarity axis={self.axis} is not the last axis of a "
+                             f"{ndim}-d prediction: rnnlab reduces losses over the last axis "
+                             "(use axis=-1)")
+
+    def check_targets(self, y_true, y_pred_shape):
+        self._last_axis(len(y_pred_shape))
+
+    def _values_and_grad(self, y, p):
+        self._last_axis(p.ndim)
+        y = y.astype(p.dtype)
+        u = y / np.maximum(np.sqrt((y * y).sum(-1, keepdims=True)), EPSILON)
+        n = np.sqrt((p * p).sum(-1, keepdims=True))
+        big = n >= EPSILON
+        scale = np.where(big, n, EPSILON)
+        ph = p / scale
+        values = -(u * ph).sum(-1)
+        proj = np.where(big, (u * ph).sum(-1, keepdims=True) * ph, 0.0)
+        return values, -(u - proj) / scale
+
+    def get_config(self):
+        return {"axis": self.axis}
+
+
 #: Every loss class by name; Keras's lower-case names are aliases.
 LOSSES = Registry("loss", Loss)
 for _name, _cls in {
@@ -203,14 +333,31 @@ for _name, _cls in {
     "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "kl_divergence": KLDivergence, "kld": KLDivergence, "kullback_leibler_divergence": KLDivergence,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "msle": MeanSquaredLogarithmicError,
+    "poisson": Poisson, "log_cosh": LogCosh, "logcosh": LogCosh,
+    "cosine_similarity": CosineSimilarity,
 }.items():
     LOSSES.register(_cls)
     LOSSES.alias(_name, _cls)
 
 
+_HOW = ("write it as a subclass of rnnlab.losses.Loss whose _values_and_grad(y, p) returns the "
+        "per-entry values and their gradient d values / d p (see help(rnnlab.losses.Loss))")
+
+
 def get(identifier) -> Loss:
     """A loss from an instance, a Keras name, or a config written by :func:`serialize`;
-    ValueError naming an unknown name."""
+    ValueError naming an unknown name; TypeError for a plain function (training needs the
+    gradient, which a :class:`Loss` subclass gives)."""
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        raise TypeError(f"loss={identifier.__name__} is a class: pass an instance, "
+                        f"loss={identifier.__name__}()")
+    if callable(identifier) and not isinstance(identifier, Loss):
+        name = getattr(identifier, "__name__", type(identifier).__name__)
+        raise TypeError(f"loss={name!r} is a plain function; rnnlab needs the loss's gradient "
+                        f"too: {_HOW}")
     return LOSSES.get(identifier)
 
 

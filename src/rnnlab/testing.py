@@ -9,6 +9,9 @@ is ~1e-9 for a correct gradient and O(1) for a wrong one::
 
     from rnnlab.testing import check_gradients
     errors = check_gradients(MyCell(4), [x, h0])      # AssertionError if any error >= 1e-6
+
+:func:`check_loss_gradient` does the same for a loss (a :class:`rnnlab.losses.Loss` subclass):
+its gradient with respect to the prediction against differences of its value.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import contextlib
 import numpy as np
 
 from rnnlab import config
+from rnnlab import losses as _losses
 from rnnlab.layers.base import Layer
 from rnnlab.layers.recurrent import RNN, Cell
 
@@ -164,3 +168,27 @@ def _check_model(model, xs, tol, eps, rng):
     bad = {k: e for k, e in errors.items() if not e < tol}
     assert not bad, f"gradient mismatch (relative error) {bad}"
     return errors
+
+
+def check_loss_gradient(loss, y_true, y_pred, sample_weight=None, *, eps: float = 1e-6,
+                        tol: float = 1e-6) -> float:
+    """Check a loss's gradient ``dL/dy_pred`` against central finite differences of its value,
+    in float64: ``loss(y_true, y_pred, sample_weight)`` returns ``(L, dL/dy_pred)``, and each
+    entry of y_pred is moved by ±eps.  Keep y_pred away from the loss's kinks (a clip's edge,
+    |e| = δ of Huber), where differences are one-sided.  Returns the relative error;
+    AssertionError naming the loss if it is not below ``tol``."""
+    if not isinstance(loss, _losses.Loss):
+        raise TypeError(f"check_loss_gradient takes an rnnlab Loss instance, got {loss!r}")
+    p = np.array(y_pred, dtype=np.float64)
+    if p.ndim < 2:
+        raise ValueError(f"y_pred must have a batch axis and a last (feature) axis, got shape "
+                         f"{p.shape}")
+    y = np.asarray(y_true)
+    if np.issubdtype(y.dtype, np.floating):
+        y = y.astype(np.float64)
+    _, grad = loss(y, p, sample_weight)
+    num = numeric_grad(lambda: loss(y, p, sample_weight)[0], p, eps)
+    err = rel_error(grad, num)
+    assert err < tol, (f"{getattr(loss, 'name', type(loss).__name__)}: gradient mismatch "
+                       f"(relative error {err:.3g})")
+    return err

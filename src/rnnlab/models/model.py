@@ -11,6 +11,7 @@ model's graph, its ``params``/``grads``/``regularizers`` being live views over i
 """
 from __future__ import annotations
 
+import copy
 import json
 import time
 
@@ -43,6 +44,7 @@ class Model(Layer):
         self.optimizer = None
         self.loss = None
         self.compiled_metrics = []
+        self._metric_keys = []
         self.stop_training = False
         self.history = None
         self._compile_config = None
@@ -279,26 +281,49 @@ class Model(Layer):
         losses = [_losses.get(l) for l in loss_list]
         if metrics is None:
             metrics = []
-        elif isinstance(metrics, (str, _metrics.Metric)):
+        elif isinstance(metrics, dict):
+            raise TypeError("compile() metrics must be a list (applied to every output), not a "
+                            "dict")
+        elif isinstance(metrics, (str, _metrics.Metric)) or callable(metrics):
             metrics = [metrics]  # the lecture writes metrics='accuracy'
+        else:
+            metrics = list(metrics)
         if loss_weights is None:
             loss_weights = [1.0] * n_out
         metric_objs = []
         for i, l in enumerate(losses):
             for m in metrics:
-                metric_objs.append((i, _metrics.get(m, l.name)))
+                metric = _metrics.compiled(m, l.name)
+                if any(metric is other for _, other in metric_objs):
+                    metric = copy.deepcopy(metric)    # one state per output
+                metric_objs.append((i, metric))
         self.optimizer, self.losses_, self.loss_weights = (opt, losses,
                                                            [float(w) for w in loss_weights])
         self.loss = losses[0] if n_out == 1 else losses
         self.compiled_metrics = metric_objs
-        self._compile_config = {"loss": [_losses.serialize(l) for l in losses],
-                                "metrics": [_metrics.serialize(m) for m in metrics],
+        self._metric_keys = self._unique_metric_keys(metric_objs)
+        # serialized when the model is saved (a user's unregistered Loss or Metric trains)
+        self._compile_config = {"loss": losses, "metrics": metrics,
                                 "loss_weights": self.loss_weights}
 
-    def _metric_name(self, i, metric):
-        if len(self.output_names) == 1:
-            return metric.name
-        return f"{self.output_names[i]}_{metric.name}"
+    def _unique_metric_keys(self, metric_objs) -> list[str]:
+        """The log name of each compiled metric, as Keras: the metric's name (prefixed by the
+        output's with several outputs), a repeated one suffixed _1, _2, ..."""
+        keys, seen = [], {"loss": 1}
+        for i, metric in metric_objs:
+            key = metric.name if len(self.output_names) == 1 else (
+                f"{self.output_names[i]}_{metric.name}")
+            if key in seen:
+                seen[key] += 1
+                key = f"{key}_{seen[key] - 1}"
+            seen[key] = 1
+            keys.append(key)
+        return keys
+
+    def reset_metrics(self) -> None:
+        """Clear every compiled metric's state (fit and evaluate do it when they start)."""
+        for _, metric in self.compiled_metrics:
+            metric.reset_state()
 
     # ------------------------------------------------------------------ one step
     def _regularization(self, add_grads: bool) -> float:
@@ -318,10 +343,9 @@ class Model(Layer):
             total += lw * value
             douts.append(d * lw if lw != 1.0 else d)
             if tracker is not None:
-                for j, metric in self.compiled_metrics:
+                for (j, metric), key in zip(self.compiled_metrics, self._metric_keys):
                     if j == i:
-                        vals = metric.values(y, out)
-                        tracker.add(self._metric_name(i, metric), vals.sum(), vals.size)
+                        tracker.update_metric(key, metric, metric._fit_targets(y, out), out)
         return total, douts
 
     def _train_step(self, xs, ys, sws, tracker):
@@ -395,6 +419,10 @@ class Model(Layer):
                     f"{self.output_names[i]!r} has per-sample losses of shape "
                     f"(batch,) + {tuple(out.shape[1:-1])}: give one weight per sample or an "
                     "output with return_sequences=True of as many steps")
+        for i, metric in self.compiled_metrics:     # a metric that cannot take these targets
+            probe = copy.deepcopy(metric)           # fails here, not after some updates
+            probe.reset_state()
+            probe.update_state(metric._fit_targets(ys[i][:1], outs[i]), outs[i])
 
     def _input_readers(self):
         """(input index, layer) for each layer that reads a model input directly."""
@@ -474,7 +502,7 @@ class Model(Layer):
         cbs = _cb.CallbackList(list(callbacks or []) + [history], self)  # History last, as Keras
         self.stop_training = False
         self._initial_epoch = None
-        names = ["loss"] + [self._metric_name(i, m) for i, m in self.compiled_metrics]
+        names = ["loss"] + list(self._metric_keys)
         names += [f"val_{k}" for k in names] if val is not None else []
         cbs.set_params({"verbose": verbose, "epochs": plan.epochs, "steps": plan.steps},
                        log_names=names)

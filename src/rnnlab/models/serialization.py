@@ -12,6 +12,7 @@ import json
 
 from rnnlab import checks
 from rnnlab import losses as _losses
+from rnnlab import metrics as _metrics
 from rnnlab import optimizers as _opt
 from rnnlab.layers.base import LAYERS
 from rnnlab.models.graph import InputSpec, Node
@@ -187,11 +188,18 @@ def functional_from_config(cls, cfg: dict, custom_objects: dict | None = None):
 
 # ------------------------------------------------------------------------------ compile settings
 def compile_config(model) -> dict | None:
-    """The model's compile() arguments (optimizer config and step count included), or None."""
+    """The model's compile() arguments (optimizer config and step count included), or None.
+
+    Losses and metrics are written by name or ``{"class_name", "config"}`` (a metric function
+    by its name, found again among the built-ins or in ``custom_objects``); ValueError naming
+    one that cannot be (a user's class not registered with ``register_serializable``)."""
     opt = model.optimizer
     if opt is None:
         return None
-    return {**model._compile_config, "optimizer": _opt.serialize(opt),
+    comp = model._compile_config
+    return {"loss": [_losses.serialize(l) for l in comp["loss"]],
+            "metrics": [_metrics.serialize(m) for m in comp["metrics"]],
+            "loss_weights": comp["loss_weights"], "optimizer": _opt.serialize(opt),
             "iterations": opt.iterations}
 
 

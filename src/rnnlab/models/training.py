@@ -197,18 +197,29 @@ class EpochBatches:
 
 
 class MeanTracker:
-    """Running means over every entry seen (samples × time steps), as Keras's Mean metrics."""
+    """The logs of one run over data (an epoch, an evaluation): running means (the loss, over
+    every sample seen, as Keras's loss tracker) and stateful metrics, each reset when this
+    tracker first updates it, so that a tracker's life is the metrics' accumulation window."""
 
     def __init__(self):
         self.sums: dict[str, float] = {}
         self.counts: dict[str, float] = {}
+        self.metrics: dict = {}
 
     def add(self, name, total, count):
         self.sums[name] = self.sums.get(name, 0.0) + float(total)
         self.counts[name] = self.counts.get(name, 0.0) + float(count)
 
-    def result(self) -> dict[str, float]:
-        return {k: self.sums[k] / max(self.counts[k], 1e-300) for k in self.sums}
+    def update_metric(self, name, metric, y_true, y_pred):
+        if name not in self.metrics:
+            metric.reset_state()
+            self.metrics[name] = metric
+        metric.update_state(y_true, y_pred)
+
+    def result(self) -> dict:
+        out = {k: self.sums[k] / max(self.counts[k], 1e-300) for k in self.sums}
+        out.update({k: m.result() for k, m in self.metrics.items()})
+        return out
 
 
 def progress_bar(total, desc, verbose):
@@ -221,7 +232,14 @@ def progress_bar(total, desc, verbose):
 
 
 def format_logs(logs: dict) -> str:
-    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+    return " - ".join(f"{k}: {_format_value(v)}" for k, v in logs.items())
+
+
+def _format_value(v) -> str:
+    """A float as Keras prints it; an array result (a metric per threshold or class) as a list."""
+    if np.ndim(v):
+        return np.array2string(np.asarray(v), precision=4, separator=", ")
+    return f"{v:.4f}"
 
 
 class Rollback:
