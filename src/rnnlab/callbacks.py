@@ -493,7 +493,9 @@ class BackupAndRestore(Callback):
         def apply():
             model.set_weights([weights[str(i)] for i in range(len(ours))])
             opt.state = new_state
-            opt.iterations, opt.learning_rate = iterations, learning_rate
+            opt.iterations = iterations
+            if opt.learning_rate_schedule is None:   # a schedule follows the iterations
+                opt.learning_rate = learning_rate
             for g, st in rngs:
                 g.bit_generator.state = st
             model._initial_epoch = epoch
