@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rnnlab import optimizers, schedules
-from rnnlab.callbacks import LambdaCallback
+from rnnlab.callbacks import BackupAndRestore, LambdaCallback, LearningRateScheduler
 from rnnlab.layers import Dense
 from rnnlab.models import Sequential, load_model
 
@@ -195,3 +195,113 @@ def test_schedule_survives_save_and_load(tmp_path, use_ema):
     if not use_ema:    # with EMA, fit's end swaps the averages in (so 2+2 epochs differ)
         for a, b in zip(loaded.get_weights(), whole.get_weights()):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+# ------------------------------------------------------------------ LearningRateScheduler
+def _halve_after_first(epoch, lr):
+    return lr if epoch < 1 else lr * 0.5
+
+
+@pytest.mark.parametrize("schedule", [_halve_after_first, lambda epoch: 0.1 / (epoch + 1)])
+def test_learning_rate_scheduler_as_keras(schedule):
+    """The same model, data and schedule in Keras 3: the same learning rate each epoch (its
+    logs' "learning_rate"), and so the same weights."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(24, 3)).astype("float32")
+    y = rng.normal(size=(24, 1)).astype("float32")
+    ours = Sequential([Dense(1, input_shape=(3,))])
+    ours.compile(optimizer=optimizers.SGD(0.1), loss="mse")
+    theirs = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    theirs.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    theirs.set_weights(ours.get_weights())
+    seen = []
+    probe = LambdaCallback(on_epoch_begin=lambda e, logs: seen.append(
+        ours.optimizer.learning_rate))
+    h1 = ours.fit(x, y, batch_size=6, epochs=4, shuffle=False, verbose=0,
+                  callbacks=[LearningRateScheduler(schedule), probe])
+    h2 = theirs.fit(x, y, batch_size=6, epochs=4, shuffle=False, verbose=0,
+                    callbacks=[keras.callbacks.LearningRateScheduler(schedule)])
+    np.testing.assert_allclose(h1.history["learning_rate"], h2.history["learning_rate"],
+                               rtol=1e-6)
+    assert seen == h1.history["learning_rate"]     # set at the epoch's start
+    np.testing.assert_allclose(ours.get_weights()[0], theirs.get_weights()[0], rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_learning_rate_scheduler_refuses_a_schedule_optimizer():
+    model = _model(optimizers.Adam(learning_rate=schedules.ExponentialDecay(0.1, 5, 0.5)))
+    x, y = np.ones((4, 3)), np.ones((4, 1))
+    w = model.get_weights()
+    with pytest.raises(TypeError, match="not settable"):
+        model.fit(x, y, epochs=2, verbose=0,
+                  callbacks=[LearningRateScheduler(lambda e, lr: lr * 0.5)])
+    assert all(np.array_equal(a, b) for a, b in zip(w, model.get_weights()))
+    assert model.optimizer.iterations == 0
+
+
+@pytest.mark.parametrize("schedule,exc,match", [
+    (lambda e, lr: "0.1", ValueError, "should be a float"),
+    (lambda e, lr: None, ValueError, "should be a float"),
+    (lambda e, lr: float("nan"), ValueError, "finite number >= 0"),
+    (lambda e, lr: -0.1, ValueError, "finite number >= 0"),
+])
+def test_learning_rate_scheduler_bad_output(schedule, exc, match):
+    model = _model(optimizers.SGD(0.1))
+    with pytest.raises(exc, match=match):
+        model.fit(np.ones((4, 3)), np.ones((4, 1)), epochs=1, verbose=0,
+                  callbacks=[LearningRateScheduler(schedule)])
+    assert model.optimizer.learning_rate == 0.1
+
+
+def test_learning_rate_scheduler_change_is_rolled_back_with_a_failed_fit():
+    model = _model(optimizers.SGD(0.1))
+
+    def fail(epoch, logs):
+        if epoch == 1:
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        model.fit(np.ones((4, 3)), np.ones((4, 1)), epochs=3, verbose=0,
+                  callbacks=[LearningRateScheduler(lambda e, lr: lr / 10),
+                             LambdaCallback(on_epoch_end=fail)])
+    assert model.optimizer.learning_rate == 0.1 and model.optimizer.iterations == 0
+
+
+def test_learning_rate_scheduler_arguments():
+    with pytest.raises(TypeError, match="must be a function"):
+        LearningRateScheduler(0.1)
+    with pytest.raises(ValueError, match="verbose"):
+        LearningRateScheduler(lambda e, lr: lr, verbose=-1)
+
+
+def test_backup_and_restore_resumes_a_schedule(tmp_path):
+    """A fit with a schedule interrupted by a crash resumes from its backup with the same
+    learning rates and weights as one never interrupted."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 3)), rng.normal(size=(32, 1))
+
+    def make():
+        return _model(optimizers.AdamW(learning_rate=schedules.InverseTimeDecay(0.05, 3, 0.5),
+                                       use_ema=True, ema_momentum=0.9))
+
+    whole = make()
+    w0 = whole.get_weights()
+    cb, lrs_whole = _lr_log()
+    whole.fit(x, y, batch_size=8, epochs=4, shuffle=False, verbose=0, callbacks=[cb])
+
+    def crash(epoch, logs):
+        if epoch == 2:
+            raise RuntimeError("crash")
+
+    resumed = make()
+    resumed.set_weights(w0)
+    backup = tmp_path / "backup"
+    with pytest.raises(RuntimeError, match="crash"):
+        resumed.fit(x, y, batch_size=8, epochs=4, shuffle=False, verbose=0,
+                    callbacks=[BackupAndRestore(backup), LambdaCallback(on_epoch_end=crash)])
+    cb, lrs = _lr_log()
+    resumed.fit(x, y, batch_size=8, epochs=4, shuffle=False, verbose=0,
+                callbacks=[BackupAndRestore(backup), cb])
+    assert lrs == lrs_whole[12:]     # the 3rd epoch was backed up before the crash: the 4th
+    for a, b in zip(resumed.get_weights(), whole.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
