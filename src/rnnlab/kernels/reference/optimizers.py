@@ -11,6 +11,9 @@ Adam (Kingma & Ba, 2015, with Keras's ε placement), for a gradient g at step t:
 m and v are kept in the parameter's dtype; ``lr_t`` is a float64, so the step is computed in
 float64 and rounded to the parameter's dtype before it is subtracted.  The compiled fused update
 (:mod:`rnnlab.kernels.compiled.adam`) does the same arithmetic in one pass.
+
+Nadam and Adamax (Keras 3's updates), the decoupled weight decay and the weights' moving average
+(``use_ema``) follow, in NumPy only.
 """
 from __future__ import annotations
 
