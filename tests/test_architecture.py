@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 
 # Imports that may sit inside a function: optional extras, imported only where used.
-OPTIONAL = ("matplotlib", "h5py", "onnx", "onnxruntime", "sklearn", "dask", "pandas", "pyarrow")
+OPTIONAL = ("matplotlib", "h5py", "onnx", "onnxruntime", "sklearn", "dask", "pandas", "pyarrow",
+            "tensorboardX")
 
 
 def _module_name(path: Path) -> str:

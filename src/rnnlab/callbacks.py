@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import difflib
+import inspect
 import io
 import json
 import math
 import os
 import string
+import time
 import warnings
 
 import numpy as np
@@ -493,7 +495,9 @@ class BackupAndRestore(Callback):
         def apply():
             model.set_weights([weights[str(i)] for i in range(len(ours))])
             opt.state = new_state
-            opt.iterations, opt.learning_rate = iterations, learning_rate
+            opt.iterations = iterations
+            if opt.learning_rate_schedule is None:   # a schedule follows the iterations
+                opt.learning_rate = learning_rate
             for g, st in rngs:
                 g.bit_generator.state = st
             model._initial_epoch = epoch
@@ -641,6 +645,198 @@ class LambdaCallback(Callback):
                          ("on_train_batch_end", on_train_batch_end or on_batch_end)):
             if fn is not None:
                 setattr(self, name, fn)
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at each epoch's start to ``schedule(epoch, lr)`` (``epoch`` from 0,
+    ``lr`` the current rate; a ``schedule(epoch)`` of one argument is called so too, as Keras
+    still allows), and log it as "learning_rate".  An optimizer whose learning rate is a
+    LearningRateSchedule (which follows the step count) is refused when the fit starts, as
+    Keras refuses to set such a rate."""
+
+    _log_keys = ("learning_rate",)
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError("LearningRateScheduler schedule must be a function of (epoch, lr) "
+                            f"returning the new learning rate, got {schedule!r}")
+        self.schedule = schedule
+        self.verbose = checks.non_negative_int(verbose, "verbose", "LearningRateScheduler")
+        self._two_args = _takes_two_args(schedule)
+
+    def on_train_begin(self, logs=None):
+        sched = self.model.optimizer.learning_rate_schedule
+        if sched is not None:
+            raise TypeError(f"LearningRateScheduler cannot set the learning rate of "
+                            f"{type(self.model.optimizer).__name__}: it was created with the "
+                            f"schedule {sched!r} as its learning_rate (not settable, as in "
+                            "Keras); use one or the other, e.g. a float learning_rate here")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        opt = self.model.optimizer
+        current = float(opt.learning_rate)
+        if self._two_args is None:          # signature unknown: Keras's way of telling
+            try:
+                value = self.schedule(epoch, current)
+            except TypeError:
+                value = self.schedule(epoch)
+        else:
+            value = self.schedule(epoch, current) if self._two_args else self.schedule(epoch)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (float, int, np.floating,
+                                                                           np.integer)):
+            raise ValueError("The output of the LearningRateScheduler schedule function should "
+                             f"be a float, got {value!r} at epoch {epoch}")
+        value = float(value)
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError("LearningRateScheduler: the schedule gave the learning rate "
+                             f"{value} at epoch {epoch}; it must be a finite number >= 0")
+        opt.learning_rate = value
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
+                  f"{value}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+def _takes_two_args(fn) -> bool | None:
+    """Whether ``fn`` can be called with two positional arguments (None: cannot tell)."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    try:
+        sig.bind(0, 0.0)
+    except TypeError:
+        return False
+    return True
+
+
+class TensorBoard(Callback):
+    """Write event files for TensorBoard (``tensorboard --logdir <log_dir>``), as Keras 3 does:
+    in ``log_dir/train`` the epoch logs as scalars "epoch_<name>" (with "epoch_learning_rate"),
+    in ``log_dir/validation`` the ``val_`` logs without the prefix (and
+    "evaluation_<name>_vs_iterations" at the optimizer's step count); with ``update_freq``
+    "batch" or N, the batch logs "batch_<name>" every N batches; with ``histogram_freq`` N,
+    every N epochs a histogram of each weight ("<layer>/<weight>/histogram").  rnnlab has no
+    computation graph: ``write_graph`` writes the model's summary table as text (TEXT tab).
+
+    Needs the optional ``tensorboardX`` writer (``pip install 'rnnlab[tensorboard]'``); no
+    TensorFlow.  Keras's image, profiling and embedding options are refused unless left off."""
+
+    _log_keys = ()
+
+    def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
+                 write_steps_per_second=False, update_freq="epoch", profile_batch=0,
+                 embeddings_freq=0, embeddings_metadata=None):
+        super().__init__()
+        who = "TensorBoard"
+        try:
+            from tensorboardX import SummaryWriter
+        except ImportError:
+            raise ImportError("The TensorBoard callback writes its event files with the optional "
+                              "tensorboardX package: pip install 'rnnlab[tensorboard]' (or pip "
+                              "install tensorboardX)") from None
+        self._writer_class = SummaryWriter
+        self.log_dir = os.fspath(log_dir)
+        self.histogram_freq = checks.non_negative_int(histogram_freq, "histogram_freq", who)
+        for arg, val in (("write_graph", write_graph),
+                         ("write_steps_per_second", write_steps_per_second)):
+            if not isinstance(val, (bool, np.bool_)):
+                raise TypeError(f"{who} {arg} must be True or False, got {val!r}")
+        self.write_graph, self.write_steps_per_second = bool(write_graph), bool(
+            write_steps_per_second)
+        if update_freq == "batch":
+            update_freq = 1
+        elif update_freq != "epoch":
+            if not (checks.is_int(update_freq) and update_freq > 0):
+                raise ValueError(f"{who} update_freq must be 'epoch', 'batch' or a positive "
+                                 f"number of batches, got {update_freq!r}")
+            update_freq = int(update_freq)
+        self.update_freq = update_freq
+        for arg, val, off in (("write_images", write_images, False),
+                              ("profile_batch", profile_batch, 0),
+                              ("embeddings_freq", embeddings_freq, 0),
+                              ("embeddings_metadata", embeddings_metadata, None)):
+            if val != off or (off is None and val is not None):
+                raise ValueError(f"{who} {arg}={val!r} is not supported by rnnlab (leave it "
+                                 f"{off!r})")
+        self.write_images, self.profile_batch = False, 0
+        self.embeddings_freq, self.embeddings_metadata = 0, None
+        self._writers = {}
+        self._global_train_batch = 0
+
+    def _writer(self, which):
+        """The "train" or "validation" writer, made when first written to (no empty files)."""
+        w = self._writers.get(which)
+        if w is None:
+            w = self._writers[which] = self._writer_class(os.path.join(self.log_dir, which))
+        return w
+
+    def on_train_begin(self, logs=None):
+        self._global_train_batch = 0
+        self._epoch_start = (time.perf_counter(), self.model.optimizer.iterations)
+        if self.write_graph:
+            lines = []
+            self.model.summary(print_fn=lines.append)
+            text = "\n".join("    " + line for line in "\n".join(lines).splitlines())
+            self._writer("train").add_text("model_summary", text, 0)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._global_train_batch += 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.update_freq == "epoch" or self._global_train_batch % self.update_freq:
+            return
+        w = self._writer("train")
+        for name, value in (logs or {}).items():
+            if _is_scalar(value):
+                w.add_scalar(f"batch_{name}", float(value), self._global_train_batch)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = (time.perf_counter(), self.model.optimizer.iterations)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        opt = self.model.optimizer
+        train = {k: v for k, v in logs.items() if not k.startswith("val_")}
+        val = {k[4:]: v for k, v in logs.items() if k.startswith("val_")}
+        train["learning_rate"] = float(opt.learning_rate)
+        if self.write_steps_per_second:
+            t0, it0 = self._epoch_start
+            train["steps_per_second"] = (opt.iterations - it0) / max(
+                time.perf_counter() - t0, 1e-9)
+        w = self._writer("train")
+        for name, value in train.items():
+            if _is_scalar(value):
+                w.add_scalar(f"epoch_{name}", float(value), epoch)
+        if val:
+            vw = self._writer("validation")
+            for name, value in val.items():
+                if _is_scalar(value):
+                    vw.add_scalar(f"epoch_{name}", float(value), epoch)
+                    vw.add_scalar(f"evaluation_{name}_vs_iterations", float(value),
+                                  opt.iterations)
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            for layer in self.model._unique_layers():
+                for pname, arr in layer.params.items():
+                    if arr.size:
+                        w.add_histogram(f"{layer.name}/{pname}/histogram",
+                                        np.asarray(arr, dtype=np.float64), epoch)
+        for writer in self._writers.values():
+            writer.flush()
+
+    def on_train_end(self, logs=None):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+
+
+def _is_scalar(value) -> bool:
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_)))
 
 
 class CallbackList:

@@ -547,6 +547,9 @@ class Model(Layer):
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
+        if plan.epochs > 0:     # use_ema: the weights become their moving averages, as Keras
+            self.optimizer.finalize_variable_values(
+                [(key, layer.params[p]) for key, layer, p in self._param_items()])
         cbs.on_train_end(logs)
         history.params = {"epochs": plan.epochs, "steps": plan.steps, "verbose": verbose}
         history.model = self
