@@ -1,4 +1,5 @@
 """rnnlab layers, importable as in Keras: ``from rnnlab.layers import SimpleRNN, Dense``."""
+from rnnlab.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from rnnlab.layers.base import LAYERS, Layer
 from rnnlab.layers.conv import Conv1D, Convolution1D
 from rnnlab.layers.core import Activation, Dense, Dropout, Flatten
@@ -42,4 +43,5 @@ __all__ = ["LAYERS", "Layer", "Dense", "Activation", "Dropout", "Flatten", "Simp
            "GlobalAvgPool1D",
            "Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract",
            "Cropping1D", "Masking", "Permute", "RepeatVector", "Reshape", "ZeroPadding1D",
-           "Bidirectional", "TimeDistributed"]
+           "Bidirectional", "TimeDistributed", "Attention", "AdditiveAttention",
+           "MultiHeadAttention"]

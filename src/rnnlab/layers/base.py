@@ -54,6 +54,16 @@ class Layer:
     ``@rnnlab.registry.register_serializable()`` so that models holding it can be saved and loaded.
     """
 
+    #: Names of call keyword arguments that are settings, not arrays (Attention's
+    #: ``use_causal_mask``): a functional graph records their values with the call (and in the
+    #: model's config) and passes them to ``forward``, ``compute_output_shape`` and
+    #: ``compute_mask`` as keywords.
+    call_options: tuple[str, ...] = ()
+    #: Names of call keyword arguments that are arrays without a gradient (MultiHeadAttention's
+    #: ``attention_mask``): in a functional graph they are extra inputs of the call, passed to
+    #: ``forward`` by name.
+    call_tensors: tuple[str, ...] = ()
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.__module__.startswith("rnnlab.") and not cls.__name__.startswith("_"):
@@ -92,8 +102,8 @@ class Layer:
         """Create parameter ``name`` of ``shape`` from an initializer drawn on the global generator.
         """
         init = _init.get(initializer)
-        value = np.ascontiguousarray(init(tuple(int(s) for s in shape), self.compute_dtype,
-                                          config.rng()))
+        value = np.asarray(init(tuple(int(s) for s in shape), self.compute_dtype, config.rng()),
+                           order="C")  # (not ascontiguousarray, which turns shape () into (1,))
         self.params[name] = value
         self.grads[name] = np.zeros_like(value)
         if regularizer is not None:

@@ -140,15 +140,18 @@ class Functional(Model):
             values[id(t)], masks[id(t)] = x, None
         records = []
         for node in self._nodes:
-            ins = [values[id(t)] for t in node.inputs]
-            ms = [masks[id(t)] for t in node.inputs]
+            ins = [values[id(t)] for t in node.layer_inputs]
+            ms = [masks[id(t)] for t in node.layer_inputs]
             if node.multi_input:
                 x, mask = ins, (None if all(m is None for m in ms) else ms)
             else:
                 x, mask = ins[0], ms[0]
             run_training = training if node.training is None else bool(node.training)
-            out, back = node.layer.forward(x, training=run_training, mask=mask)
-            out_mask = node.layer.compute_mask(x, mask)
+            extra = {k: values[id(t)] for k, t in zip(node.tensor_names,
+                                                      node.inputs[len(ins):])}
+            out, back = node.layer.forward(x, training=run_training, mask=mask, **extra,
+                                           **node.options)
+            out_mask = node.layer.compute_mask(x, mask, **node.options)
             outs = list(out) if node.multi_output else [out]
             out_masks = out_mask if isinstance(out_mask, list) else [out_mask] * len(outs)
             for t, v, m in zip(node.outputs, outs, out_masks):
@@ -170,7 +173,7 @@ class Functional(Model):
                     continue  # nothing downstream of this call reaches a loss
                 d_in = back(gs) if node.multi_output else back(gs[0])
                 d_ins = d_in if node.multi_input else [d_in]
-                for t, g in zip(node.inputs, d_ins):
+                for t, g in zip(node.layer_inputs, d_ins):
                     if g is not None:
                         add(t, g)
             return [grads.get(id(t)) for t in self.inputs]

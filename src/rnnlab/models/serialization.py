@@ -65,15 +65,22 @@ def functional_config(model) -> dict:
     nodes = model._nodes
     node_pos = {id(n): i for i, n in enumerate(nodes)}
     layers = model.layers
+    specs = []
+    for n in nodes:
+        spec = {"layer": layers.index(n.layer), "multi_input": n.multi_input,
+                "training": n.training,
+                "inputs": [_tensor_ref(model, t, node_pos) for t in n.inputs]}
+        if n.options:           # a call's settings (Layer.call_options), e.g. use_causal_mask
+            spec["options"] = dict(n.options)
+        if n.tensor_names:      # names of the last inputs, passed by keyword (call_tensors)
+            spec["tensor_names"] = list(n.tensor_names)
+        specs.append(spec)
     return {
         "name": model.name,
         "inputs": [{"name": t.name, "batch_shape": list(t.shape), "dtype": t.dtype}
                    for t in model.inputs],
         "layers": [LAYERS.serialize(layer) for layer in layers],
-        "nodes": [{"layer": layers.index(n.layer), "multi_input": n.multi_input,
-                   "training": n.training,
-                   "inputs": [_tensor_ref(model, t, node_pos) for t in n.inputs]}
-                  for n in nodes],
+        "nodes": specs,
         "outputs": [_tensor_ref(model, t, node_pos) for t in model.outputs],
     }
 
@@ -92,7 +99,8 @@ def functional_from_config(cls, cfg: dict, custom_objects: dict | None = None):
 
     for spec in cfg["nodes"]:
         nodes.append(Node(layers[spec["layer"]], [resolve(r) for r in spec["inputs"]],
-                          spec["multi_input"], spec["training"]))
+                          spec["multi_input"], spec["training"], spec.get("options"),
+                          spec.get("tensor_names", ())))
     return cls(inputs, [resolve(r) for r in cfg["outputs"]], name=cfg["name"])
 
 
