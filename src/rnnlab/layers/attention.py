@@ -6,7 +6,8 @@ Keras 3's arguments, defaults, weights (names, shapes, order) and masks:
   a False in the value mask hides that key/value step (its score gets ``-1e9`` added, as Keras),
   a False in the query mask zeroes that output row, and the query mask is the output mask.
   ``use_causal_mask=True`` hides the steps ``j > i``; ``return_attention_scores=True`` also
-  returns the softmax weights (after dropout, as Keras's Attention does).
+  returns the softmax weights (after dropout, as Keras's Attention does).  A third mask entry
+  (the key's, which a functional graph passes when a key is given) is not used, as in Keras 3.
 * ``MultiHeadAttention(num_heads, key_dim)(query, value, key=None, attention_mask=None)``: the
   query/key/value projections are Keras's EinsumDense kernels ``(dim, num_heads, key_dim)`` with
   biases ``(num_heads, key_dim)``, the output kernel is ``(num_heads, value_dim, *output_shape)``.
