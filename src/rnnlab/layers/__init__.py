@@ -1,4 +1,5 @@
 """rnnlab layers, importable as in Keras: ``from rnnlab.layers import SimpleRNN, Dense``."""
+from rnnlab.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from rnnlab.layers.base import LAYERS, Layer
 from rnnlab.layers.conv import Conv1D, Convolution1D
 from rnnlab.layers.core import Activation, Dense, Dropout, Flatten, Lambda
@@ -51,4 +52,4 @@ __all__ = ["LAYERS", "Layer", "Dense", "Activation", "Dropout", "Flatten", "Simp
            "Cropping1D", "Masking", "Permute", "RepeatVector", "Reshape", "ZeroPadding1D",
            "Bidirectional", "TimeDistributed", "Lambda", "LayerNormalization",
            "BatchNormalization", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
-           "ActivityRegularization"]
+           "ActivityRegularization", "Attention", "AdditiveAttention", "MultiHeadAttention"]

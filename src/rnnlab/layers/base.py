@@ -83,6 +83,16 @@ class Layer:
     ``@rnnlab.registry.register_serializable()`` so that models holding it can be saved and loaded.
     """
 
+    #: Names of call keyword arguments that are settings, not arrays (Attention's
+    #: ``use_causal_mask``): a functional graph records their values with the call (and in the
+    #: model's config) and passes them to ``forward``, ``compute_output_shape`` and
+    #: ``compute_mask`` as keywords.
+    call_options: tuple[str, ...] = ()
+    #: Names of call keyword arguments that are arrays without a gradient (MultiHeadAttention's
+    #: ``attention_mask``): in a functional graph they are extra inputs of the call, passed to
+    #: ``forward`` by name.
+    call_tensors: tuple[str, ...] = ()
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.__module__.startswith("rnnlab.") and not cls.__name__.startswith("_"):
@@ -140,8 +150,9 @@ class Layer:
                                                         (0,) * len(shape), writeable=True)
                 grad = value
             else:
+                # (not ascontiguousarray, which turns shape () into (1,))
                 value = (np.zeros(shape, dtype) if mode == "zeros" else
-                         np.ascontiguousarray(init(shape, self.compute_dtype, config.rng())))
+                         np.asarray(init(shape, self.compute_dtype, config.rng()), order="C"))
                 grad = np.zeros_like(value)
         except MemoryError:
             raise ValueError(f"{self._who_weight(name, shape)} cannot be allocated (not enough "

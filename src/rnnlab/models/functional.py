@@ -167,8 +167,8 @@ class Functional(Model):
             values[id(t)], masks[id(t)] = x, (None if in_masks is None else in_masks[i])
         records, activity = [], 0.0
         for node in self._nodes:
-            ins = [values[id(t)] for t in node.inputs]
-            ms = [masks[id(t)] for t in node.inputs]
+            ins = [values[id(t)] for t in node.layer_inputs]
+            ms = [masks[id(t)] for t in node.layer_inputs]
             if node.multi_input:
                 x, mask = ins, (None if all(m is None for m in ms) else ms)
             else:
@@ -177,8 +177,11 @@ class Functional(Model):
             if isinstance(node.layer, Model):       # a model used as a layer: its own masks
                 out, out_mask, back = node.layer._forward_masked(x, run_training, mask)
             else:
-                out, back = node.layer.forward(x, training=run_training, mask=mask)
-                out_mask = node.layer.compute_mask(x, mask)
+                extra = {k: values[id(t)] for k, t in zip(node.tensor_names,
+                                                          node.inputs[len(ins):])}
+                out, back = node.layer.forward(x, training=run_training, mask=mask, **extra,
+                                               **node.options)
+                out_mask = node.layer.compute_mask(x, mask, **node.options)
             if node.layer.activity_regularizer is not None:
                 penalty, back = node.layer.regularize_activity(out, back)
                 activity += penalty
@@ -205,7 +208,7 @@ class Functional(Model):
                     continue  # nothing downstream of this call reaches a loss
                 d_in = back(gs) if node.multi_output else back(gs[0])
                 d_ins = d_in if node.multi_input else [d_in]
-                for t, g in zip(node.inputs, d_ins):
+                for t, g in zip(node.layer_inputs, d_ins):
                     if g is not None:
                         add(t, g)
             return [grads.get(id(t)) for t in self.inputs]

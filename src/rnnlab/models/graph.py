@@ -38,6 +38,9 @@ class SymbolicTensor:
         kwargs = dict(kwargs)
         initial_state = kwargs.pop("initial_state", None)
         training = kwargs.pop("training", None)
+        options = {k: kwargs.pop(k) for k in layer.call_options if k in kwargs}
+        tensors = {k: kwargs.pop(k) for k in layer.call_tensors if k in kwargs}
+        tensors = {k: v for k, v in tensors.items() if v is not None}
         if kwargs:
             raise TypeError(f"Layer {layer.name!r} got unexpected call argument(s) "
                             f"{sorted(kwargs)}")
@@ -47,11 +50,12 @@ class SymbolicTensor:
             states = (list(initial_state) if isinstance(initial_state, (list, tuple))
                       else [initial_state])
             inputs, multi = inputs + states, True
-        bad = [v for v in inputs if not isinstance(v, SymbolicTensor)]
+        bad = [v for v in inputs + list(tensors.values()) if not isinstance(v, SymbolicTensor)]
         if bad:
             raise TypeError(f"Layer {layer.name!r} was called on a mix of symbolic tensors and "
                             f"{type(bad[0]).__name__}; use rnnlab.Input for every model input")
-        node = Node(layer, inputs, multi, training)
+        node = Node(layer, inputs + list(tensors.values()), multi, training, options,
+                    tuple(tensors))
         return node.outputs if node.multi_output else node.outputs[0]
 
 
@@ -79,24 +83,41 @@ def Input(shape=None, name=None, dtype=None, batch_shape=None):  # noqa: N802 - 
 
 
 class Node:
-    """One call of a layer inside a graph."""
+    """One call of a layer inside a graph.
 
-    def __init__(self, layer, inputs, multi_input, training=None):
+    ``options`` are the call's settings (the layer's ``call_options``, JSON values) and
+    ``tensor_names`` name the last inputs, which the layer takes by keyword and without a gradient
+    (its ``call_tensors``); the layer's own inputs (``layer_inputs``) come before them."""
+
+    def __init__(self, layer, inputs, multi_input, training=None, options=None,
+                 tensor_names=()):
         self.layer = layer
         self.inputs = list(inputs)
         self.multi_input = multi_input
         self.training = training
-        shapes = [t.shape for t in self.inputs]
+        self.options = dict(options or {})
+        self.tensor_names = tuple(tensor_names)
+        shapes = [t.shape for t in self.layer_inputs]
         in_shape = shapes if multi_input else shapes[0]
         try:
+            unknown = [k for k in self.options if k not in layer.call_options] + [
+                k for k in self.tensor_names if k not in layer.call_tensors]
+            if unknown:
+                raise TypeError(f"Layer {layer.name!r} got unexpected call argument(s) "
+                                f"{sorted(unknown)}")
             layer.ensure_built(in_shape)
-            out_shape = layer.compute_output_shape(in_shape)
+            out_shape = layer.compute_output_shape(in_shape, **self.options)
         except (ValueError, TypeError) as exc:
             srcs = ", ".join(describe(t) for t in self.inputs)
             raise type(exc)(f"{exc} (calling layer {layer.name!r} on {srcs})") from None
         self.multi_output = isinstance(out_shape, list)
         out_shapes = out_shape if self.multi_output else [out_shape]
         self.outputs = [SymbolicTensor(s, self, i) for i, s in enumerate(out_shapes)]
+
+    @property
+    def layer_inputs(self):
+        """The inputs the layer receives as its ``x`` (those before the keyword tensors)."""
+        return self.inputs[:len(self.inputs) - len(self.tensor_names)]
 
 
 def describe(t) -> str:

@@ -137,15 +137,22 @@ def functional_config(model) -> dict:
     nodes = model._nodes
     node_pos = {id(n): i for i, n in enumerate(nodes)}
     layers = model.layers
+    specs = []
+    for n in nodes:
+        spec = {"layer": layers.index(n.layer), "multi_input": n.multi_input,
+                "training": n.training,
+                "inputs": [_tensor_ref(model, t, node_pos) for t in n.inputs]}
+        if n.options:           # a call's settings (Layer.call_options), e.g. use_causal_mask
+            spec["options"] = dict(n.options)
+        if n.tensor_names:      # names of the last inputs, passed by keyword (call_tensors)
+            spec["tensor_names"] = list(n.tensor_names)
+        specs.append(spec)
     return {
         "name": model.name,
         "inputs": [{"name": t.name, "batch_shape": list(t.shape), "dtype": t.dtype}
                    for t in model.inputs],
         "layers": [LAYERS.serialize(layer) for layer in layers],
-        "nodes": [{"layer": layers.index(n.layer), "multi_input": n.multi_input,
-                   "training": n.training,
-                   "inputs": [_tensor_ref(model, t, node_pos) for t in n.inputs]}
-                  for n in nodes],
+        "nodes": specs,
         "outputs": [_tensor_ref(model, t, node_pos) for t in model.outputs],
     }
 
@@ -174,11 +181,16 @@ def functional_from_config(cls, cfg: dict, custom_objects: dict | None = None):
     for i, spec in enumerate(_field(cfg, "nodes", list, what)):
         w = f"{what}'s node {i}"
         refs = _field(spec, "inputs", list, w)
+        options = _field(spec, "options", (dict, type(None)), w, optional=True)
+        tensor_names = _field(spec, "tensor_names", (list, type(None)), w, optional=True)
+        if tensor_names is not None and not all(isinstance(n, str) for n in tensor_names):
+            raise ValueError(f"{w}: 'tensor_names' must be a list of names")
         nodes.append(Node(layers[_index(_field(spec, "layer", int, w), len(layers),
                                         f"{w}'s layer")],
                           [resolve(r, f"{w}'s input {j}") for j, r in enumerate(refs)],
                           _field(spec, "multi_input", bool, w),
-                          _field(spec, "training", (bool, type(None)), w, optional=True)))
+                          _field(spec, "training", (bool, type(None)), w, optional=True),
+                          options, tuple(tensor_names or ())))
     outputs = [resolve(r, f"{what}'s output {j}")
                for j, r in enumerate(_field(cfg, "outputs", list, what))]
     model = cls(inputs, outputs, name=_field(cfg, "name", (str, type(None)), what, optional=True))
