@@ -50,7 +50,8 @@ def load_bundle(path):
                        for name in archive.names}
         meta = io.load_json(members["bundle.json"], "bundle.json")
     except io.ArchiveError as e:
-        raise AppError(f"{str(path)!r} is not a readable rnnlab model bundle: {e}") from None
+        raise AppError(f"{str(path)!r} is not an rnnlab model bundle (write one with "
+                       f"`rnnlab train`): {str(e).removeprefix(repr(str(path)))}") from None
     except (KeyError, ValueError):
         raise AppError(f"{str(path)!r} is not an rnnlab model bundle (write one with "
                        "`rnnlab train`)") from None
