@@ -24,7 +24,7 @@ from rnnlab.layers import (
     Subtract,
 )
 from rnnlab.losses import Loss
-from rnnlab.metrics import Metric
+from rnnlab.metrics import MeanMetricWrapper, Metric
 from rnnlab.models import model_from_json
 from rnnlab.optimizers import SGD, Adam
 from rnnlab.registry import register_serializable
@@ -257,15 +257,18 @@ class CubeLoss(Loss):
         return np.mean(np.abs(d) ** 3, axis=-1), 3.0 * d * np.abs(d) / p.shape[-1]
 
 
+def within_tol(y_true, y_pred, tol=0.5):
+    """1 where the prediction is within ``tol`` of the target."""
+    return (np.abs(y_pred - y_true) <= tol).astype(np.float64)
+
+
 @register_serializable(package="ModelAPITest")
-class WithinTol(Metric):
+class WithinTol(MeanMetricWrapper):
     """The fraction of predictions within ``tol`` of the target."""
 
     def __init__(self, tol=0.5, name="within"):
-        self.tol, self.name = float(tol), name
-
-    def _values(self, y, p):
-        return np.mean(np.abs(p - y) <= self.tol, axis=-1).astype(np.float64)
+        super().__init__(within_tol, name=name, tol=float(tol))
+        self.tol = float(tol)
 
     def get_config(self):
         return {"tol": self.tol, "name": self.name}
@@ -282,14 +285,35 @@ def test_registered_layer_loss_and_metric_save_and_load(tmp_path):
                                                                                        "wide")])
     model.fit(x, y, epochs=2, batch_size=4, verbose=0)
     path = tmp_path / "m.rnnlab"
+    # as with layers, a class that could not be found again is refused before anything is written
+    with pytest.raises(ValueError, match="UnregisteredMetric is not a registered metric class"):
+        model.save(path)
+    assert list(tmp_path.iterdir()) == []
+    model.compile(model.optimizer, model.loss, metrics=[WithinTol(0.25)])
     model.save(path)
-    with pytest.raises(ValueError, match="Unknown metric class 'UnregisteredMetric'"):
-        rnnlab.load_model(path)
-    loaded = rnnlab.load_model(path, custom_objects={"UnregisteredMetric": UnregisteredMetric})
+    loaded = rnnlab.load_model(path)
     assert isinstance(loaded.loss, CubeLoss) and loaded.get_layer(index=1).factor == 0.5
+    assert isinstance(loaded.compiled_metrics[0][1], WithinTol)
     assert loaded.evaluate(x, y, return_dict=True, verbose=0) == model.evaluate(
         x, y, return_dict=True, verbose=0)
-    assert list(loaded.evaluate(x, y, return_dict=True, verbose=0)) == ["loss", "within", "wide"]
+    assert list(loaded.evaluate(x, y, return_dict=True, verbose=0)) == ["loss", "within"]
+    # custom_objects stands in for the registered class under its saved name
+    loaded = rnnlab.load_model(path, custom_objects={"ModelAPITest>WithinTol": UnregisteredMetric})
+    assert type(loaded.compiled_metrics[0][1]) is UnregisteredMetric
+
+
+def test_an_incomplete_metric_subclass_is_refused_before_training():
+    class Half(Metric):          # no update_state / result / reset_state
+        pass
+
+    x, y = _data()
+    model = Sequential([Input((5, 3)), SimpleRNN(3), Dense(1)])
+    model.compile(Adam(0.01), "mse", metrics=[Half()])
+    before = model.get_weights()
+    with pytest.raises(NotImplementedError, match="'half' .*does not implement reset_state"):
+        model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    assert model.optimizer.iterations == 0
 
 
 # ============================================================================ model.trainable
@@ -308,6 +332,13 @@ def test_a_frozen_model_gets_no_updates_and_counts_follow():
     model.fit(x, y, epochs=2, batch_size=4, verbose=0)
     model.train_on_batch(x, y)
     assert all(np.array_equal(u, v) for u, v in zip(before, model.get_weights()))
+    # nothing to update is no optimizer step (so no schedule advance), as in Keras 3
+    ref = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4), keras.layers.Dense(1)])
+    ref.compile(keras.optimizers.Adam(0.05), "mse")
+    ref.trainable = False
+    ref.fit(x, y, epochs=2, batch_size=4, verbose=0)
+    ref.train_on_batch(x, y)
+    assert model.optimizer.iterations == int(ref.optimizer.iterations) == 0
     model.trainable = True
     assert len(model.trainable_weights) == 5 and model.non_trainable_weights == []
     assert model.trainable_weights[0] is model.layers[0].params["kernel"]
@@ -566,3 +597,37 @@ def test_legacy_implementation_argument_loads_as_in_keras():
     assert LSTM(2, implementation=1)(seq).shape == (3, 2)
     with pytest.raises(ValueError, match=r"implementation must be an integer in \[0, 2\]"):
         LSTM(2, implementation=3)
+
+
+def test_weighted_metrics_match_keras_with_sample_and_class_weights(tmp_path):
+    """compile(weighted_metrics=...) as Keras 3: plain metrics ignore the weights, weighted ones
+    use them (class_weight included), a repeated name becomes weighted_<name>; saved and
+    loaded."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(20, 4)).astype("float32")
+    y = (rng.random((20, 1)) > 0.5).astype("float32")
+    sw = rng.random(20).astype("float32")
+    model = Sequential([Input((4,)), Dense(1, activation="sigmoid")])
+    model.compile(SGD(0.1), "binary_crossentropy", metrics=["mae", "accuracy"],
+                  weighted_metrics=["mae", "accuracy", "mse"])
+    ref = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    ref.compile(keras.optimizers.SGD(0.1), "binary_crossentropy", metrics=["mae", "accuracy"],
+                weighted_metrics=["mae", "accuracy", "mse"])
+    ref.set_weights(model.get_weights())
+    ours = model.evaluate(x, y, sample_weight=sw, batch_size=7, return_dict=True, verbose=0)
+    theirs = ref.evaluate(x, y, sample_weight=sw, batch_size=7, return_dict=True, verbose=0)
+    assert list(ours) == ["loss", "mae", "accuracy", "weighted_mae", "weighted_accuracy", "mse"]
+    assert set(theirs) == set(ours)          # (Keras lists them sorted)
+    np.testing.assert_allclose([ours[k] for k in ours], [theirs[k] for k in ours], rtol=1e-5)
+    cw = {0: 0.3, 1: 2.0}
+    ours = model.fit(x, y, class_weight=cw, batch_size=7, epochs=1, shuffle=False,
+                     verbose=0).history
+    theirs = ref.fit(x, y, class_weight=cw, batch_size=7, epochs=1, shuffle=False,
+                     verbose=0).history
+    np.testing.assert_allclose([ours[k][0] for k in ours], [theirs[k][0] for k in ours],
+                               rtol=1e-5)
+    path = tmp_path / "m.rnnlab"
+    model.save(path)
+    loaded = rnnlab.load_model(path)
+    assert loaded.evaluate(x, y, sample_weight=sw, return_dict=True, verbose=0) == \
+        model.evaluate(x, y, sample_weight=sw, return_dict=True, verbose=0)

@@ -16,7 +16,20 @@ from rnnlab.layers.recurrent.builtin import CellLayer
 from rnnlab.models import Functional
 from rnnlab.optimizers import SGD, Adam
 
+
 # ============================================================================ layers
+def _double(x):
+    return 2 * x
+
+
+def _double_backward(x, dy):
+    return 2 * dy
+
+
+def _keep_mask(x, mask):
+    return mask
+
+
 #: The arguments each layer class needs (its required positional ones).
 REQUIRED = {
     "Dense": dict(units=3), "Activation": dict(activation="tanh"), "Dropout": dict(rate=0.5),
@@ -29,6 +42,9 @@ REQUIRED = {
     "Permute": dict(dims=(2, 1)), "RepeatVector": dict(n=2), "Reshape": dict(target_shape=(6,)),
     "Bidirectional": dict(layer=L.LSTM(3)), "TimeDistributed": dict(layer=L.Dense(2)),
     "Dot": dict(axes=1),
+    "GaussianDropout": dict(rate=0.5), "GaussianNoise": dict(stddev=0.5),
+    "SpatialDropout1D": dict(rate=0.5), "Lambda": dict(function=_double),
+    "MultiHeadAttention": dict(num_heads=2, key_dim=3),
 }
 #: Abstract bases, not layers a user constructs.
 ABSTRACT = {"Layer", "Cell"}
@@ -49,11 +65,25 @@ VALUES = {
     "merge_mode": "sum", "cell": L.GRUCell(2), "cells": [L.SimpleRNNCell(2)],
     "layer": L.GRU(2), "backward_layer": L.LSTM(3, go_backwards=True, name="back"),
     "implementation": 1,
+    "activity_regularizer": "l2", "kernel_constraint": "non_neg",
+    "recurrent_constraint": "unit_norm", "bias_constraint": "non_neg",
+    "embeddings_constraint": "unit_norm", "beta_constraint": "non_neg",
+    "gamma_constraint": "non_neg", "l1": 0.01, "l2": 0.02, "score_mode": "concat",
+    "beta_initializer": "ones", "gamma_initializer": "zeros",
+    "moving_mean_initializer": "ones", "moving_variance_initializer": "zeros",
+    "beta_regularizer": "l2", "gamma_regularizer": "l1", "epsilon": 0.01, "momentum": 0.9,
+    "stddev": 0.25, "function": _double_backward, "arguments": {"k": 2},
+    "backward": _double_backward, "mask": _keep_mask, "value_dim": 4, "sliding_window": 2,
+    "key_dim": 4, "num_heads": 3,
 }
 #: Values for one class where the general one is that class's default in effect.
 CLASS_VALUES = {(pool, "strides"): 1 for pool in ("MaxPooling1D", "MaxPool1D", "AveragePooling1D",
                                                   "AvgPool1D")}
 CLASS_VALUES["ZeroPadding1D", "padding"] = 2
+CLASS_VALUES["Lambda", "output_shape"] = (4, 3)
+CLASS_VALUES["MultiHeadAttention", "output_shape"] = (5,)
+CLASS_VALUES["MultiHeadAttention", "kernel_initializer"] = "ones"
+CLASS_VALUES["MultiHeadAttention", "bias_initializer"] = "ones"
 #: Keywords whose config key has another name.
 CONFIG_KEY = {"input_shape": "batch_input_shape", "input_dim": "batch_input_shape"}
 #: Accepted for Keras compatibility and deliberately without effect (what Keras 3 does too).
@@ -67,6 +97,18 @@ REFUSED = {"stateful": (NotImplementedError, r"stateful=True\) is not supported"
 CLASS_REFUSED = {("StackedRNNCells", kw): (ValueError, "set dropout and recurrent_dropout on "
                                                      "the stacked cells")
                  for kw in ("dropout", "recurrent_dropout")}
+CLASS_REFUSED.update({
+    ("ActivityRegularization", "activity_regularizer"): (TypeError, "give those instead"),
+    ("MultiHeadAttention", "attention_axes"): (ValueError, "only attention_axes=None"),
+    ("MultiHeadAttention", "flash_attention"): (ValueError, "flash_attention=True is not"),
+    ("AdditiveAttention", "score_mode"): (TypeError, "AdditiveAttention takes no score_mode"),
+    ("LayerNormalization", "rms_scaling"): (ValueError, "rms_scaling=True is deprecated"),
+    ("SpatialDropout1D", "noise_shape"): (TypeError, "unexpected keyword argument 'noise_sh"),
+    ("BatchNormalization", "renorm"): (ValueError, "renorm=True"),
+    ("BatchNormalization", "synchronized"): (ValueError, "synchronized=True"),
+})
+CLASS_VALUES.update({("MultiHeadAttention", "attention_axes"): (1,),
+                     ("MultiHeadAttention", "flash_attention"): True})
 
 
 def _accepted(cls) -> dict:
@@ -109,6 +151,8 @@ def _make(cls_name, **kw):
 def test_every_layer_keyword_is_honoured(name, kw, default):
     if name == "Bidirectional" and kw == "weights":
         return _bidirectional_weights()
+    if name == "Embedding" and kw == "weights":
+        return _embedding_weights()
     if (name, kw) in CLASS_VALUES:
         value = CLASS_VALUES[name, kw]
     elif kw in VALUES:
@@ -143,6 +187,13 @@ def _bidirectional_weights():
     layer = L.Bidirectional(L.LSTM(2), weights=given)
     layer(np.zeros((1, 4, 3), "float32"))
     assert all(np.array_equal(a, b) for a, b in zip(layer.get_weights(), given))
+
+
+def _embedding_weights():
+    given = np.arange(12, dtype="float32").reshape(4, 3)
+    layer = L.Embedding(4, 3, weights=[given])
+    assert np.array_equal(layer.get_weights()[0], given)
+    assert np.array_equal(layer(np.array([[3, 0]]))[0], given[[3, 0]])
 
 
 def _keras_no_op(name, kw, value):
@@ -421,8 +472,19 @@ def _compile_loss_weights():
     assert model.evaluate(X, Y, verbose=0) == pytest.approx(3 * mse)
 
 
+def _compile_weighted_metrics():
+    model, _ = _model(metrics=["mae"], weighted_metrics=["mae"])
+    sw = np.linspace(0, 1, 12)
+    logs = model.evaluate(X, Y, sample_weight=sw, return_dict=True, verbose=0)
+    assert list(logs) == ["loss", "mae", "weighted_mae"]
+    err = np.abs(model.predict(X, verbose=0) - Y)[:, 0]
+    np.testing.assert_allclose([logs["mae"], logs["weighted_mae"]],
+                               [err.mean(), np.average(err, weights=sw)], rtol=1e-6)
+
+
 COMPILE = {"optimizer": _compile_optimizer, "loss": _compile_loss,
-           "metrics": _compile_metrics, "loss_weights": _compile_loss_weights}
+           "metrics": _compile_metrics, "loss_weights": _compile_loss_weights,
+           "weighted_metrics": _compile_weighted_metrics}
 
 
 def _tob_x_y():

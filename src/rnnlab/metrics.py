@@ -91,13 +91,18 @@ class Metric:
         self.name = name or _snake(type(self).__name__)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        raise NotImplementedError
+        raise NotImplementedError(self._missing('update_state'))
 
     def result(self):
-        raise NotImplementedError
+        raise NotImplementedError(self._missing('result'))
 
     def reset_state(self) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(self._missing('reset_state'))
+
+    def _missing(self, method: str) -> str:
+        return (f"metric {self.name!r} ({type(self).__name__}) does not implement {method}: a "
+                "Metric subclass defines update_state, result and reset_state (or wrap a "
+                "function of (y_true, y_pred) in MeanMetricWrapper)")
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """Add the batch and return the result so far (Keras's ``metric(y_true, y_pred)``)."""

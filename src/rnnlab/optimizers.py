@@ -199,12 +199,14 @@ class Optimizer:
         afterwards, ready for the next step's backward pass to add into (an update that has just
         read a grad may clear it in the same pass)."""
         items = list(items)
+        if not items:        # nothing to train (a frozen model): no step, as Keras 3
+            return
         n = self._n_slots
         for key, p, _ in items:      # every check before any change
             slots = self.state.get(key)
-            if slots is not None and len(slots) != n + self.use_ema:
+            if slots is not None and len(slots) != self.slots_per_weight:
                 raise ValueError(f"{type(self).__name__}: the state of {key!r} has {len(slots)} "
-                                 f"slots, this optimizer keeps {n + self.use_ema} (state made "
+                                 f"slots, this optimizer keeps {self.slots_per_weight} (state made "
                                  "by an optimizer with other settings)")
         grads = self._clip([g for _, _, g in items])
         step = self.iterations
@@ -244,6 +246,12 @@ class Optimizer:
                 p[...] = slots[-1]
 
     _n_slots = 0
+
+    @property
+    def slots_per_weight(self) -> int:
+        """How many state arrays this optimizer keeps per weight (its moments, plus the moving
+        average with ``use_ema``); a saved state must have as many."""
+        return self._n_slots + self.use_ema
 
     def _begin_step(self) -> None:
         """Per-step quantities shared by every parameter's update (after ``iterations`` += 1;

@@ -154,6 +154,10 @@ def register_serializable(package: str = "Custom", name: str | None = None):
     ``register_keras_serializable``).  The registries are chosen by the class's rnnlab base
     classes (a Model subclass is both a model and a layer)."""
     def add(cls):
+        if not isinstance(cls, type):
+            raise TypeError(f"register_serializable decorates a class, got {cls!r}; a function "
+                            "(a metric or loss function) is found at load time through "
+                            "load_model's custom_objects")
         found = [reg for reg in _REGISTRIES if reg.base is not None and issubclass(cls, reg.base)]
         if not found:
             raise TypeError(f"{cls.__name__} does not derive from a serializable rnnlab base "

@@ -29,6 +29,7 @@ import numbers
 import numpy as np
 
 from rnnlab import checks, config
+from rnnlab import constraints as _con
 from rnnlab import initializers as _init
 from rnnlab import regularizers as _reg
 from rnnlab.checks import format_shape as _fmt
@@ -345,7 +346,7 @@ class MultiHeadAttention(Layer):
 
     Only ``attention_axes=None`` (attention over the time axis of (batch, time, features)
     inputs) is supported; ``flash_attention=True`` is refused (no such kernel here, and it would
-    give the same numbers).  ``activity_regularizer`` and constraints are not supported.
+    give the same numbers).
     """
 
     call_options = ("return_attention_scores", "use_causal_mask")
@@ -370,10 +371,6 @@ class MultiHeadAttention(Layer):
         if flash_attention not in (None, False):
             raise ValueError(f"{who}: flash_attention={flash_attention!r} is not supported "
                              "(rnnlab has no flash-attention kernel); use None or False")
-        for name, value in (("kernel_constraint", kernel_constraint),
-                            ("bias_constraint", bias_constraint)):
-            if value is not None:
-                raise ValueError(f"{who}: {name} is not supported, got {value!r}")
         super().__init__(**kwargs)
         self.num_heads, self.key_dim = num_heads, key_dim
         self.value_dim = value_dim or key_dim
@@ -397,6 +394,8 @@ class MultiHeadAttention(Layer):
         self.bias_initializer = _init.get(bias_initializer)
         self.kernel_regularizer = _reg.get(kernel_regularizer)
         self.bias_regularizer = _reg.get(bias_regularizer)
+        self.kernel_constraint = _con.get(kernel_constraint)
+        self.bias_constraint = _con.get(bias_constraint)
         self.seed = checks.seed(seed, who=who)
         self._rng = config.make_rng(seed) if seed is not None else None
 
@@ -436,17 +435,19 @@ class MultiHeadAttention(Layer):
         self._dense("value", v[2], (h, self.value_dim))
         out = self._out_dims(q)
         self.add_weight("attention_output/kernel", (h, self.value_dim) + out,
-                        self.kernel_initializer, self.kernel_regularizer)
+                        self.kernel_initializer, self.kernel_regularizer,
+                        constraint=self.kernel_constraint)
         if self.use_bias:
             self.add_weight("attention_output/bias", out, self.bias_initializer,
-                            self.bias_regularizer)
+                            self.bias_regularizer, constraint=self.bias_constraint)
         self.built = True
 
     def _dense(self, name, dim, out):
         self.add_weight(f"{name}/kernel", (dim,) + out, self.kernel_initializer,
-                        self.kernel_regularizer)
+                        self.kernel_regularizer, constraint=self.kernel_constraint)
         if self.use_bias:
-            self.add_weight(f"{name}/bias", out, self.bias_initializer, self.bias_regularizer)
+            self.add_weight(f"{name}/bias", out, self.bias_initializer, self.bias_regularizer,
+                            constraint=self.bias_constraint)
 
     def compute_output_shape(self, input_shape, return_attention_scores=False,
                              use_causal_mask=False):
@@ -671,5 +672,6 @@ class MultiHeadAttention(Layer):
                    bias_initializer=_init.serialize(self.bias_initializer),
                    kernel_regularizer=_reg.serialize(self.kernel_regularizer),
                    bias_regularizer=_reg.serialize(self.bias_regularizer),
-                   kernel_constraint=None, bias_constraint=None, seed=self.seed)
+                   kernel_constraint=_con.serialize(self.kernel_constraint),
+                   bias_constraint=_con.serialize(self.bias_constraint), seed=self.seed)
         return cfg

@@ -39,6 +39,9 @@ class SpatialDropout1D(_Noise, Dropout):
     1/(1 - rate)."""
 
     def __init__(self, rate, seed=None, **kwargs):
+        if "noise_shape" in kwargs:
+            raise TypeError("SpatialDropout1D got unexpected keyword argument 'noise_shape': its "
+                            "noise shape is always (batch, 1, channels) (as Keras 3)")
         Dropout.__init__(self, rate, seed=seed, **kwargs)
         self._set_seed(seed)
 
@@ -111,6 +114,9 @@ class ActivityRegularization(Layer):
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):  # noqa: E741 - Keras's names
         who = "ActivityRegularization"
+        if "activity_regularizer" in kwargs:
+            raise TypeError(f"{who} makes its activity_regularizer from l1 and l2; give those "
+                            "instead")
         l1 = checks.number(l1, "l1", who=who)
         l2 = checks.number(l2, "l2", who=who)
         super().__init__(activity_regularizer=_reg.Regularizer(l1=l1, l2=l2), **kwargs)

@@ -176,6 +176,7 @@ class Functional(Model):
             run_training = training if node.training is None else bool(node.training)
             if isinstance(node.layer, Model):       # a model used as a layer: its own masks
                 out, out_mask, back = node.layer._forward_masked(x, run_training, mask)
+                activity += node.layer.activity_loss
             else:
                 extra = {k: values[id(t)] for k, t in zip(node.tensor_names,
                                                           node.inputs[len(ins):])}
@@ -204,7 +205,8 @@ class Functional(Model):
                     add(t, d)
             for node, back in reversed(records):
                 gs = [grads.get(id(t)) for t in node.outputs]
-                if all(g is None for g in gs) and node.layer.activity_regularizer is None:
+                if all(g is None for g in gs) and node.layer.activity_regularizer is None \
+                        and not getattr(node.layer, "activity_loss", 0.0):
                     continue  # nothing downstream of this call reaches a loss
                 d_in = back(gs) if node.multi_output else back(gs[0])
                 d_ins = d_in if node.multi_input else [d_in]

@@ -44,6 +44,7 @@ class Model(Layer):
         self.optimizer = None
         self.loss = None
         self.compiled_metrics = []
+        self._metric_weighted = []
         self._metric_keys = []
         self.stop_training = False
         self.history = None
@@ -56,12 +57,16 @@ class Model(Layer):
         self.params = NestedView(self, "params")
         self.grads = NestedView(self, "grads")
         self.regularizers = NestedView(self, "regularizers")
+        self.constraints = NestedView(self, "constraints")
 
     _default_name = "model"
 
     #: The activity-regularization penalty of the latest forward pass (Layer.regularize_activity),
     #: which the loss of that batch includes.
     activity_loss = 0.0
+    #: A model has no activity regularizer of its own: its layers' penalties are its
+    #: ``activity_loss``, which an enclosing model adds to its own.
+    activity_regularizer = None
 
     # ------------------------------------------------------------------ structure
     @property
@@ -195,7 +200,7 @@ class Model(Layer):
         return None
 
     def _inner(self):
-        """(key prefix, layer) pairs behind the ``params``/``grads``/``regularizers`` views."""
+        """(key prefix, layer) pairs behind the nested views (``params``, ``grads``, ...)."""
         return [(f"{layer.name}/", layer) for layer in self._unique_layers()]
 
     def sublayers(self) -> list:
@@ -268,8 +273,13 @@ class Model(Layer):
         return outs, backward
 
     # ------------------------------------------------------------------ compile
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
-        """Configure training: optimizer, loss and metrics by name or object."""
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                weighted_metrics=None):
+        """Configure training: optimizer, loss and metrics by name or object.
+
+        As Keras 3, ``metrics`` ignore ``sample_weight``/``class_weight`` and
+        ``weighted_metrics`` take them into account; a weighted metric whose name is already
+        logged is logged as ``weighted_<name>``."""
         if loss is None:
             raise ValueError("compile() needs a loss, e.g. loss='mse'")
         opt = _opt.get(optimizer)
@@ -279,40 +289,52 @@ class Model(Layer):
         if len(loss_list) != n_out:
             raise ValueError(f"compile() got {len(loss_list)} losses for {n_out} outputs")
         losses = [_losses.get(l) for l in loss_list]
-        if metrics is None:
-            metrics = []
-        elif isinstance(metrics, dict):
-            raise TypeError("compile() metrics must be a list (applied to every output), not a "
-                            "dict")
-        elif isinstance(metrics, (str, _metrics.Metric)) or callable(metrics):
-            metrics = [metrics]  # the lecture writes metrics='accuracy'
-        else:
-            metrics = list(metrics)
+        metrics = self._metric_list(metrics, "metrics")
+        weighted = self._metric_list(weighted_metrics, "weighted_metrics")
         if loss_weights is None:
             loss_weights = [1.0] * n_out
-        metric_objs = []
-        for i, l in enumerate(losses):
-            for m in metrics:
-                metric = _metrics.compiled(m, l.name)
-                if any(metric is other for _, other in metric_objs):
-                    metric = copy.deepcopy(metric)    # one state per output
-                metric_objs.append((i, metric))
+        metric_objs, flags = [], []
+        for group, is_weighted in ((metrics, False), (weighted, True)):
+            for i, l in enumerate(losses):
+                for m in group:
+                    metric = _metrics.compiled(m, l.name)
+                    if any(metric is other for _, other in metric_objs):
+                        metric = copy.deepcopy(metric)    # one state per output
+                    metric_objs.append((i, metric))
+                    flags.append(is_weighted)
         self.optimizer, self.losses_, self.loss_weights = (opt, losses,
                                                            [float(w) for w in loss_weights])
         self.loss = losses[0] if n_out == 1 else losses
         self.compiled_metrics = metric_objs
-        self._metric_keys = self._unique_metric_keys(metric_objs)
+        self._metric_weighted = flags
+        self._metric_keys = self._unique_metric_keys(metric_objs, flags)
         # serialized when the model is saved (a user's unregistered Loss or Metric trains)
         self._compile_config = {"loss": losses, "metrics": metrics,
+                                "weighted_metrics": weighted,
                                 "loss_weights": self.loss_weights}
 
-    def _unique_metric_keys(self, metric_objs) -> list[str]:
+    @staticmethod
+    def _metric_list(metrics, argument: str) -> list:
+        if metrics is None:
+            return []
+        if isinstance(metrics, dict):
+            raise TypeError(f"compile() {argument} must be a list (applied to every output), "
+                            "not a dict")
+        if isinstance(metrics, (str, _metrics.Metric)) or callable(metrics):
+            return [metrics]  # the lecture writes metrics='accuracy'
+        return list(metrics)
+
+    def _unique_metric_keys(self, metric_objs, weighted) -> list[str]:
         """The log name of each compiled metric, as Keras: the metric's name (prefixed by the
-        output's with several outputs), a repeated one suffixed _1, _2, ..."""
+        output's with several outputs), a repeated one suffixed _1, _2, ...; a weighted metric
+        whose name is taken becomes weighted_<name> (then suffixed if need be)."""
         keys, seen = [], {"loss": 1}
-        for i, metric in metric_objs:
-            key = metric.name if len(self.output_names) == 1 else (
-                f"{self.output_names[i]}_{metric.name}")
+        prefix = (lambda i: "") if len(self.output_names) == 1 else (
+            lambda i: f"{self.output_names[i]}_")
+        for (i, metric), is_weighted in zip(metric_objs, weighted):
+            key = prefix(i) + metric.name
+            if key in seen and is_weighted:
+                key = prefix(i) + "weighted_" + metric.name
             if key in seen:
                 seen[key] += 1
                 key = f"{key}_{seen[key] - 1}"
@@ -343,9 +365,11 @@ class Model(Layer):
             total += lw * value
             douts.append(d * lw if lw != 1.0 else d)
             if tracker is not None:
-                for (j, metric), key in zip(self.compiled_metrics, self._metric_keys):
+                for (j, metric), key, weighted in zip(self.compiled_metrics, self._metric_keys,
+                                                      self._metric_weighted):
                     if j == i:
-                        tracker.update_metric(key, metric, metric._fit_targets(y, out), out)
+                        tracker.update_metric(key, metric, metric._fit_targets(y, out), out,
+                                              sws[i] if weighted and sws else None)
         return total, douts
 
     def _train_step(self, xs, ys, sws, tracker):
@@ -419,10 +443,11 @@ class Model(Layer):
                     f"{self.output_names[i]!r} has per-sample losses of shape "
                     f"(batch,) + {tuple(out.shape[1:-1])}: give one weight per sample or an "
                     "output with return_sequences=True of as many steps")
-        for i, metric in self.compiled_metrics:     # a metric that cannot take these targets
-            probe = copy.deepcopy(metric)           # fails here, not after some updates
-            probe.reset_state()
-            probe.update_state(metric._fit_targets(ys[i][:1], outs[i]), outs[i])
+        for (i, metric), weighted in zip(self.compiled_metrics, self._metric_weighted):
+            probe = copy.deepcopy(metric)           # a metric that cannot take these targets
+            probe.reset_state()                     # fails here, not after some updates
+            probe.update_state(metric._fit_targets(ys[i][:1], outs[i]), outs[i],
+                               sws[i][:1] if weighted and sws is not None else None)
 
     def _input_readers(self):
         """(input index, layer) for each layer that reads a model input directly."""
@@ -433,6 +458,15 @@ class Model(Layer):
         return None if arrs is None else [a[idx] for a in arrs]
 
     # ------------------------------------------------------------------ fit
+    def _check_trainable(self, call: str) -> None:
+        """Refuse a training call up front: an uncompiled model, or a layer that cannot be
+        trained through (a Lambda without backward)."""
+        if self.optimizer is None:
+            raise RuntimeError(f"Model {self.name!r} must be compiled before {call}(): call "
+                               "model.compile(optimizer=..., loss=...)")
+        for layer in walk(self._unique_layers()):
+            layer.check_backward()
+
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
@@ -444,11 +478,7 @@ class Model(Layer):
         the random state are put back as they were (a KeyboardInterrupt keeps the epochs done,
         as in Keras).  ``steps_per_epoch`` takes that many batches per epoch, continuing
         through the shuffled data across epochs as Keras 3 does with arrays."""
-        if self.optimizer is None:
-            raise RuntimeError(f"Model {self.name!r} must be compiled before fit(): call "
-                               "model.compile(optimizer=..., loss=...)")
-        for layer in walk(self._unique_layers()):
-            layer.check_backward()            # e.g. a Lambda without backward: refused now
+        self._check_trainable("fit")
         batch_size = T.check_batch_size(batch_size)
         epochs = checks.non_negative_int(epochs, "epochs")
         initial_epoch = checks.non_negative_int(initial_epoch, "initial_epoch")
@@ -644,9 +674,7 @@ class Model(Layer):
         a dict with ``return_dict``; metrics are those of this batch alone.  It is one step of
         :meth:`fit` (batch = all of ``x``, no shuffle, no callbacks): the data is checked
         before the update, and a failure puts weights, optimizer and random state back."""
-        if self.optimizer is None:
-            raise RuntimeError(f"Model {self.name!r} must be compiled before train_on_batch(): "
-                               "call model.compile(optimizer=..., loss=...)")
+        self._check_trainable("train_on_batch")
         if sample_weight is not None and class_weight is not None:
             raise ValueError("train_on_batch() takes sample_weight or class_weight, not both")
         xs, ys, sws, n = self._prepare(x, y, sample_weight, class_weight)

@@ -261,7 +261,7 @@ def _read_optimizer(archive, model, where: str) -> dict:
     if "optimizer.npz" not in archive.names:
         return {}
     params = _weights_dict(model)
-    n_slots = len(model.optimizer._new_slots(np.zeros(1, np.float32)))
+    n_slots = model.optimizer.slots_per_weight
     shapes = {f"{key}/{i}": p.shape for key, p in params.items() for i in range(n_slots)}
     what = f"{where}: optimizer.npz"
     arrays = _read_npz(archive.read("optimizer.npz", _npz_limit(shapes)), shapes, what,

@@ -211,6 +211,7 @@ def compile_config(model) -> dict | None:
     comp = model._compile_config
     return {"loss": [_losses.serialize(l) for l in comp["loss"]],
             "metrics": [_metrics.serialize(m) for m in comp["metrics"]],
+            "weighted_metrics": [_metrics.serialize(m) for m in comp["weighted_metrics"]],
             "loss_weights": comp["loss_weights"], "optimizer": _opt.serialize(opt),
             "iterations": opt.iterations}
 
@@ -230,6 +231,8 @@ def compile_from_config(model, comp: dict, custom_objects: dict | None = None) -
                                              who=what)
         model.compile(optimizer=optimizer, loss=losses if len(losses) > 1 else losses[0],
                       metrics=_field(comp, "metrics", list, what),
+                      weighted_metrics=_field(comp, "weighted_metrics", (list, type(None)),
+                                              what, optional=True),
                       loss_weights=_field(comp, "loss_weights", (list, type(None)), what,
                                           optional=True))
     model.optimizer.iterations = iterations

@@ -210,11 +210,11 @@ class MeanTracker:
         self.sums[name] = self.sums.get(name, 0.0) + float(total)
         self.counts[name] = self.counts.get(name, 0.0) + float(count)
 
-    def update_metric(self, name, metric, y_true, y_pred):
+    def update_metric(self, name, metric, y_true, y_pred, sample_weight=None):
         if name not in self.metrics:
             metric.reset_state()
             self.metrics[name] = metric
-        metric.update_state(y_true, y_pred)
+        metric.update_state(y_true, y_pred, sample_weight)
 
     def result(self) -> dict:
         out = {k: self.sums[k] / max(self.counts[k], 1e-300) for k in self.sums}
