@@ -63,6 +63,18 @@ class LocalServer:
         self.close()
 
 
+def truncated(body: bytes, missing: int = 1000):
+    """A route that announces ``len(body) + missing`` bytes, sends ``body`` and hangs up."""
+
+    def route(handler):
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body) + missing))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return route
+
+
 def trickle(body: bytes, every: float = 0.05, headers: bool = True, give_up: float = 20.0):
     """A route that announces ``body`` (when ``headers``) and then sends it one byte per ``every``
     seconds, giving up after ``give_up`` seconds; ``headers=False`` trickles the status line and

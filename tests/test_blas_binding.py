@@ -15,17 +15,15 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numba
 import numpy as np
 import pytest
 import scipy.linalg  # noqa: F401  (its OpenBLAS is loaded here too: it must not be picked)
 from threadpoolctl import threadpool_info
 
 import rnnlab
+from blasutil import counting_splits
 from gradcheck import rel_error
-from rnnlab import config
 from rnnlab.kernels.compiled import blas
-from rnnlab.runtime import compute_scope, split_threads
 
 NUMPY_HOME = os.path.realpath(os.path.dirname(np.__file__))
 SRC = Path(rnnlab.__file__).resolve().parents[1]
@@ -130,18 +128,7 @@ def test_scipys_openblas_is_refused():
 def split_calls(monkeypatch, bound):
     """Inside a compute_scope that holds BLAS to one thread; yields the list of (m, n, k) that
     the split kernel ran (the products' sizes take it without lowering SPLIT_MIN_MACS)."""
-    if numba.get_num_threads() < 2:
-        pytest.skip("one Numba thread: no products to split")
-    calls = []
-    real = blas._split
-
-    def counted(*args):
-        calls.append(args[7:10])
-        return real(*args)
-    monkeypatch.setattr(blas, "_split", counted)
-    config.set_kernels("fast")
-    with compute_scope(10):
-        assert split_threads() >= 2
+    with counting_splits(monkeypatch) as calls:
         yield calls
 
 

@@ -1,18 +1,16 @@
 """The download/cache/checksum helper against a local HTTP server (no internet needed)."""
 import hashlib
-import http.server
 import io
 import os
 import socket
 import tarfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from netutil import closed_port_url
+from netutil import LocalServer, closed_port_url, truncated
 from rnnlab.datasets import _files, fortune500, imdb
 from rnnlab.datasets._files import ChecksumError, DatasetNotFoundError, get_file
 
@@ -21,53 +19,10 @@ GOOD_SHA = hashlib.sha256(GOOD).hexdigest()
 from conftest import SHARED_DATA as SHARED  # noqa: E402  (../shared/data or $RNNLAB_DATA_DIR)
 
 
-class _Server:
-    """A threaded HTTP server on 127.0.0.1 serving ``routes`` (path -> bytes) and counting hits."""
-
-    def __init__(self):
-        self.routes, self.hits = {}, []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                outer.hits.append(self.path)
-                body = outer.routes.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                if isinstance(body, tuple):  # ("truncated", bytes): announce more than we send
-                    body = body[1]
-                    self.send_response(200)
-                    self.send_header("Content-Length", str(len(body) + 1000))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    self.close_connection = True
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def url(self, path):
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def server():
-    s = _Server()
-    yield s
-    s.close()
+    with LocalServer() as s:
+        yield s
 
 
 @pytest.fixture
@@ -113,7 +68,7 @@ def test_corrupt_download_raises_and_leaves_nothing(server, cache):
 
 
 def test_truncated_download_leaves_nothing(server, cache):
-    server.routes["/short.csv"] = ("truncated", GOOD[:1000])
+    server.routes["/short.csv"] = truncated(GOOD[:1000])
     with pytest.raises(DatasetNotFoundError) as exc:
         get_file("short.csv", None, server.url("/short.csv"), progress=False, timeout=5)
     assert "short.csv" in str(exc.value)

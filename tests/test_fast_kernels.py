@@ -4,11 +4,11 @@ training."""
 import subprocess
 import sys
 
-import numba
 import numpy as np
 import pytest
 
 import rnnlab
+from blasutil import counting_splits
 from gradcheck import check_layer, rel_error
 from rnnlab import config
 from rnnlab.kernels import activations as A
@@ -28,7 +28,7 @@ from rnnlab.layers.conv import Conv1D
 from rnnlab.layers.embedding import Embedding
 from rnnlab.layers.recurrent import GRU, LSTM, SimpleRNN
 from rnnlab.optimizers import Adam
-from rnnlab.runtime import compute_scope, split_threads
+from rnnlab.runtime import split_threads
 
 TOL = {np.float64: 1e-10, np.float32: 1e-5}
 # cell name: (name in the Ops, gates, states, extra keywords)
@@ -139,19 +139,7 @@ def split_products(monkeypatch):
     split over Numba's threads; yields the list of (m, n, k) the split kernels ran."""
     if not blas.AVAILABLE:
         pytest.skip("NumPy's BLAS has no CBLAS GEMM symbols to call from Numba")
-    if numba.get_num_threads() < 2:
-        pytest.skip("one Numba thread: no products to split")
-    calls = []
-    real = blas._split
-
-    def counted(*args):
-        calls.append(args[7:10])
-        return real(*args)
-    monkeypatch.setattr(blas, "_split", counted)
-    monkeypatch.setattr(blas, "SPLIT_MIN_MACS", 0)
-    config.set_kernels("fast")
-    with compute_scope(10):
-        assert split_threads() >= 2
+    with counting_splits(monkeypatch, split_everything=True) as calls:
         yield calls
     assert split_threads() == 0
 

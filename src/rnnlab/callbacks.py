@@ -188,7 +188,42 @@ def _checkpoint_record(members: dict) -> dict | None:
     return record if isinstance(record, dict) else None
 
 
-class ModelCheckpoint(_Monitoring):
+class _SaveFrequency:
+    """Keras's ``save_freq``: "epoch", or a save every N training batches (counted across epoch
+    boundaries from the start of each fit)."""
+
+    def __init__(self, save_freq, who: str, hint: str = ""):
+        if not (save_freq == "epoch" if isinstance(save_freq, str)
+                else checks.is_int(save_freq) and save_freq > 0):
+            raise ValueError(f"{who} save_freq must be 'epoch' or a positive number of batches, "
+                             f"got {save_freq!r}{hint}")
+        self.value = save_freq if isinstance(save_freq, str) else int(save_freq)
+        self.by_epoch = self.value == "epoch"
+        self._batches = 0
+
+    def reset(self) -> None:
+        self._batches = 0
+
+    def batch_done(self) -> bool:
+        """Count a finished batch; True when a save is due."""
+        if self.by_epoch:
+            return False
+        self._batches += 1
+        if self._batches >= self.value:
+            self._batches = 0
+            return True
+        return False
+
+
+class _SavesEvery:
+    """``save_freq`` as set at construction (read-only: the schedule counts from it)."""
+
+    @property
+    def save_freq(self):
+        return self._every.value
+
+
+class ModelCheckpoint(_SavesEvery, _Monitoring):
     """Save the model (or its weights) after every epoch (or every ``save_freq`` batches), or
     only when ``monitor`` improves.
 
@@ -208,34 +243,29 @@ class ModelCheckpoint(_Monitoring):
                  save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None):
         super().__init__(monitor, mode)
-        if not (save_freq == "epoch" if isinstance(save_freq, str)
-                else checks.is_int(save_freq) and save_freq > 0):
-            raise ValueError("ModelCheckpoint save_freq must be 'epoch' or a positive number of "
-                             f"batches, got {save_freq!r}")
+        self._every = _SaveFrequency(save_freq, "ModelCheckpoint")
         self.filepath = os.fspath(filepath)
         self._fields = _format_fields(self.filepath, "ModelCheckpoint")
         self.verbose, self.save_best_only = int(verbose), bool(save_best_only)
         self.save_weights_only = bool(save_weights_only)
-        self.save_freq = save_freq if isinstance(save_freq, str) else int(save_freq)
         if initial_value_threshold is not None:
             initial_value_threshold = checks.number(initial_value_threshold,
                                                     "initial_value_threshold", "ModelCheckpoint")
         self.initial_value_threshold = initial_value_threshold
         self.best = initial_value_threshold
         self._epoch = 0
-        self._batches_since_save = 0
 
     # ------------------------------------------------------------------ start
     def on_train_begin(self, logs=None):
         self._check_filepath()
-        self._batches_since_save = 0
+        self._every.reset()
         if not self._fields:
             self._resume_from(self.filepath)
 
     def _check_filepath(self):
         """Every field of ``filepath`` is a key the logs will have, and the folder exists."""
         fp = self.filepath
-        by_batch = self.save_freq != "epoch"
+        by_batch = not self._every.by_epoch
         names = self._batch_log_names if by_batch else self._epoch_log_names
         folder = os.path.dirname(os.path.abspath(fp))
         if "{" not in os.path.dirname(fp) and not os.path.isdir(folder):
@@ -303,15 +333,11 @@ class ModelCheckpoint(_Monitoring):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.save_freq == "epoch":
-            return
-        self._batches_since_save += 1
-        if self._batches_since_save >= self.save_freq:
-            self._batches_since_save = 0
+        if self._every.batch_done():
             self._save(self._epoch, batch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.save_freq == "epoch":
+        if self._every.by_epoch:
             self._save(epoch, None, logs)
 
     def _path(self, epoch, batch, logs):
@@ -365,7 +391,7 @@ def _load_npz(data: bytes) -> dict:
         return {k: z[k] for k in z.files}
 
 
-class BackupAndRestore(Callback):
+class BackupAndRestore(_SavesEvery, Callback):
     """Back up the training state so that a fit interrupted by a crash, an exception, Ctrl-C or
     a killed process resumes where it was (Keras 3's callback and arguments).
 
@@ -391,19 +417,15 @@ class BackupAndRestore(Callback):
         super().__init__()
         if not backup_dir:
             raise ValueError(f"BackupAndRestore needs a backup_dir, got {backup_dir!r}")
-        if not (save_freq == "epoch" if isinstance(save_freq, str)
-                else checks.is_int(save_freq) and save_freq > 0):
-            raise ValueError("BackupAndRestore save_freq must be 'epoch' or a positive number of "
-                             f"batches, got {save_freq!r} (rnnlab has no preemption "
-                             "checkpointing, for which Keras takes False)")
+        self._every = _SaveFrequency(save_freq, "BackupAndRestore",
+                                     " (rnnlab has no preemption checkpointing, for which Keras "
+                                     "takes False)")
         self.backup_dir = os.fspath(backup_dir)
-        self.save_freq = save_freq if isinstance(save_freq, str) else int(save_freq)
         self.double_checkpoint = bool(double_checkpoint)
         self.delete_checkpoint = bool(delete_checkpoint)
         self._path = os.path.join(self.backup_dir, "latest.backup")
         self._prev_path = self._path + ".bkp"
         self._epoch = 0
-        self._batches_since_save = 0
         self._epoch_start_rngs = None
 
     # ------------------------------------------------------------------ state
@@ -505,7 +527,7 @@ class BackupAndRestore(Callback):
 
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, logs=None):
-        self._batches_since_save = 0
+        self._every.reset()
         errors = []
         for path in (self._path, self._prev_path):
             if not os.path.exists(path):
@@ -523,19 +545,15 @@ class BackupAndRestore(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
-        if self.save_freq != "epoch":
+        if not self._every.by_epoch:
             self._epoch_start_rngs = self._rng_states()
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.save_freq == "epoch":
-            return
-        self._batches_since_save += 1
-        if self._batches_since_save >= self.save_freq:
-            self._batches_since_save = 0
+        if self._every.batch_done():
             self._save(self._epoch, self._epoch_start_rngs)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.save_freq == "epoch":
+        if self._every.by_epoch:
             self._save(epoch + 1, self._rng_states())
 
     def on_train_end(self, logs=None):
