@@ -813,9 +813,11 @@ class Model(Layer):
         return None
 
     # ------------------------------------------------------------------ saving
-    def save(self, filepath, *, metadata=None) -> None:
-        """Write the model (config, weights, optimizer state) to one safe zip file."""
-        saving.save_model(self, filepath, metadata)
+    def save(self, filepath, *, metadata=None, include_states=False) -> None:
+        """Write the model (config, weights, optimizer state) to one safe zip file; with
+        ``include_states=True`` the stateful layers' carried states too (loaded back with it;
+        without, as in Keras 3, a loaded stateful model starts from zero states)."""
+        saving.save_model(self, filepath, metadata, include_states)
 
     def save_weights(self, filepath, *, metadata=None) -> None:
         saving.save_weights(self, filepath, metadata)
