@@ -7,8 +7,8 @@ fused whole-sequence kernel (the built-in SimpleRNN, LSTM and GRU cells) runs th
 any other cell runs through :func:`run_steps`, the step loop below.
 
 Masking (Keras's default ``zero_output_for_mask=False``): at a masked step the states are carried
-unchanged and the output repeats the previous output (with ``zero_output_for_mask=True`` the
-returned outputs are zeros there).  The step loop's backward pass, with
+unchanged and the output repeats the previous output, zeros before a sample's first kept step
+(with ``zero_output_for_mask=True`` the returned outputs are zeros at every masked step).  The step loop's backward pass, with
 g_y(t) the gradient reaching output t (from the loss and from later masked steps) and g_s(t) the
 gradient of the states after step t, for a kept step::
 
@@ -344,10 +344,19 @@ class RNN(Layer):
             lambda *a: run_steps(cell, *a))                            # noqa: E731
         seq, finals, seq_backward = run(xin, states, rec_mask, step_mask)
         finals = list(finals)
-        zero = None                   # zero_output_for_mask: masked steps output zeros instead
-        if self.zero_output_for_mask and step_mask is not None:
-            zero = step_mask[:, :, None].astype(dtype)
-            seq = seq * zero
+        # zero_output_for_mask: masked steps output zeros.  Otherwise, as Keras's backend rnn,
+        # the steps masked before a sample's first kept step output zeros too (the "previous
+        # output" there is zero, not the initial state, which a stateful layer carries)
+        zero = None
+        if step_mask is not None:
+            if self.zero_output_for_mask:
+                zero = step_mask[:, :, None].astype(dtype)
+            else:
+                seen = np.logical_or.accumulate(step_mask, axis=1)
+                if not seen.all():
+                    zero = seen[:, :, None].astype(dtype)
+            if zero is not None:
+                seq = seq * zero
         # the last output: for the fused cells the final h itself (the same values), so that its
         # gradient joins dL/dh_T as before; for the step loop the last step's output
         main = seq if self.return_sequences else (
