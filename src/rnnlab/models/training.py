@@ -256,9 +256,9 @@ class StateSnapshot:
 
 class Rollback:
     """What a call to ``fit`` may change (every layer's weights, the optimizer's state, the
-    random generator's state, the stateful layers' carried states), copied at its start so that a call that fails half-way can put
-    it back: a rejected call changes nothing.  A KeyboardInterrupt is not a failure here: as in
-    Keras, the epochs done stay done."""
+    random generator's state, the stateful layers' carried states), copied at its start so that
+    a call that fails half-way can put it back: a rejected call changes nothing.  A
+    KeyboardInterrupt is not a failure here: as in Keras, the epochs done stay done."""
 
     def __init__(self, model):
         self.model = model

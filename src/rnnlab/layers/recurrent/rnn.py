@@ -8,9 +8,9 @@ any other cell runs through :func:`run_steps`, the step loop below.
 
 Masking (Keras's default ``zero_output_for_mask=False``): at a masked step the states are carried
 unchanged and the output repeats the previous output, zeros before a sample's first kept step
-(with ``zero_output_for_mask=True`` the returned outputs are zeros at every masked step).  The step loop's backward pass, with
-g_y(t) the gradient reaching output t (from the loss and from later masked steps) and g_s(t) the
-gradient of the states after step t, for a kept step::
+(with ``zero_output_for_mask=True`` the returned outputs are zeros at every masked step).  The
+step loop's backward pass, with g_y(t) the gradient reaching output t (from the loss and from
+later masked steps) and g_s(t) the gradient of the states after step t, for a kept step::
 
     (dx_t, g_s(t-1), dW_t) = cell.step_backward(g_y(t), g_s(t), cache_t),   dW = Σ_t dW_t
 
