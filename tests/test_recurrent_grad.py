@@ -316,8 +316,8 @@ def test_bad_inputs():
         LSTM(2, recurrent_activation="sigmoidd")
     with pytest.raises(ValueError, match="rank 3"):
         GRU(2, name="g").ensure_built((None, 4))
-    with pytest.raises(NotImplementedError, match="stateful"):
-        LSTM(2, stateful=True)
+    with pytest.raises(ValueError, match="stateful.*fixed batch size"):
+        LSTM(2, stateful=True).ensure_built((None, 3, 4))   # tests/test_stateful.py: the rest
     with pytest.raises(ValueError, match="units"):
         GRU(0)
     with pytest.raises(ValueError, match="dropout"):

@@ -91,8 +91,7 @@ KERAS_NO_OPS = {
     "implementation": "Keras 3 LSTM/GRU accept it and keep the same math (and do not save it)",
 }
 #: Valid non-default values that are refused with a clear error (not supported here).
-REFUSED = {"stateful": (NotImplementedError, r"stateful=True\) is not supported"),
-           "data_format": (ValueError, "only data_format='channels_last'")}
+REFUSED = {"data_format": (ValueError, "only data_format='channels_last'")}
 #: The same, for one class.
 CLASS_REFUSED = {("StackedRNNCells", kw): (ValueError, "set dropout and recurrent_dropout on "
                                                      "the stacked cells")

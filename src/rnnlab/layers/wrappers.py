@@ -12,6 +12,7 @@ import numpy as np
 
 from rnnlab.layers.base import LAYERS, Layer, _is_multi, refuse_inner_activity_regularizer
 from rnnlab.layers.recurrent import RNN
+from rnnlab.layers.recurrent.rnn import build_for_call
 from rnnlab.layers.views import NestedView
 
 
@@ -140,7 +141,7 @@ class Bidirectional(Wrapper):
                 raise ValueError(f"Bidirectional: backward_layer {backward_layer.name!r} must have "
                                  f"go_backwards={not layer.go_backwards} (the opposite of layer "
                                  f"{layer.name!r})")
-            for attr in ("return_sequences", "return_state"):
+            for attr in ("return_sequences", "return_state", "stateful"):
                 if getattr(backward_layer, attr) != getattr(layer, attr):
                     raise ValueError(f"Bidirectional: backward_layer {backward_layer.name!r} must "
                                      f"have the same {attr} as layer {layer.name!r}")
@@ -152,11 +153,50 @@ class Bidirectional(Wrapper):
             self.backward_layer = backward_layer
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
+        self.stateful = layer.stateful
         self._initial_weights = None if weights is None else [np.asarray(w) for w in weights]
 
     def _inner(self):
         return [(self.forward_layer.name + "/", self.forward_layer),
                 (self.backward_layer.name + "/", self.backward_layer)]
+
+    # ------------------------------------------------------------------ carried states
+    def __call__(self, x, training=False, mask=None, **kwargs):
+        build_for_call(self, x)
+        return super().__call__(x, training=training, mask=mask, **kwargs)
+
+    @property
+    def states(self):
+        """The forward layer's carried states then the backward layer's (stateful), else None."""
+        if self.forward_layer.states is None or self.backward_layer.states is None:
+            return None
+        return list(self.forward_layer.states) + list(self.backward_layer.states)
+
+    def reset_states(self, states=None) -> None:
+        """Zero both directions' carried states, or set them to ``states`` (the forward
+        layer's states, then the backward layer's); all are checked before any is set."""
+        if not self.stateful:
+            raise AttributeError(f"{self._who()} is not stateful: it keeps no states to reset")
+        if states is None:
+            self.forward_layer.reset_states()
+            self.backward_layer.reset_states()
+            return
+        given = list(states) if isinstance(states, (list, tuple)) else [states]
+        nf, nb = self.forward_layer.n_states, self.backward_layer.n_states
+        if len(given) != nf + nb:
+            raise ValueError(f"{self._who()} reset_states(states=...) takes {nf + nb} arrays (the "
+                             f"forward layer's {nf}, then the backward layer's {nb}), got "
+                             f"{len(given)}")
+        saved = [s.copy() for s in self.states or []]
+        try:
+            self.forward_layer.reset_states(given[:nf])
+            self.backward_layer.reset_states(given[nf:])
+        except Exception:
+            for s, v in zip(self.states or [], saved):
+                s[...] = v
+            raise
+
+    reset_state = reset_states     # Keras 3's name
 
     # ------------------------------------------------------------------ building
     def _n_states(self, layer):

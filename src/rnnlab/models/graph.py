@@ -7,7 +7,7 @@ the tensor's :meth:`SymbolicTensor.call_layer`.  Running the graph is rnnlab.mod
 """
 from __future__ import annotations
 
-from rnnlab.checks import format_shape, is_int
+from rnnlab.checks import format_shape, is_int, positive_int
 from rnnlab.layers.base import unique_name
 
 
@@ -60,26 +60,42 @@ class SymbolicTensor:
 
 
 class InputSpec(SymbolicTensor):
-    """A model input: ``Input(shape=(T, m), name=...)``; the batch axis is implicit."""
+    """A model input: ``Input(shape=(T, m), name=...)``; the batch axis is free unless
+    ``batch_size`` (or ``batch_shape``) fixes it, as a stateful recurrent layer needs."""
 
-    def __init__(self, shape=None, name=None, dtype=None, batch_shape=None):
+    def __init__(self, shape=None, name=None, dtype=None, batch_shape=None, batch_size=None):
+        if batch_size is not None:
+            batch_size = positive_int(batch_size, "batch_size", who="Input")
         if batch_shape is None:
             if shape is None:
                 raise ValueError("Input needs a shape (without the batch axis), "
                                  "e.g. Input((None, 1))")
             if isinstance(shape, int):
                 shape = (shape,)
-            batch_shape = (None,) + tuple(shape)
+            batch_shape = (batch_size,) + tuple(shape)
+        elif shape is not None or batch_size is not None:
+            raise ValueError("Input takes shape (with batch_size if the batch is fixed) or "
+                             f"batch_shape, not both (got shape={shape!r}, batch_size="
+                             f"{batch_size!r}, batch_shape={batch_shape!r})")
+        batch_shape = tuple(batch_shape)
+        if not batch_shape:
+            raise ValueError("Input batch_shape needs at least the batch axis, got ()")
         for s in batch_shape[1:]:
             if s is not None and (not is_int(s) or s < 0):
                 raise ValueError(f"Input shape entries must be non-negative integers or None, got "
                                  f"{tuple(batch_shape[1:])}")
+        if batch_shape[0] is not None:
+            batch_shape = (positive_int(batch_shape[0], "batch size (batch_shape[0])",
+                                        who="Input"),) + batch_shape[1:]
         super().__init__(batch_shape, None, 0, name or unique_name("input_layer"), dtype)
 
 
-def Input(shape=None, name=None, dtype=None, batch_shape=None):  # noqa: N802 - Keras's name
-    """A symbolic input of ``shape`` (batch axis excluded) for building functional models."""
-    return InputSpec(shape, name=name, dtype=dtype, batch_shape=batch_shape)
+def Input(shape=None, batch_size=None, dtype=None, batch_shape=None,  # noqa: N802 - Keras's name
+          name=None):
+    """A symbolic input of ``shape`` (batch axis excluded) for building functional models;
+    ``batch_size`` fixes the batch axis (Keras 3's arguments; or the whole ``batch_shape``)."""
+    return InputSpec(shape, name=name, dtype=dtype, batch_shape=batch_shape,
+                     batch_size=batch_size)
 
 
 class Node:

@@ -23,6 +23,7 @@ from rnnlab import losses as _losses
 from rnnlab import metrics as _metrics
 from rnnlab import optimizers as _opt
 from rnnlab.layers.base import Layer, _symbolic_in, unique_name, walk
+from rnnlab.layers.recurrent.rnn import RNN, state_probe
 from rnnlab.layers.views import NestedView
 from rnnlab.models import saving
 from rnnlab.models import training as T
@@ -133,6 +134,50 @@ class Model(Layer):
 
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self._unique_layers())
+
+    # ------------------------------------------------------------------ stateful layers
+    def _stateful_rnns(self) -> list:
+        """The stateful recurrent layers, nested ones (in wrappers, inner models) included."""
+        return [layer for layer in walk(self._unique_layers())
+                if isinstance(layer, RNN) and layer.stateful]
+
+    def _state_arrays(self) -> list[np.ndarray]:
+        """The carried states of every stateful layer (the layers' own arrays)."""
+        return [s for layer in self._stateful_rnns() if layer.states is not None
+                for s in layer.states]
+
+    def reset_states(self) -> None:
+        """Zero the carried states of every stateful recurrent layer (nested ones included), as
+        Keras 2's ``model.reset_states()``; a model without one has nothing to reset."""
+        for layer in self._stateful_rnns():
+            layer.reset_states()
+
+    reset_state = reset_states
+
+    def _batch_size_for(self, batch_size, n: int, steps, call: str, what: str = "x") -> int:
+        """The batch size a call runs with: ``batch_size`` (checked), else 32, as Keras; with
+        stateful layers (built for batches of B) the default is B, another size is refused,
+        and so is data whose batches would not all hold B samples (the last one short)."""
+        layers = [layer for layer in self._stateful_rnns() if layer.states is not None]
+        if not layers:
+            return T.check_batch_size(batch_size)
+        names = [layer.name for layer in layers]
+        sizes = sorted({layer.states[0].shape[0] for layer in layers})
+        if len(sizes) > 1:
+            raise ValueError(f"{call}(): model {self.name!r} has stateful layers {names} built "
+                             f"for different batch sizes {sizes}; they must share one")
+        fixed = sizes[0]
+        batch_size = fixed if batch_size is None else T.check_batch_size(batch_size)
+        if batch_size != fixed:
+            raise ValueError(f"{call}(): model {self.name!r} has stateful layer(s) {names} built "
+                             f"for batches of {fixed}; batch_size={batch_size} must be {fixed}")
+        used = n if steps is None else min(n, steps * fixed)
+        if used % fixed:
+            raise ValueError(f"{call}(): model {self.name!r} has stateful layer(s) {names}, "
+                             f"whose batches must all hold {fixed} samples; {what} has {n} "
+                             f"samples, so the last batch would hold {used % fixed}: give a "
+                             f"multiple of {fixed}")
+        return batch_size
 
     # ------------------------------------------------------------------ trainable, layers, JSON
     @property
@@ -433,7 +478,8 @@ class Model(Layer):
         per-timestep sample weights against the outputs' time axis."""
         for i, layer in self._input_readers():
             layer.validate_input(xs[i])
-        outs, _ = self._forward_batch([x[:1] for x in xs], training=False)
+        with state_probe():                 # carried states untouched by this probe
+            outs, _ = self._forward_batch([x[:1] for x in xs], training=False)
         for i, (out, y, loss) in enumerate(zip(outs, ys, self.losses_)):
             _losses.align_target(y[:1], out.shape, loss.sparse, loss.name)
             loss.check_targets(y, out.shape)
@@ -479,12 +525,12 @@ class Model(Layer):
         as in Keras).  ``steps_per_epoch`` takes that many batches per epoch, continuing
         through the shuffled data across epochs as Keras 3 does with arrays."""
         self._check_trainable("fit")
-        batch_size = T.check_batch_size(batch_size)
+        batch_size = None if batch_size is None else T.check_batch_size(batch_size)
         epochs = checks.non_negative_int(epochs, "epochs")
         initial_epoch = checks.non_negative_int(initial_epoch, "initial_epoch")
         steps_per_epoch = T.check_steps(steps_per_epoch, "steps_per_epoch")
         validation_steps = T.check_steps(validation_steps, "validation_steps")
-        validation_batch_size = (batch_size if validation_batch_size is None
+        validation_batch_size = (None if validation_batch_size is None
                                  else T.check_batch_size(validation_batch_size))
         validation_freq = checks.positive_int(validation_freq, "validation_freq")
         if (isinstance(validation_split, bool)
@@ -512,6 +558,13 @@ class Model(Layer):
             xs, ys, sws = self._take(xs, idx_t), self._take(ys, idx_t), self._take(sws, idx_t)
             n = split
         self._ensure_built_for(xs)
+        batch_size = self._batch_size_for(batch_size, n, None, "fit")
+        if validation_batch_size is None:
+            validation_batch_size = batch_size
+        if val is not None:
+            validation_batch_size = self._batch_size_for(
+                validation_batch_size, val[0][0].shape[0], validation_steps, "fit",
+                "the validation data")
         self._check_data(xs, ys, sws)
         if val is not None:
             self._check_data(*val)
@@ -613,14 +666,20 @@ class Model(Layer):
         ``steps`` batches only if given."""
         if self.optimizer is None:
             raise RuntimeError(f"Model {self.name!r} must be compiled before evaluate()")
-        batch_size = T.check_batch_size(batch_size)
+        batch_size = None if batch_size is None else T.check_batch_size(batch_size)
         verbose = T.check_verbose(verbose)
         steps = T.check_steps(steps, "steps")
-        xs, ys, sws, _ = self._prepare(x, y, sample_weight)
+        xs, ys, sws, n = self._prepare(x, y, sample_weight)
         self._ensure_built_for(xs)
+        batch_size = self._batch_size_for(batch_size, n, steps, "evaluate")
         self._check_data(xs, ys, sws)
-        with compute_scope(self._step_units()):
-            logs = self._evaluate_arrays(xs, ys, sws, batch_size, verbose, steps)
+        snapshot = T.StateSnapshot(self)
+        try:
+            with compute_scope(self._step_units()):
+                logs = self._evaluate_arrays(xs, ys, sws, batch_size, verbose, steps)
+        except Exception:
+            snapshot.restore()
+            raise
         if verbose:
             print(T.format_logs(logs))
         if return_dict:
@@ -631,23 +690,29 @@ class Model(Layer):
     def predict(self, x, batch_size=None, verbose="auto", steps=None):
         """Outputs for ``x`` in batches (a list of arrays for multi-output models); the first
         ``steps`` batches only if given."""
-        batch_size = T.check_batch_size(batch_size)
+        batch_size = None if batch_size is None else T.check_batch_size(batch_size)
         verbose = T.check_verbose(verbose)
         steps = T.check_steps(steps, "steps")
         xs, _, _, n = self._prepare(x, None, need_y=False)
         self._ensure_built_for(xs)
+        batch_size = self._batch_size_for(batch_size, n, steps, "predict")
         for i, layer in self._input_readers():
             layer.validate_input(xs[i])
         steps = T.limit_steps(steps, n, batch_size)
         bar = T.progress_bar(steps, None, verbose)
         chunks = []
-        with compute_scope(self._step_units()):
-            for step in range(steps):
-                sl = slice(step * batch_size, (step + 1) * batch_size)
-                outs, _ = self._forward_batch([a[sl] for a in xs], training=False)
-                chunks.append(outs)
-                if bar is not None:
-                    bar.update(1)
+        snapshot = T.StateSnapshot(self)
+        try:
+            with compute_scope(self._step_units()):
+                for step in range(steps):
+                    sl = slice(step * batch_size, (step + 1) * batch_size)
+                    outs, _ = self._forward_batch([a[sl] for a in xs], training=False)
+                    chunks.append(outs)
+                    if bar is not None:
+                        bar.update(1)
+        except Exception:
+            snapshot.restore()
+            raise
         if bar is not None:
             bar.close()
         result = [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
@@ -664,7 +729,12 @@ class Model(Layer):
                             f"{sorted(kwargs)}")
         xs = T.as_list(x, self.input_names, "x")
         self._ensure_built_for(xs)
-        outs, _ = self._forward_batch(xs, training=bool(training))
+        snapshot = T.StateSnapshot(self)
+        try:
+            outs, _ = self._forward_batch(xs, training=bool(training))
+        except Exception:
+            snapshot.restore()              # a rejected call leaves the carried states as they were
+            raise
         return outs[0] if len(outs) == 1 else outs
 
     # ------------------------------------------------------------------ one batch
@@ -679,6 +749,7 @@ class Model(Layer):
             raise ValueError("train_on_batch() takes sample_weight or class_weight, not both")
         xs, ys, sws, n = self._prepare(x, y, sample_weight, class_weight)
         self._ensure_built_for(xs)
+        self._batch_size_for(n, n, None, "train_on_batch")
         self._check_data(xs, ys, sws)
         plan = T.FitPlan(n, n, 1, 0, None, False, n, None, 1)
         history, rollback = self.history, T.Rollback(self)
@@ -742,9 +813,11 @@ class Model(Layer):
         return None
 
     # ------------------------------------------------------------------ saving
-    def save(self, filepath, *, metadata=None) -> None:
-        """Write the model (config, weights, optimizer state) to one safe zip file."""
-        saving.save_model(self, filepath, metadata)
+    def save(self, filepath, *, metadata=None, include_states=False) -> None:
+        """Write the model (config, weights, optimizer state) to one safe zip file; with
+        ``include_states=True`` the stateful layers' carried states too (loaded back with it;
+        without, as in Keras 3, a loaded stateful model starts from zero states)."""
+        saving.save_model(self, filepath, metadata, include_states)
 
     def save_weights(self, filepath, *, metadata=None) -> None:
         saving.save_weights(self, filepath, metadata)

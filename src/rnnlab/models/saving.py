@@ -1,6 +1,8 @@
 """Model files: a zip holding ``config.json`` (architecture, compile settings, format version),
 ``weights.npz`` and ``optimizer.npz`` (NumPy arrays, never pickles), and ``manifest.json`` with
-the SHA-256 of each member.
+the SHA-256 of each member.  A model saved with ``include_states=True`` also holds ``states.npz``,
+the carried states of its stateful recurrent layers, which loading puts back (Keras 3 saves no
+states: by default a loaded stateful model starts from zeros, as there).
 
 What the manifest does and does not protect against: it detects corruption and truncation (a
 flipped bit, a cut-off download, a member edited without updating the manifest), not a consistent
@@ -46,7 +48,7 @@ SUPPORTED_VERSIONS = (1,)
 MAX_CONFIG_BYTES = 16 << 20
 #: How deeply arrays and objects may nest in ``config.json`` (a real config nests about 10 deep).
 MAX_CONFIG_DEPTH = 64
-_MEMBERS = ("config.json", "weights.npz", "optimizer.npz")
+_MEMBERS = ("config.json", "weights.npz", "optimizer.npz", "states.npz")
 _NPY_HEADER = 10_000          # the longest .npy header read (NumPy's own default limit)
 _NPZ_ENTRY = 512              # zip headers of one .npz entry, besides its name (twice)
 _ITEMSIZE = 8                 # float64, the widest element a weight file may store
@@ -66,6 +68,14 @@ def _npz_bytes(arrays: dict) -> bytes:
 def _weights_dict(model) -> dict:
     return {f"{layer.name}/{k}": v for layer in model._unique_layers()
             for k, v in layer.params.items()}
+
+
+def _states_dict(model) -> dict:
+    """The carried states of the stateful layers, keyed ``<k>/<layer name>/<state index>`` (k:
+    the layer's place among the stateful layers, nested ones included)."""
+    return {f"{k}/{layer.name}/{j}": s
+            for k, layer in enumerate(model._stateful_rnns()) if layer.states is not None
+            for j, s in enumerate(layer.states)}
 
 
 def _where(source) -> str:
@@ -141,8 +151,9 @@ def _read_npz(data: bytes, shapes: dict, what: str, required: bool = True) -> di
 
 
 # ------------------------------------------------------------------------------ whole models
-def model_bytes(model, metadata: dict | None = None) -> bytes:
-    """The model file's content (config, weights, optimizer state, manifest) as bytes.
+def model_bytes(model, metadata: dict | None = None, include_states: bool = False) -> bytes:
+    """The model file's content (config, weights, optimizer state, manifest) as bytes; with
+    ``include_states`` the stateful layers' carried states too.
 
     ``metadata`` (JSON values, e.g. ModelCheckpoint's ``{"checkpoint": {...}}``) is kept in
     config.json under "metadata"; loading the model ignores it."""
@@ -158,13 +169,22 @@ def model_bytes(model, metadata: dict | None = None) -> bytes:
         state = {f"{key}/{i}": s for key, slots in model.optimizer.state.items()
                  for i, s in enumerate(slots)}
         members["optimizer.npz"] = _npz_bytes(state)
+    if not isinstance(include_states, bool):
+        raise TypeError(f"include_states must be True or False, got {include_states!r}")
+    if include_states:
+        states = _states_dict(model)
+        if not states:
+            raise ValueError(f"Model {model.name!r} has no stateful layer: include_states=True "
+                             "has no states to save")
+        members["states.npz"] = _npz_bytes(states)
     members["config.json"] = json.dumps(cfg, indent=1).encode()
     return _io.archive_bytes(members)
 
 
-def save_model(model, filepath, metadata: dict | None = None) -> None:
+def save_model(model, filepath, metadata: dict | None = None,
+               include_states: bool = False) -> None:
     """Write :func:`model_bytes` to ``filepath`` atomically (never a half-written file)."""
-    _io.write_bytes(filepath, model_bytes(model, metadata))
+    _io.write_bytes(filepath, model_bytes(model, metadata, include_states))
 
 
 def load_model(filepath, compile=True, custom_objects=None):  # noqa: A002 - Keras's names
@@ -229,11 +249,15 @@ def _load(archive, where: str, compile: bool, custom_objects):  # noqa: A002
     cfg = _read_config(archive, where)
     # The shapes the config implies, with no weight allocated: checked against the file's
     # declared sizes and .npy headers before anything is inflated or allocated.
-    shapes = {k: v.shape for k, v in _weights_dict(_rebuild(cfg, custom_objects, "shapes",
-                                                            where)).items()}
+    probe = _rebuild(cfg, custom_objects, "shapes", where)
+    shapes = {k: v.shape for k, v in _weights_dict(probe).items()}
     weights = _read_weights(archive, shapes, where)
+    states = _read_states(archive, {k: v.shape for k, v in _states_dict(probe).items()}, where)
     model = _rebuild(cfg, custom_objects, "zeros", where)
     _assign(model, weights, where)
+    for key, arr in _states_dict(model).items():
+        if key in states:
+            arr[...] = states[key]
     comp = cfg.get("compile")
     if compile and comp is not None:
         if not isinstance(comp, dict):
@@ -252,6 +276,18 @@ def _read_weights(archive, shapes: dict, where: str) -> dict:
         raise ModelFileError(f"{where} holds no weights.npz")
     return _read_npz(archive.read("weights.npz", _npz_limit(shapes)), shapes,
                      f"{where}: weights.npz")
+
+
+def _read_states(archive, shapes: dict, where: str) -> dict:
+    """The carried states from states.npz (absent: none saved), one per stateful layer state."""
+    if "states.npz" not in archive.names:
+        return {}
+    states = _read_npz(archive.read("states.npz", _npz_limit(shapes)), shapes,
+                       f"{where}: states.npz")
+    for key, arr in states.items():
+        if not np.isfinite(arr).all():
+            raise ModelFileError(f"{where}: states.npz: state {key} has non-finite values")
+    return states
 
 
 def _read_optimizer(archive, model, where: str) -> dict:

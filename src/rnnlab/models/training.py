@@ -242,11 +242,23 @@ def _format_value(v) -> str:
     return f"{v:.4f}"
 
 
+class StateSnapshot:
+    """The carried states of a model's stateful layers, copied so that a rejected call (fit,
+    evaluate, predict, a model call) can put them back."""
+
+    def __init__(self, model):
+        self.saved = [(arr, arr.copy()) for arr in model._state_arrays()]
+
+    def restore(self) -> None:
+        for arr, saved in self.saved:
+            arr[...] = saved
+
+
 class Rollback:
     """What a call to ``fit`` may change (every layer's weights, the optimizer's state, the
-    random generator's state), copied at its start so that a call that fails half-way can put
-    it back: a rejected call changes nothing.  A KeyboardInterrupt is not a failure here: as in
-    Keras, the epochs done stay done."""
+    random generator's state, the stateful layers' carried states), copied at its start so that
+    a call that fails half-way can put it back: a rejected call changes nothing.  A
+    KeyboardInterrupt is not a failure here: as in Keras, the epochs done stay done."""
 
     def __init__(self, model):
         self.model = model
@@ -254,6 +266,7 @@ class Rollback:
                        for arr in layer.params.values()]
         self.optimizer = None if model.optimizer is None else model.optimizer.snapshot()
         self.rng_state = config.rng().bit_generator.state
+        self.states = StateSnapshot(model)
 
     def restore(self) -> None:
         for arr, saved in self.params:
@@ -261,6 +274,7 @@ class Rollback:
         if self.optimizer is not None:
             self.model.optimizer.restore(self.optimizer)
         config.rng().bit_generator.state = self.rng_state
+        self.states.restore()
         for layer in self.model._unique_layers():
             layer.zero_grads()
         self.model._grads_clear = False

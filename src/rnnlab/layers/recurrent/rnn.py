@@ -7,20 +7,38 @@ fused whole-sequence kernel (the built-in SimpleRNN, LSTM and GRU cells) runs th
 any other cell runs through :func:`run_steps`, the step loop below.
 
 Masking (Keras's default ``zero_output_for_mask=False``): at a masked step the states are carried
-unchanged and the output repeats the previous output (with ``zero_output_for_mask=True`` the
-returned outputs are zeros there).  The step loop's backward pass, with
-g_y(t) the gradient reaching output t (from the loss and from later masked steps) and g_s(t) the
-gradient of the states after step t, for a kept step::
+unchanged and the output repeats the previous output, zeros before a sample's first kept step
+(with ``zero_output_for_mask=True`` the returned outputs are zeros at every masked step).  The
+step loop's backward pass, with g_y(t) the gradient reaching output t (from the loss and from
+later masked steps) and g_s(t) the gradient of the states after step t, for a kept step::
 
     (dx_t, g_s(t-1), dW_t) = cell.step_backward(g_y(t), g_s(t), cache_t),   dW = Σ_t dW_t
 
 and for a masked step dx_t = 0, g_s(t-1) = g_s(t), and g_y(t) passes on to output t-1.
+
+Statefulness (Keras 3's ``stateful=True``): the layer is built for one fixed batch size B and
+keeps its final states (``layer.states``, arrays of shape (B, state size)); each call starts from
+them (unless given ``initial_state``) and writes its final states back, so sample i of a batch
+continues sample i of the previous batch.  The carried states enter a call as constants: the
+gradient stops at the batch boundary (truncated backpropagation through time, as Keras).  With a
+mask the carried state is the one after the last kept step; with ``go_backwards`` it is the state
+after the sequence was read backwards (after its first step), as Keras.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import numpy as np
 
-from rnnlab.layers.base import LAYERS, Layer, _is_multi, refuse_inner_activity_regularizer
+from rnnlab import checks
+from rnnlab.layers.base import (
+    LAYERS,
+    Layer,
+    _is_multi,
+    _symbolic_in,
+    refuse_inner_activity_regularizer,
+)
 from rnnlab.layers.recurrent.cell import Cell
 from rnnlab.layers.recurrent.stacked import StackedRNNCells
 
@@ -74,6 +92,40 @@ def run_steps(cell, x, states, rec_mask, step_mask):
     return outputs, states, backward
 
 
+_PROBING: contextvars.ContextVar[bool] = contextvars.ContextVar("rnnlab_state_probe",
+                                                               default=False)
+
+
+@contextlib.contextmanager
+def state_probe():
+    """Within the block stateful layers neither read nor write their carried states (they start
+    from zeros and accept any batch size): a model probing its output shapes on one sample before
+    it trains does not disturb them."""
+    token = _PROBING.set(True)
+    try:
+        yield
+    finally:
+        _PROBING.reset(token)
+
+
+def build_for_call(layer, x) -> None:
+    """Build a stateful layer called eagerly on arrays for their batch size (as Keras 3 does:
+    the first call fixes B), not for the free batch axis ``Layer.__call__`` builds for."""
+    if layer.built or not getattr(layer, "stateful", False) or _symbolic_in(x) is not None:
+        return
+    if isinstance(x, (list, tuple)):
+        layer.ensure_built([tuple(np.shape(v)) for v in x])
+    else:
+        layer.ensure_built(tuple(np.shape(x)))
+
+
+def fixed_batch_error(who: str, shape) -> ValueError:
+    return ValueError(f"{who} is stateful (stateful=True) and needs a fixed batch size, got "
+                      f"input shape {tuple(shape)}: give the model one with "
+                      "Input(shape, batch_size=B) or Input(batch_shape=(B, ...)), or "
+                      "batch_input_shape=(B, ...) on the first layer")
+
+
 class RNN(Layer):
     """Keras's ``RNN(cell, return_sequences=False, return_state=False, go_backwards=False, ...)``.
 
@@ -96,15 +148,13 @@ class RNN(Layer):
                             f"rnnlab.layers.Cell subclass, e.g. LSTMCell(4)), got {cell!r}")
         refuse_inner_activity_regularizer(type(self).__name__, [cell])
         super().__init__(**kwargs)
-        if stateful:
-            raise NotImplementedError(f"{type(self).__name__}(stateful=True) is not supported by "
-                                      "rnnlab; pass the final states back as initial states "
-                                      "instead")
         self.cell = cell
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
-        self.stateful = False
+        self.stateful = bool(stateful)
+        #: the carried states of a stateful layer (arrays (B, size), B fixed at build), else None
+        self.states = None
         self.unroll = bool(unroll)  # accepted for Keras compatibility; the kernels always loop
         self.zero_output_for_mask = bool(zero_output_for_mask)
         # the layer's weights are the cell's: the same dicts, so nothing is copied
@@ -142,7 +192,52 @@ class RNN(Layer):
                 raise ValueError(f"{self._who()} initial_state takes {self.n_states} array(s) "
                                  f"[{', '.join(self._state_labels())}], got {len(states)}")
             x = [x] + states
+        build_for_call(self, x)
         return super().__call__(x, training=training, mask=mask, **kwargs)
+
+    # ------------------------------------------------------------------ carried states
+    def reset_states(self, states=None) -> None:
+        """Set the carried states to zeros, or to ``states`` (one array per state, shape
+        (B, size), as Keras 2's ``reset_states(states)``); every array is checked before any is
+        set.  A layer that is not stateful has nothing to reset (as Keras 3)."""
+        who = self._who()
+        if not self.stateful or self.states is None:
+            if states is not None:
+                raise (AttributeError(f"{who} is not stateful: it keeps no states to set")
+                       if not self.stateful else
+                       ValueError(f"{who} is not built yet: call it or build the model before "
+                                  "setting its states"))
+            return
+        if states is None:
+            for s in self.states:
+                s[...] = 0
+            return
+        given = list(states) if isinstance(states, (list, tuple)) else [states]
+        if len(given) != self.n_states:
+            raise ValueError(f"{who} reset_states(states=...) takes {self.n_states} array(s) "
+                             f"[{', '.join(self._state_labels())}], got {len(given)}")
+        new = []
+        for label, s, v in zip(self._state_labels(), self.states, given):
+            v = self._float_input(v, ndim=2, what=f"state {label}")
+            if v.shape != s.shape:
+                raise ValueError(f"{who} state {label} has shape {s.shape} (batch size, "
+                                 f"units), got {v.shape}")
+            if not np.isfinite(v).all():
+                raise ValueError(f"{who} state {label} has non-finite values (NaN or inf)")
+            new.append(v)
+        for s, v in zip(self.states, new):
+            s[...] = v
+
+    reset_state = reset_states     # Keras 3's name
+
+    def _check_batch(self, n: int) -> None:
+        expected = self.states[0].shape[0]
+        if n != expected:
+            raise ValueError(f"{self._who()} is stateful and was built for batches of "
+                             f"{expected}; got a batch of {n} (the batch size must stay the same "
+                             "from batch to batch: fit/evaluate/predict with "
+                             f"batch_size={expected} and a number of samples that is a multiple "
+                             "of it)")
 
     # ------------------------------------------------------------------ building and shapes
     def build(self, input_shape):
@@ -153,8 +248,17 @@ class RNN(Layer):
         if shape[-1] is None:
             raise ValueError(f"{self._who()} needs a known last axis (features), got input "
                              f"shape {tuple(shape)}")
+        if self.stateful:
+            if shape[0] is None:
+                raise fixed_batch_error(self._who(), shape)
+            batch = checks.positive_int(shape[0], "batch size", self._who())
         self.cell.ensure_built((shape[0], shape[-1]))
         self._input_dim = int(shape[-1])
+        if self.stateful:
+            for size in self.cell.state_sizes:
+                self._weight_shape("states", (batch, size))     # refuses absurd sizes
+            self.states = [np.asarray(s, dtype=self.compute_dtype)
+                           for s in self.cell.get_initial_state(batch, self.compute_dtype)]
         self.built = True
 
     def compute_output_shape(self, input_shape):
@@ -220,8 +324,15 @@ class RNN(Layer):
                              f"{x.shape}")
         dtype = x.dtype
         cell = self.cell
-        states = (self._check_states(states, n) if has_states
-                  else cell.get_initial_state(n, dtype))
+        carry = self.stateful and self.states is not None and not _PROBING.get()
+        if carry:
+            self._check_batch(n)
+        if has_states:
+            states = self._check_states(states, n)
+        elif carry:          # constants: the gradient stops at the batch boundary
+            states = [s.astype(dtype, copy=True) for s in self.states]
+        else:
+            states = cell.get_initial_state(n, dtype)
         step_mask = self._step_mask(mask, n, t)
         if self.go_backwards:
             x = x[:, ::-1]
@@ -233,16 +344,28 @@ class RNN(Layer):
             lambda *a: run_steps(cell, *a))                            # noqa: E731
         seq, finals, seq_backward = run(xin, states, rec_mask, step_mask)
         finals = list(finals)
-        zero = None                   # zero_output_for_mask: masked steps output zeros instead
-        if self.zero_output_for_mask and step_mask is not None:
-            zero = step_mask[:, :, None].astype(dtype)
-            seq = seq * zero
+        # zero_output_for_mask: masked steps output zeros.  Otherwise, as Keras's backend rnn,
+        # the steps masked before a sample's first kept step output zeros too (the "previous
+        # output" there is zero, not the initial state, which a stateful layer carries)
+        zero = None
+        if step_mask is not None:
+            if self.zero_output_for_mask:
+                zero = step_mask[:, :, None].astype(dtype)
+            else:
+                seen = np.logical_or.accumulate(step_mask, axis=1)
+                if not seen.all():
+                    zero = seen[:, :, None].astype(dtype)
+            if zero is not None:
+                seq = seq * zero
         # the last output: for the fused cells the final h itself (the same values), so that its
         # gradient joins dL/dh_T as before; for the step loop the last step's output
         main = seq if self.return_sequences else (
             seq[:, -1] if zero is not None or not fused else finals[0]).copy()
         out = [main] + finals if self.return_state else main
         n_states = self.n_states
+        if carry:
+            for s, f in zip(self.states, finals):
+                s[...] = f
 
         def backward(d_out):
             if self.return_state:
