@@ -126,6 +126,20 @@ def test_stepper_one_hot_input_and_masking(float64):
                                atol=1e-6)
 
 
+def test_stepper_per_step_layers_in_a_functional_graph(float64):
+    """Residual and concatenating merges, normalization and TimeDistributed act on each step on
+    its own, so they step too; a fixed-length Input is stepped one token at a time."""
+    inp = rnnlab.Input((12,), dtype="int64")
+    e = L.Embedding(7, 6)(inp)
+    h = L.LSTM(6, return_sequences=True)(e)
+    h = L.LayerNormalization()(L.Add()([h, e]))
+    g = L.GRU(4, return_sequences=True)(h)
+    c = L.Concatenate()([g, L.TimeDistributed(L.Dense(3, activation="relu"))(h)])
+    model = rnnlab.Model(inp, L.Dense(7, activation="softmax")(L.BatchNormalization()(c)))
+    x = np.random.default_rng(7).integers(0, 7, size=(3, 12))
+    np.testing.assert_allclose(Stepper(model).feed(x), model.predict(x, verbose=0), atol=1e-6)
+
+
 def test_stepper_carries_states_and_resets(float64):
     model = _lm(_fresh("lstm"))
     x = np.random.default_rng(4).integers(0, 7, size=(1, 10))
@@ -373,6 +387,35 @@ def test_bad_generation_arguments_are_clear_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         gen.stream(args.pop("prompt"), args.pop("length"), **args)     # checked before running
     assert gen.stepper.steps == 0
+
+
+def test_window_generation_re_runs_the_last_window():
+    """window=n: each token from predict on the last n tokens (for window-trained or unsteppable
+    models, here a Conv1D one)."""
+    voc = CharVocabulary.from_text("abcdefg")
+    model = rnnlab.Sequential([rnnlab.Input((None,), dtype="int64"), L.Embedding(7, 4),
+                               L.Conv1D(5, 2), L.LSTM(6), L.Dense(7, activation="softmax")])
+    with pytest.raises(ValueError, match="one step at a time"):
+        TextGenerator(model, voc)
+    out = generate(model, "abcdef", 8, greedy=True, vocabulary=voc, window=4)
+    text = "abcdef"
+    for ch in out:
+        probs = model.predict(voc.encode(text[-4:])[None], verbose=0)[0]
+        assert voc.tokens[int(np.argmax(probs))] == ch
+        text += ch
+    with pytest.raises(ValueError, match="window must be a positive integer"):
+        TextGenerator(model, voc, window=0)
+
+
+def test_word_level_generation():
+    text = "the cat sat on the mat. the dog sat on the cat."
+    voc = WordVocabulary.from_text(text)
+    model = _lm(_fresh("lstm"), vocab=len(voc))
+    out = generate(model, "the cat", 6, seed=3, vocabulary=voc)
+    tokens = list(TextGenerator(model, voc).stream("the cat", 6, seed=3))
+    assert len(tokens) == 6 and all(t in voc for t in tokens) and "".join(tokens) == out
+    with pytest.raises(ValueError, match="'bird'"):
+        generate(model, "the bird", 3, vocabulary=voc)
 
 
 def test_model_and_vocabulary_must_agree():

@@ -23,9 +23,15 @@ from rnnlab.generation.vocab import Vocabulary
 
 class TextGenerator:
     """``TextGenerator(model, vocabulary)``: a language model (next-token probabilities over the
-    vocabulary, or logits with ``from_logits=True``) and the vocabulary it was trained with."""
+    vocabulary, or logits with ``from_logits=True``) and the vocabulary it was trained with.
 
-    def __init__(self, model, vocabulary: Vocabulary, from_logits: bool = False):
+    ``window=n`` is for a model that reads a fixed window (Keras's text-generation example, or a
+    model that cannot be stepped, e.g. with Conv1D): each new token runs ``model.predict`` on the
+    last n tokens, so it costs n steps, not one.  Without it, a :class:`Stepper` carries the
+    states and each new token costs one step."""
+
+    def __init__(self, model, vocabulary: Vocabulary, from_logits: bool = False,
+                 window: int | None = None):
         if not isinstance(vocabulary, Vocabulary):
             raise TypeError(f"TextGenerator needs the model's Vocabulary (CharVocabulary or "
                             f"WordVocabulary), got {vocabulary!r}")
@@ -38,7 +44,8 @@ class TextGenerator:
         self.model = model
         self.vocabulary = vocabulary
         self.from_logits = bool(from_logits)
-        self.stepper = Stepper(model)
+        self.window = checks.positive_int(window, "window", "TextGenerator", allow_none=True)
+        self.stepper = Stepper(model) if self.window is None else None
         self._dtype = config.floatx()
 
     def _input(self, ids):
@@ -66,6 +73,9 @@ class TextGenerator:
         return self._run(ids, length, options, rng)
 
     def _run(self, ids, length, options, rng):
+        if self.window is not None:
+            yield from self._run_windows(ids, length, options, rng)
+            return
         temperature, top_k, top_p, greedy = options
         stepper = self.stepper
         stepper.reset()
@@ -78,6 +88,18 @@ class TextGenerator:
             yield self.vocabulary.tokens[int(nxt[0])]
             if k + 1 < length:
                 out = stepper.step(self._input(nxt))
+
+    def _run_windows(self, ids, length, options, rng):
+        temperature, top_k, top_p, greedy = options
+        ids = list(ids)
+        for _ in range(length):
+            x = self._input(np.asarray(ids[-self.window:])[None])
+            out = np.asarray(self.model.predict(x, verbose=0))
+            probs = out.reshape(1, -1, len(self.vocabulary))[:, -1]
+            nxt = int(next_tokens(probs, rng, temperature, top_k, top_p, greedy,
+                                  self.from_logits)[0])
+            ids.append(nxt)
+            yield self.vocabulary.tokens[nxt]
 
     def generate(self, prompt: str, length: int, temperature=1.0, top_k=None, top_p=None,
                  greedy: bool = False, seed: int | None = None, callback=None) -> str:
@@ -95,8 +117,8 @@ class TextGenerator:
 
 def generate(model, prompt: str, length: int, temperature=1.0, top_k=None, top_p=None,
              seed: int | None = None, greedy: bool = False, *, vocabulary: Vocabulary,
-             from_logits: bool = False, callback=None) -> str:
+             from_logits: bool = False, window: int | None = None, callback=None) -> str:
     """``length`` new tokens after ``prompt`` from ``model`` (see :class:`TextGenerator`)."""
-    return TextGenerator(model, vocabulary, from_logits=from_logits).generate(
+    return TextGenerator(model, vocabulary, from_logits=from_logits, window=window).generate(
         prompt, length, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy,
         seed=seed, callback=callback)

@@ -43,9 +43,9 @@ from rnnlab.layers import (
 from rnnlab.models import Model, Sequential
 
 #: Layers whose output at a time step depends on that step's input only (at inference).
-PER_STEP = (Activation, ActivityRegularization, Add, Average, BatchNormalization, Dense, Dropout,
-            Embedding, GaussianDropout, GaussianNoise, LayerNormalization, Masking, Maximum,
-            Minimum, Multiply, Subtract, TimeDistributed)
+PER_STEP = (Activation, ActivityRegularization, Add, Average, BatchNormalization, Concatenate,
+            Dense, Dropout, Embedding, GaussianDropout, GaussianNoise, LayerNormalization,
+            Masking, Maximum, Minimum, Multiply, Subtract, TimeDistributed)
 
 
 def _nodes(model):
