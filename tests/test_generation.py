@@ -2,6 +2,7 @@
 sampling rules, text generation, bits per character and the unigram/bigram baselines."""
 import csv
 import gzip
+import json
 import math
 import os
 from collections import Counter
@@ -21,6 +22,7 @@ from rnnlab.generation import (
     Stepper,
     TextGenerator,
     UnigramModel,
+    Vocabulary,
     WordVocabulary,
     bits_per_character,
     filtered_probabilities,
@@ -242,6 +244,10 @@ def test_word_vocabulary_by_frequency():
     voc = WordVocabulary.from_text(text)
     assert voc.tokens[:2] == [" ", "the"]
     assert voc.decode(voc.encode(text)) == text
+    for v in (voc, CharVocabulary.from_text(hebrew_line(), oov_token="?")):
+        again = Vocabulary.from_config(json.loads(json.dumps(v.get_config())))
+        assert type(again) is type(v) and again.tokens == v.tokens
+        assert again.oov_token == v.oov_token
 
 
 # ------------------------------------------------------------------ data

@@ -60,9 +60,8 @@ class Vocabulary:
     def __repr__(self):
         return f"{type(self).__name__}({len(self)} tokens)"
 
-    def split(self, text: str) -> list[str]:
-        """The tokens of ``text``."""
-        return list(text)
+    #: The tokens of a text (characters here; words in WordVocabulary).
+    split = staticmethod(list)
 
     def join(self, tokens) -> str:
         return "".join(tokens)
@@ -77,7 +76,7 @@ class Vocabulary:
             raise TypeError(f"{who} takes a str, got {type(text).__name__}")
         min_count = checks.positive_int(min_count, "min_count", who)
         max_tokens = checks.positive_int(max_tokens, "max_tokens", who, allow_none=True)
-        counts = Counter(cls.split(cls, text))
+        counts = Counter(cls.split(text))
         if len(counts) < 2:
             raise ValueError(f"{who}: a language model needs text with at least two distinct "
                              f"{cls._unit}s, got {len(text)} character(s) with {len(counts)}")
@@ -148,6 +147,4 @@ class WordVocabulary(Vocabulary):
 
     level = "word"
     _unit = "word"
-
-    def split(self, text: str) -> list[str]:
-        return split_words(text)
+    split = staticmethod(split_words)
