@@ -157,6 +157,11 @@ def test_stepper_carries_states_and_resets(float64):
                                model.predict(x[:, 6:], verbose=0), atol=1e-6)
     with pytest.raises(ValueError, match="batch size 1"):
         stepper.step(np.array([1, 2]))
+    before = stepper.states
+    with pytest.raises(ValueError, match="input_dim"):
+        stepper.step(np.array([9]))                        # an id the Embedding does not have
+    assert all(np.array_equal(a, b) for k in before
+               for a, b in zip(before[k], stepper.states[k]))
 
 
 def test_one_cell_step_per_new_token(monkeypatch):

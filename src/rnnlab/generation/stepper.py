@@ -147,7 +147,7 @@ class Stepper:
         return next(iter(layer.cell.params.values())).dtype
 
     # ------------------------------------------------------------------ one step
-    def _rnn_step(self, layer, x, mask):
+    def _rnn_step(self, layer, x, mask, pending):
         cell = layer.cell
         dtype = self._dtype(layer)
         xt = np.asarray(x, dtype=dtype)[:, 0]
@@ -174,20 +174,20 @@ class Stepper:
                 shown = y
         else:
             shown = y
-        self._states[layer.name] = list(new)
-        self._prev[layer.name] = y
+        pending[layer.name] = (list(new), y)
         main = shown[:, None] if layer.return_sequences else shown
         out = [main] + list(new) if layer.return_state else main
         return out, layer.compute_mask(x, mask)
 
     def step(self, x_t):
-        """Feed one time step (no time axis); the model's output(s) for it."""
+        """Feed one time step (no time axis); the model's output(s) for it.  A step that fails
+        leaves the states as they were."""
         graph = self._graph
         xs = list(x_t) if isinstance(x_t, (list, tuple)) else [x_t]
         if len(xs) != len(graph.inputs):
             raise ValueError(f"Stepper: the model takes {len(graph.inputs)} input(s), got "
                              f"{len(xs)}")
-        values, masks, timed = {}, {}, {}
+        values, masks, timed, pending = {}, {}, {}, {}
         for t, x in zip(graph.inputs, xs):
             x = np.asarray(x)
             if x.ndim != len(t.shape) - 1:
@@ -204,7 +204,7 @@ class Stepper:
                 x, mask = ins[0], ms[0]
             layer = node.layer
             if isinstance(layer, RNN):
-                out, out_mask = self._rnn_step(layer, x, mask)
+                out, out_mask = self._rnn_step(layer, x, mask, pending)
                 out_timed = [layer.return_sequences] + [False] * (
                     len(out) - 1 if node.multi_output else 0)
             else:
@@ -215,6 +215,8 @@ class Stepper:
             out_masks = out_mask if isinstance(out_mask, list) else [out_mask] * len(outs)
             for t, v, m, tm in zip(node.outputs, outs, out_masks, out_timed):
                 values[id(t)], masks[id(t)], timed[id(t)] = v, m, tm
+        for name, (states, y) in pending.items():    # all or nothing: a failed step keeps
+            self._states[name], self._prev[name] = states, y          # the states it had
         self.steps += 1
         results = [values[id(t)][:, 0] if timed[id(t)] else values[id(t)]
                    for t in graph.outputs]
