@@ -319,6 +319,14 @@ def test_top_p_keeps_the_smallest_nucleus(p, top_p):
     np.testing.assert_allclose(q[list(kept)], p[list(kept)] / p[list(kept)].sum(), rtol=1e-9)
 
 
+def test_broken_distributions_are_refused():
+    rng = np.random.default_rng(0)
+    for bad in ([0.5, np.nan], [0.5, -0.1]):
+        with pytest.raises(ValueError, match="NaN, infinite or negative"):
+            next_tokens(np.array(bad), rng)
+    assert next_tokens(np.array([2.0, -1.0]), rng, from_logits=True, greedy=True).tolist() == [0]
+
+
 def test_temperature_reshapes_the_distribution_and_draws_follow_it():
     p = np.array([0.5, 0.3, 0.15, 0.05])
     for t in (0.5, 1.0, 2.0):

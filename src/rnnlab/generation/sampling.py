@@ -81,6 +81,10 @@ def next_tokens(probs, rng, temperature=1.0, top_k=None, top_p=None, greedy=Fals
     p = np.asarray(probs, dtype=np.float64)
     if p.ndim == 1:
         p = p[None]
+    if not np.all(np.isfinite(p)) or (not from_logits and (p < 0).any()):
+        raise ValueError("The model's next-token distribution holds NaN, infinite or negative "
+                         "values; is the model diverged, or does it output logits "
+                         "(from_logits=True)?")
     if greedy:
         return np.argmax(p, axis=1)
     q = filtered_probabilities(p, temperature, top_k, top_p, from_logits)
