@@ -25,6 +25,7 @@ from rnnlab.generation import (
     Vocabulary,
     WordVocabulary,
     bits_per_character,
+    compare_with_baselines,
     filtered_probabilities,
     generate,
     model_log_probs,
@@ -520,3 +521,6 @@ def test_small_char_lstm_on_imdb_beats_the_unigram_baseline():
     bigram = BigramModel(train, v).bits_per_token(held)
     assert bpc < unigram - 0.3, (bpc, unigram, bigram)
     assert bigram < unigram
+    table = compare_with_baselines(model, held, train)
+    assert table["bits_per_token"] == bpc and table["unigram_bits_per_token"] == unigram
+    assert table["bigram_perplexity"] == pytest.approx(2 ** bigram)

@@ -7,6 +7,7 @@ from rnnlab.generation.evaluation import (
     UnigramModel,
     bits_per_character,
     bits_per_token,
+    compare_with_baselines,
     model_log_probs,
     perplexity,
 )
@@ -18,4 +19,5 @@ from rnnlab.generation.vocab import CharVocabulary, Vocabulary, WordVocabulary, 
 __all__ = ["CharVocabulary", "WordVocabulary", "Vocabulary", "split_words", "windows",
            "sequence_windows", "stateful_batches", "Stepper", "TextGenerator", "generate",
            "next_tokens", "filtered_probabilities", "UnigramModel", "BigramModel",
-           "model_log_probs", "bits_per_token", "bits_per_character", "perplexity"]
+           "model_log_probs", "bits_per_token", "compare_with_baselines", "bits_per_character",
+           "perplexity"]

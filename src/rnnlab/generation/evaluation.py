@@ -183,3 +183,16 @@ def bits_per_token(model, ids, **kwargs) -> float:
 
 
 bits_per_character = bits_per_token
+
+
+def compare_with_baselines(model, held_out_ids, train_ids, alpha: float = 1.0, **kwargs) -> dict:
+    """The model's bits per token and perplexity on ``held_out_ids`` next to the add-α unigram
+    and bigram baselines fitted on ``train_ids``, all on the same targets (``kwargs`` go to
+    :func:`model_log_probs`)."""
+    v = _output_size(model)
+    model_bits = bits_per_token(model, held_out_ids, **kwargs)
+    uni = UnigramModel(train_ids, v, alpha).bits_per_token(held_out_ids)
+    bi = BigramModel(train_ids, v, alpha).bits_per_token(held_out_ids)
+    return {"bits_per_token": model_bits, "perplexity": perplexity(model_bits),
+            "unigram_bits_per_token": uni, "unigram_perplexity": perplexity(uni),
+            "bigram_bits_per_token": bi, "bigram_perplexity": perplexity(bi)}
