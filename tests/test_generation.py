@@ -105,6 +105,14 @@ def test_stepper_equals_predict_on_every_prefix(kind, floatx, tol):
     assert stepper.steps == 12
 
 
+@pytest.mark.parametrize("kind", ["simple", "lstm", "gru"])
+def test_stepper_equals_predict_on_the_reference_kernels(kind, float64):
+    config.set_kernels("reference")                        # predict runs the NumPy BPTT kernels
+    model = _lm(_fresh(kind))
+    x = np.random.default_rng(8).integers(0, 7, size=(2, 10))
+    np.testing.assert_allclose(Stepper(model).feed(x), model.predict(x, verbose=0), atol=1e-6)
+
+
 @pytest.mark.parametrize("kind", ["lstm", "stacked", "two_layers"])
 def test_stepper_last_output_model_equals_predict_on_each_prefix(kind, float64):
     model = _lm(_fresh(kind, ret=False), functional=True)   # reads a window, predicts one token
