@@ -10,6 +10,8 @@ REPO = Path(__file__).resolve().parents[1]
 # ../shared/data beside the checkout; a worktree elsewhere names it with $RNNLAB_DATA_DIR
 SHARED_DATA = Path(os.environ.get("RNNLAB_DATA_DIR") or REPO.parent / "shared" / "data")
 os.environ.setdefault("RNNLAB_DATA_DIR", str(SHARED_DATA))
+#: the lecture's text (its Hebrew line opens "What is he going to say next?")
+LECTURE_TEXT = SHARED_DATA.parent / "lecture" / "000_be7a688a110ed335.txt"
 # real Keras 3, a test reference, runs on PyTorch (no TensorFlow on these machines)
 os.environ.setdefault("KERAS_BACKEND", "torch")
 

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rnnlab
+from conftest import LECTURE_TEXT
 from rnnlab import config
 from rnnlab import layers as L
 from rnnlab.generation import (
@@ -37,9 +38,7 @@ from rnnlab.generation import (
     windows,
 )
 
-LECTURE = Path("/work/shared/lecture/000_be7a688a110ed335.txt")
-if not LECTURE.exists():
-    LECTURE = Path(os.environ["RNNLAB_DATA_DIR"]).parent / "lecture" / LECTURE.name
+LECTURE = LECTURE_TEXT
 
 
 def hebrew_line() -> str:

@@ -38,7 +38,8 @@ def main():
     """rnnlab: recurrent neural networks from scratch on NumPy, behind the Keras API.
 
     `reproduce` runs the lecture's experiments and writes a report; `train` fits a forecasting
-    or text-classification model on a CSV file; `predict` applies it to another CSV.  Run
+    or text-classification model on a CSV file (or a language model on a text file); `predict`
+    applies it to another CSV; `generate` continues a prompt with a language model.  Run
     `rnnlab COMMAND --help` for the options of each command.
     """
 
@@ -98,7 +99,10 @@ _MISSING_HELP = ("What a blank cell becomes: error names its line and column; dr
               help="Training data, a CSV file with a header line.")
 @click.option("--task", required=True, type=click.Choice(list(app.TASKS)),
               help="forecast: predict the next value(s) of numeric series; classify: binary "
-                   "text classification.")
+                   "text classification; language-model: the next character (or word) of a "
+                   "UTF-8 text file, for `rnnlab generate`.")
+@click.option("--level", type=click.Choice(["char", "word"]), default=None,
+              help="language-model: predict characters or words.  [default: char]")
 @click.option("--model", "kind", type=click.Choice(list(app.MODELS)), default=None,
               help="Network: a recurrent layer (simple_rnn, lstm, gru), Conv1D then SimpleRNN "
                    "(conv1d_rnn) or a dense network (mlp), then a Dense output layer.  "
@@ -131,15 +135,16 @@ _MISSING_HELP = ("What a blank cell becomes: error names its line and column; dr
               help="classify: vocabulary size (the F most frequent words of the training texts).")
 @click.option("--seq-len", type=int, default=100, show_default=True, metavar="L",
               help="classify: words per text; longer texts keep their last L words, shorter "
-                   "ones are padded at the front (padding is masked).")
+                   "ones are padded at the front (padding is masked).  language-model: tokens "
+                   "per training window.")
 @click.option("--seed", type=int, default=0, show_default=True, metavar="N",
               help="Random seed (initial weights, shuffling): the same seed gives the same model.")
 @click.option("--out", required=True, metavar="MODEL",
               help="Where to save the model bundle: one file holding the model, the "
                    "tokenizer or scaler and the task settings (written atomically; never "
                    "the --data file).")
-def train(data, task, kind, text_column, label_column, window, horizon, column, missing, epochs,
-          batch_size, units, learning_rate, max_features, seq_len, seed, out):
+def train(data, task, level, kind, text_column, label_column, window, horizon, column, missing,
+          epochs, batch_size, units, learning_rate, max_features, seq_len, seed, out):
     """Fit a model on a CSV file and save it, with its preprocessing, as one bundle file.
 
     \b
@@ -149,6 +154,8 @@ def train(data, task, kind, text_column, label_column, window, horizon, column, 
     classify: texts -> Tokenizer -> padded sequences -> probability of the second label.
       rnnlab train --data reviews.csv --task classify --text-column text \\
           --label-column label --out reviews.model
+    language-model: a UTF-8 text file -> the next character (--level word: word) at each step.
+      rnnlab train --data corpus.txt --task language-model --out lm.model
     """
     t0 = time.perf_counter()
 
@@ -160,7 +167,8 @@ def train(data, task, kind, text_column, label_column, window, horizon, column, 
                       seed=seed, units=units, learning_rate=learning_rate, column=column,
                       window=window, horizon=horizon, text_column=text_column,
                       label_column=label_column, max_features=max_features, seq_len=seq_len,
-                      missing=missing, on_epoch=on_epoch)
+                      missing=missing, level=level, on_epoch=on_epoch,
+                      progress=app.TrainProgress())
     except app.AppError as e:
         _fail(e)
     extra = "".join(f", {k} {v:.4f}" for k, v in s.extra.items())
@@ -201,6 +209,41 @@ def predict(model_path, data, missing, out):
         click.echo(result.note, err=True)
     if out is not None:
         click.echo(f"wrote {result.rows:,} predictions to {out}", err=True)
+
+
+@main.command()
+@click.option("--model", "model_path", required=True, metavar="MODEL",
+              help="A language-model bundle (`rnnlab train --task language-model`).")
+@click.option("--prompt", required=True, metavar="TEXT",
+              help="The text to continue; every character (word) must occur in the training "
+                   "text, since the model has no input for one it never saw.")
+@click.option("--length", type=int, default=300, show_default=True, metavar="N",
+              help="How many characters (or words) to generate.")
+@click.option("--temperature", type=float, default=1.0, show_default=True, metavar="T",
+              help="Sampling temperature (> 0): lower is more conservative.")
+@click.option("--top-k", type=int, default=None, metavar="K",
+              help="Sample among the K most likely tokens only.")
+@click.option("--top-p", type=float, default=None, metavar="P",
+              help="Sample among the most likely tokens whose probabilities sum to P, in (0, 1].")
+@click.option("--greedy", is_flag=True, help="Always take the most likely token (no sampling).")
+@click.option("--seed", type=int, default=None, metavar="N",
+              help="Random seed: the same seed gives the same text.")
+def generate(model_path, prompt, length, temperature, top_k, top_p, greedy, seed):
+    """Continue a prompt with a language model, printing the text as it is made.
+
+    \b
+      rnnlab generate --model lm.model --prompt "The movie was" --length 300 --temperature 0.8
+    """
+    try:
+        tokens = app.generate(model_path, prompt, length, temperature=temperature, top_k=top_k,
+                              top_p=top_p, greedy=greedy, seed=seed)
+    except app.AppError as e:
+        _fail(e)
+    click.echo(prompt, nl=False)
+    for token in tokens:
+        click.echo(token, nl=False)
+        click.get_text_stream("stdout").flush()
+    click.echo()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -62,11 +62,9 @@ from rnnlab.preprocessing.text import Tokenizer, tokenizer_from_json
 __all__ = [
     "EMBED_DIM",
     "MODELS",
-    "TASKS",
     "ClassifyTask",
     "ForecastTask",
     "Task",
-    "get_task",
     "windows",
 ]
 
@@ -515,13 +513,3 @@ class ClassifyTask(Task):
             note = (f"accuracy on the {known[0]:,} labelled rows (column "
                     f"{self.label_column!r}): {known[1] / known[0]:.3f}")
         return order.written, note
-
-
-TASKS = {t.name: t for t in (ForecastTask, ClassifyTask)}
-
-
-def get_task(name) -> type[Task]:
-    """The task class called ``name``; AppError for an unknown one."""
-    if name not in TASKS:
-        raise AppError(f"unknown task {name!r}: expected one of {', '.join(TASKS)}")
-    return TASKS[name]
