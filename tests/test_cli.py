@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from rnnlab import __version__, cli
 from rnnlab.datasets import fortune500, imdb, synthetic, yelp_polarity
+from rnnlab.lecture import language as lecture_language
 from rnnlab.lecture import reproduce as lecture_reproduce
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -127,6 +128,9 @@ def test_reproduce_offline_says_synthetic_at_the_top(tmp_path, monkeypatch):
     monkeypatch.setattr(yelp_polarity, "URL", DEAD_URL)
     monkeypatch.setattr(lecture_reproduce, "QUICK", {"seeds": 1, "num_train": 60, "num_test": 40,
                                                      "text_epochs": 1})  # text half: seconds
+    monkeypatch.setattr(lecture_language, "QUICK", {"chars": 6000, "units": 8, "epochs": 1,
+                                                    "seq_len": 40, "batch_size": 32,
+                                                    "learning_rate": 0.01})
     out = tmp_path / "report"
     res = invoke(["reproduce", "--quick", "--out", str(out)])
     assert res.exit_code == 0, res.output
@@ -139,6 +143,7 @@ def test_reproduce_offline_says_synthetic_at_the_top(tmp_path, monkeypatch):
     top = md.split("## Lecture vs rnnlab")[0]
     assert "synthetic series" in top and "will not match the lecture" in top
     assert "synthetic reviews" in top
+    assert "language model was trained on rnnlab's synthetic reviews" in top
     page = _page(out / "report.html")
     assert any("synthetic series" in n for n in page.notes[:3])
     _check_files_referenced(out, page)

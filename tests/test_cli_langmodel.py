@@ -11,6 +11,7 @@ from conftest import LECTURE_TEXT, SHARED_DATA
 from rnnlab import cli
 from rnnlab.app import load_bundle
 from rnnlab.generation import CharVocabulary
+from rnnlab.lecture import language as lecture_language
 
 
 def run(args):
@@ -132,3 +133,36 @@ def test_generate_refuses_a_bundle_of_another_task(tmp_path):
     assert res.exit_code == 1 and "is a 'forecast' model, not a language model" in res.output
     res = run(["generate", "--model", tmp_path / "none.model", "--prompt", "1"])
     assert res.exit_code == 1 and "does not exist" in res.output
+
+
+def test_reproduce_answers_what_is_he_going_to_say_next(tmp_path, monkeypatch):
+    """The report's language part: held-out bits per character of the character LSTM next to
+    the unigram and bigram baselines, the loss plot, and two continuations of the prompt."""
+    monkeypatch.setattr(lecture_language, "QUICK", {"chars": 40_000, "units": 32, "epochs": 3,
+                                                    "seq_len": 50, "batch_size": 32,
+                                                    "learning_rate": 0.02})
+    out = tmp_path / "report"
+    res = run(["reproduce", "--quick", "--part", "language", "--out", out])
+    assert res.exit_code == 0, res.output
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "## What is he going to say next?" in md
+    rows = {line.split(" | ")[1]: float(line.split(" | ")[3]) for line in md.splitlines()
+            if line.startswith("| next character")}
+    model, unigram, bigram = (rows[k] for k in (
+        "character LSTM: held-out bits per character", "unigram baseline: bits per character",
+        "bigram baseline: bits per character"))
+    assert model < unigram and bigram < unigram
+    for t in lecture_language.TEMPERATURES:
+        assert f"**temperature {t}**" in md
+    assert md.count(lecture_language.PROMPT) >= 2
+    assert (out / "lm_history.png").read_bytes().startswith(b"\x89PNG")
+    assert "What is he going to say next?" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_reproduce_refuses_a_missing_corpus(tmp_path):
+    out = tmp_path / "report"
+    res = run(["reproduce", "--quick", "--part", "language", "--corpus", tmp_path / "no.txt",
+               "--out", out])
+    assert res.exit_code == 1 and "--corpus" in res.output and "not an existing file" in \
+        res.output
+    assert not out.exists()

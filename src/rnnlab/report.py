@@ -43,6 +43,7 @@ class ReportContext:
     goog_index: int = 0
     goog_name: str = "GOOG"
     texts: list = field(default_factory=list)        # lecture.text.TextResult per dataset
+    language: object = None                          # lecture.language.LanguageResult
     figures: list = field(default_factory=list)
     figure_error: str = ""
 
@@ -95,6 +96,10 @@ def make_figures(ctx: ReportContext, out: Path) -> list:
             plotting.plot_history(hist, path=out / name)
             figs.append(Figure(name, f"{res.dataset}: {kind} — loss and accuracy per epoch "
                                "(dashed: validation)", key))
+    if ctx.language is not None and ctx.language.history:
+        plotting.plot_history(ctx.language.history, path=out / "lm_history.png")
+        figs.append(Figure("lm_history.png", "Character LSTM: training and validation loss "
+                           "(cross-entropy in nats per character) per epoch", "language"))
     ctx.figures = figs
     return figs
 
@@ -132,7 +137,26 @@ def _rows(ctx):
     for res in ctx.texts:
         for r in res.rows:
             out.append((f"text ({res.dataset})", r.experiment, r.lecture, r.rnnlab, r.note))
+    if ctx.language is not None:
+        for r in ctx.language.rows:
+            out.append((f"next character ({ctx.language.source})", r.experiment, r.lecture,
+                        r.rnnlab, r.note))
     return out
+
+
+_NEXT_INTRO = ("The lecture opens with “What is he going to say next?”. A character-level "
+               "LSTM answers one character at a time: below, its continuations of the same "
+               "prompt at two sampling temperatures (lower: safer, more repetitive), one model "
+               "step per new character. Its held-out bits per character are in the table "
+               "above, next to the unigram and bigram baselines.")
+
+
+def _samples(ctx):
+    """(temperature, prompt, continuation) of the language model's samples."""
+    lm = ctx.language
+    if lm is None:
+        return []
+    return [(t, lm.prompt, text) for t, text in lm.samples.items()]
 
 
 def _summaries(ctx):
@@ -143,6 +167,8 @@ def _summaries(ctx):
     for res in ctx.texts:
         for k, s in res.summaries.items():
             out.append((f"{res.dataset}: {k}", s))
+    if ctx.language is not None:
+        out.append(("language model: character LSTM", ctx.language.summary))
     return out
 
 
@@ -154,6 +180,9 @@ def _timings(ctx):
     for res in ctx.texts:
         out += [(f"{res.dataset}: {k} ({res.epochs.get(k, '?')} epochs)", f"{v:.1f} s")
                 for k, v in res.seconds.items()]
+    if ctx.language is not None:
+        out.append((f"language model ({ctx.language.sizes.get('epochs', '?')} epochs)",
+                    f"{ctx.language.seconds:.1f} s"))
     out.append(("total", f"{ctx.seconds_total:.1f} s"))
     return out
 
@@ -180,6 +209,10 @@ def _markdown(ctx) -> str:
     L += ["## Lecture vs rnnlab", "", "| part | experiment | lecture | rnnlab | note |",
           "| --- | --- | --- | --- | --- |"]
     L += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in _rows(ctx)]
+    if ctx.language is not None:
+        L += ["", "## What is he going to say next?", "", _NEXT_INTRO, ""]
+        for t, prompt, text in _samples(ctx):
+            L += [f"**temperature {t}**", "", "```", prompt + text, "```", ""]
     L += ["", "## Data and settings", ""]
     L += [f"- {k}: {v}" for k, v in _sources(ctx) + list(ctx.settings)]
     L += ["", "## Figures", ""]
@@ -208,6 +241,7 @@ th{background:#f3f3f3}td.num{font-family:monospace;white-space:nowrap}
 font-weight:600}
 pre,code{font-family:Menlo,Consolas,monospace;font-size:.88em}
 pre{background:#f6f8fa;padding:.8em;overflow-x:auto}
+pre.sample{white-space:pre-wrap}
 figure{display:inline-block;margin:.6em;vertical-align:top;max-width:48%}
 figure img{max-width:100%;border:1px solid #ddd}figcaption{font-size:.85em;color:#555}
 """
@@ -227,7 +261,13 @@ def _html(ctx) -> str:
     for part, exp, lec, mine, note in _rows(ctx):
         H.append(f"<tr><td>{e(part)}</td><td>{e(exp)}</td><td class=\"num\">{e(lec)}</td>"
                  f"<td class=\"num\">{e(mine)}</td><td>{e(note)}</td></tr>")
-    H += ["</table>", "<h2>Data and settings</h2>", "<ul>"]
+    H.append("</table>")
+    if ctx.language is not None:
+        H += ["<h2>What is he going to say next?</h2>", f"<p>{e(_NEXT_INTRO)}</p>"]
+        for t, prompt, text in _samples(ctx):
+            H += [f"<h3>temperature {t}</h3>",
+                  f'<pre class="sample"><b>{e(prompt)}</b>{e(text)}</pre>']
+    H += ["<h2>Data and settings</h2>", "<ul>"]
     H += [f"<li>{e(k)}: {e(str(v))}</li>" for k, v in _sources(ctx) + list(ctx.settings)]
     H += ["</ul>", "<h2>Figures</h2>"]
     if ctx.figure_error:

@@ -19,6 +19,7 @@ import numpy as np
 
 from rnnlab import __version__, config, report
 from rnnlab.datasets import cache_dir, data_dirs, yelp_polarity
+from rnnlab.lecture import language as lect_language
 from rnnlab.lecture import text as lect_text
 from rnnlab.lecture import timeseries as lect_ts
 from rnnlab.lecture.results import table
@@ -27,7 +28,7 @@ __all__ = ["FULL", "PARTS", "QUICK", "ReproduceError", "reproduce", "versions", 
 
 QUICK = {"seeds": 1, "num_train": 8000, "num_test": 4000, "text_epochs": 6}
 FULL = {"seeds": 5, "num_train": None, "num_test": None, "text_epochs": 100}
-PARTS = ("timeseries", "text", "all")
+PARTS = ("timeseries", "text", "language", "all")
 
 
 class ReproduceError(Exception):
@@ -63,9 +64,10 @@ def _check_out(out: Path) -> None:
 
 
 def reproduce(part="all", quick=False, out=Path("rnnlab-report"), data_dir=None, seed=0,
-              command="rnnlab reproduce", echo=print) -> dict:
-    """Run the lecture's ``part`` ("timeseries", "text" or "all") and write the report into
-    ``out``; return :func:`rnnlab.report.write_report`'s paths.
+              command="rnnlab reproduce", echo=print, corpus=None) -> dict:
+    """Run the lecture's ``part`` ("timeseries", "text", "language" or "all") and write the
+    report into ``out``; return :func:`rnnlab.report.write_report`'s paths.  ``corpus`` is a
+    UTF-8 text file for the language model (default: the IMDB training reviews).
 
     ``quick`` uses :data:`QUICK` (one seed, review subsets, few text epochs) instead of
     :data:`FULL`; ``data_dir`` sets ``$RNNLAB_DATA_DIR`` for the run; ``command`` is the command
@@ -78,6 +80,8 @@ def reproduce(part="all", quick=False, out=Path("rnnlab-report"), data_dir=None,
         if not data_dir.is_dir():
             raise ReproduceError(f"--data-dir {str(data_dir)!r} is not an existing folder")
         os.environ["RNNLAB_DATA_DIR"] = str(data_dir.resolve())
+    if corpus is not None and not Path(corpus).is_file():
+        raise ReproduceError(f"--corpus {str(corpus)!r} is not an existing file")
     _check_out(out)
     mode = QUICK if quick else FULL
     seeds = tuple(range(seed, seed + mode["seeds"]))
@@ -152,6 +156,23 @@ def reproduce(part="all", quick=False, out=Path("rnnlab-report"), data_dir=None,
                              (f"{sizes}, up to {mode['text_epochs']} epochs (EarlyStopping on "
                              "val_loss, patience 5), batch 30, max_features 10000, seq_len 100, "
                              f"seed {seed}")))
+        echo(table(res.rows))
+    if part in ("language", "all"):
+        t0 = time.perf_counter()
+        res = lect_language.run(quick=quick, path=corpus, seed=seed,
+                                progress=say("language model"),
+                                verbose=1 if sys.stdout.isatty() else 0)
+        ctx.timings["language model"] = time.perf_counter() - t0
+        ctx.language = res
+        if res.synthetic:
+            notes.append("Note: the IMDB review files were not found; the language model was "
+                         "trained on rnnlab's synthetic reviews.")
+        z, lm_mode = res.sizes, lect_language.QUICK if quick else lect_language.FULL
+        ctx.settings.append(("language model", (
+            f"{res.source}: {z['train_chars']:,} training / {z['held_chars']:,} held-out "
+            f"characters, {z['symbols']} symbols, Embedding(32) → LSTM({z['units']}) → "
+            f"softmax, up to {lm_mode['epochs']} epochs (EarlyStopping, patience 2), "
+            f"seed {seed}")))
         echo(table(res.rows))
     config.set_random_seed(seed)
     echo(f"[{time.perf_counter() - t_start:6.1f}s] writing the report ...")
