@@ -36,6 +36,7 @@ import numpy as np
 from rnnlab import io as _io
 from rnnlab._version import __version__
 from rnnlab.layers.base import weight_mode
+from rnnlab.models import keras_format as K
 from rnnlab.models import serialization as S
 
 FORMAT = "rnnlab-model"
@@ -162,8 +163,23 @@ def model_bytes(model, metadata: dict | None = None) -> bytes:
     return _io.archive_bytes(members)
 
 
+def _suffix(filepath) -> str:
+    """``.keras`` / ``.weights.h5`` / ``.h5`` when ``filepath`` names a Keras file, else ""."""
+    if isinstance(filepath, (bytes, bytearray, memoryview)):
+        return ""
+    name = str(filepath).lower()
+    return next((s for s in (".keras", ".weights.h5", ".h5") if name.endswith(s)), "")
+
+
 def save_model(model, filepath, metadata: dict | None = None) -> None:
-    """Write :func:`model_bytes` to ``filepath`` atomically (never a half-written file)."""
+    """Write :func:`model_bytes` to ``filepath`` atomically (never a half-written file); a name
+    ending in ``.keras`` gets a Keras 3 archive instead (:mod:`rnnlab.models.keras_format`)."""
+    if _suffix(filepath) == ".keras":
+        if metadata:
+            raise ValueError("save(): metadata is kept only in rnnlab's own format, not in a "
+                             ".keras file")
+        K.save_keras(model, filepath)
+        return
     _io.write_bytes(filepath, model_bytes(model, metadata))
 
 
@@ -172,8 +188,15 @@ def load_model(filepath, compile=True, custom_objects=None):  # noqa: A002 - Ker
 
     ``custom_objects`` maps names to classes that are not registered in this process (Keras's
     argument); a registered class (``@rnnlab.registry.register_serializable()``) needs none.
-    Any file that is not a valid model gives :class:`ModelFileError` (see the module's notes)."""
+    Any file that is not a valid model gives :class:`ModelFileError` (see the module's notes).
+    A name ending in ``.keras`` is read as a Keras 3 archive
+    (:func:`rnnlab.models.keras_format.load_keras`)."""
     where = _where(filepath)
+    if _suffix(filepath) == ".keras":
+        try:
+            return K.load_keras(filepath, compile, custom_objects)
+        except K.KerasFileError as exc:
+            raise ModelFileError(str(exc)) from None
     try:
         with _io.ArchiveReader(filepath, "model file") as archive:
             return _load(archive, where, compile, custom_objects)
@@ -281,6 +304,12 @@ def _read_optimizer(archive, model, where: str) -> dict:
 def save_weights(model, filepath, metadata: dict | None = None) -> None:
     """Weights only, as one .npz keyed ``layer/param`` (plus a manifest inside a zip);
     ``metadata`` (JSON values) goes in a ``metadata.json`` member, which loading ignores."""
+    if _suffix(filepath) == ".weights.h5":
+        if metadata:
+            raise ValueError("save_weights(): metadata is kept only in rnnlab's own format, not "
+                             "in a .weights.h5 file")
+        K.save_weights_h5(model, filepath)
+        return
     members = {"weights.npz": _npz_bytes(_weights_dict(model))}
     if metadata:
         members["metadata.json"] = json.dumps(metadata, allow_nan=False).encode()
@@ -291,6 +320,11 @@ def load_weights(model, filepath) -> None:
     """Weights written by :func:`save_weights` or :func:`save_model`, each checked (size, shape,
     dtype) before any is set; ModelFileError if the file does not fit the model."""
     where = _where(filepath)
+    if _suffix(filepath) == ".weights.h5":
+        try:
+            return K.load_weights_h5(model, filepath)
+        except K.KerasFileError as exc:
+            raise ModelFileError(str(exc)) from None
     shapes = {k: v.shape for k, v in _weights_dict(model).items()}
     try:
         with _io.ArchiveReader(filepath, "weights file") as archive:
