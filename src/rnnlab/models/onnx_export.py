@@ -1,0 +1,313 @@
+"""ONNX export of a Sequential model: ``model.export("model.onnx", format="onnx")``.
+
+The recurrent layers become ONNX's own ``LSTM``, ``GRU`` and ``RNN`` operators, so an ONNX
+runtime runs its fused kernels.  The weights are converted from Keras's layouts:
+
+* ONNX runs time-major ``(T, N, D)`` with ``W = [num_directions, gates·units, D]`` (the kernel
+  transposed), ``R`` likewise from the recurrent kernel, and ``B = [Wb, Rb]``;
+* LSTM gates: Keras's kernel columns are ``i, f, c, o``, ONNX's rows ``i, o, f, c``;
+* GRU gates are ``z, r, h`` in both; ``reset_after=True`` (Keras's default, bias ``(2, 3u)``: the
+  input bias and the recurrent bias) is ONNX's ``linear_before_reset=1``; ``reset_after=False``
+  (one bias, applied with the input) is ``linear_before_reset=0`` with a zero recurrent bias;
+* ``go_backwards`` reverses the input in time (a ``Slice`` with step -1) before a forward run, so
+  that a returned sequence keeps Keras's reversed order.
+
+Embedding is a ``Gather``, Dense a ``MatMul`` + ``Add`` (+ its activation), Conv1D and the
+pooling layers ONNX's ``Conv``/``MaxPool``/``AveragePool`` on channels-first data (Keras's
+``same`` padding is ``SAME_UPPER``, ``causal`` a left pad), Bidirectional the operators'
+``direction="bidirectional"``, Dropout and the noise layers identities.  The batch and time axes are dynamic.  A layer, option or activation without an
+ONNX form here (masks included: ONNX's ``sequence_lens`` assumes post-padding, rnnlab's masks do
+not) is refused with an error naming it, before anything is written.  onnx (the ``onnx`` extra) is
+imported only here, when a model is exported.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rnnlab import io as _io
+
+#: The ONNX operator set the exported graphs use.
+OPSET = 17
+_ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu"}
+_IDENTITY = ("Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
+             "ActivityRegularization")
+_DENSE_ACTIVATIONS = {"linear": None, "relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh",
+                      "softmax": "Softmax", "softplus": "Softplus", "softsign": "Softsign",
+                      "elu": "Elu"}
+
+
+class ExportError(ValueError):
+    """A model (layer, option or activation) that has no ONNX form here; the message names it."""
+
+
+def _onnx():
+    try:
+        import onnx
+        from onnx import helper, numpy_helper
+    except ImportError:
+        raise ImportError("ONNX export needs onnx: pip install 'rnnlab[onnx]'") from None
+    return onnx, helper, numpy_helper
+
+
+class _Graph:
+    """Nodes and initializers collected while walking the layers."""
+
+    def __init__(self):
+        _, self.helper, self.numpy_helper = _onnx()
+        self.nodes, self.inits, self.count = [], [], 0
+
+    def name(self, base: str) -> str:
+        self.count += 1
+        return f"{base}_{self.count}"
+
+    def const(self, base: str, value) -> str:
+        name = self.name(base)
+        self.inits.append(self.numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def op(self, op_type: str, inputs, n_out: int = 1, **attrs):
+        outs = [self.name(op_type.lower()) for _ in range(n_out)]
+        self.nodes.append(self.helper.make_node(op_type, list(inputs), outs, **attrs))
+        return outs if n_out > 1 else outs[0]
+
+
+def _who(layer) -> str:
+    return f"layer {layer.name!r} ({type(layer).__name__})"
+
+
+def _act_name(layer, act, table) -> str | None:
+    name = getattr(act, "name", None)
+    if name not in table:
+        raise ExportError(f"{_who(layer)}: activation {name!r} has no ONNX form here (supported: "
+                          f"{sorted(table)})")
+    return table[name]
+
+
+def _check_rnn(layer) -> None:
+    if getattr(layer, "return_state", False):
+        raise ExportError(f"{_who(layer)}: return_state=True is not exported")
+    if getattr(layer, "stateful", False):
+        raise ExportError(f"{_who(layer)}: stateful=True is not exported")
+
+
+def _weights(layer, dtype):
+    """(operator, W, R, B or None, attributes) of one LSTM/GRU/SimpleRNN, in ONNX's layouts."""
+    _check_rnn(layer)
+    kind, cell = type(layer).__name__, layer.cell
+    u = cell.units
+    p = layer.params
+    kernel, rec = np.asarray(p["kernel"]), np.asarray(p["recurrent_kernel"])
+    bias = np.asarray(p["bias"]) if "bias" in p else None
+    attrs = {"hidden_size": u}
+    if kind == "LSTM":
+        order = np.concatenate([np.arange(0, u), np.arange(3 * u, 4 * u), np.arange(u, 2 * u),
+                                np.arange(2 * u, 3 * u)])        # i, f, c, o -> i, o, f, c
+        w, r = kernel[:, order].T, rec[:, order].T
+        b = None if bias is None else np.concatenate([bias[order], np.zeros(4 * u)])
+        acts = [cell.recurrent_activation, cell.activation, cell.activation]
+    elif kind == "GRU":
+        w, r = kernel.T, rec.T
+        if cell.reset_after:
+            attrs["linear_before_reset"] = 1
+            b = None if bias is None else np.concatenate([bias[0], bias[1]])
+        else:
+            b = None if bias is None else np.concatenate([bias, np.zeros(3 * u)])
+        acts = [cell.recurrent_activation, cell.activation]
+    else:
+        w, r = kernel.T, rec.T
+        b = None if bias is None else np.concatenate([bias, np.zeros(u)])
+        acts = [cell.activation]
+    attrs["activations"] = [_act_name(layer, a, _ACTIVATIONS) for a in acts]
+    op = {"LSTM": "LSTM", "GRU": "GRU", "SimpleRNN": "RNN"}[kind]
+    return op, w.astype(dtype), r.astype(dtype), None if b is None else b.astype(dtype), attrs
+
+
+def _run(g: _Graph, layers, x: str, dtype, name: str):
+    """ONNX's recurrent operator over ``x`` (N, T, D) for one layer or a (forward, backward)
+    pair: Y (T, directions, N, u) and Y_h (directions, N, u)."""
+    parts = [_weights(layer, dtype) for layer in layers]
+    op, attrs = parts[0][0], dict(parts[0][4])
+    if len(parts) == 2:
+        if parts[1][0] != op or parts[1][4] != attrs or (parts[0][3] is None) != \
+                (parts[1][3] is None):
+            raise ExportError(f"layer {name!r}: forward and backward layers differ")
+        attrs["direction"] = "bidirectional"
+        attrs["activations"] = attrs["activations"] * 2
+    xt = g.op("Transpose", [x], perm=[1, 0, 2])                 # (T, N, D)
+    if len(parts) == 1 and layers[0].go_backwards:
+        xt = g.op("Slice", [xt, g.const("start", np.array([-1])),
+                            g.const("end", np.array([-(2 ** 62)])),
+                            g.const("axis", np.array([0])), g.const("step", np.array([-1]))])
+    inputs = [xt, g.const(f"{name}_W", np.stack([p[1] for p in parts])),
+              g.const(f"{name}_R", np.stack([p[2] for p in parts]))]
+    if parts[0][3] is not None:
+        inputs.append(g.const(f"{name}_B", np.stack([p[3] for p in parts])))
+    return g.op(op, inputs, n_out=2, **attrs)[:2]
+
+
+def _recurrent(g: _Graph, layer, x: str, dtype) -> str:
+    """``x`` (N, T, D) through one LSTM/GRU/SimpleRNN as ONNX's operator."""
+    y, y_h = _run(g, [layer], x, dtype, layer.name)
+    if layer.return_sequences:
+        y = g.op("Squeeze", [y, g.const("axes", np.array([1]))])   # (T, N, u)
+        return g.op("Transpose", [y], perm=[1, 0, 2])
+    return g.op("Squeeze", [y_h, g.const("axes", np.array([0]))])
+
+
+_MERGES = ("sum", "ave", "mul")
+
+
+def _bidirectional(g: _Graph, layer, x: str, dtype) -> str:
+    """Keras's Bidirectional as ONNX's ``direction="bidirectional"``: the backward outputs are
+    indexed by input time in both, and the final states are Y_h's two rows."""
+    f, b = layer.forward_layer, layer.backward_layer
+    if type(f).__name__ not in ("LSTM", "GRU", "SimpleRNN") or f.go_backwards \
+            or not b.go_backwards:
+        raise ExportError(f"{_who(layer)}: only a forward LSTM/GRU/SimpleRNN with its backward "
+                          "copy is exported")
+    if layer.merge_mode not in ("concat", *_MERGES):
+        raise ExportError(f"{_who(layer)}: merge_mode={layer.merge_mode!r} is not exported")
+    y, y_h = _run(g, [f, b], x, dtype, layer.name)
+    if f.return_sequences:
+        z, axis, shape = g.op("Transpose", [y], perm=[2, 0, 1, 3]), 2, [0, 0, -1]  # (N, T, 2, u)
+    else:
+        z, axis, shape = g.op("Transpose", [y_h], perm=[1, 0, 2]), 1, [0, -1]      # (N, 2, u)
+    if layer.merge_mode == "concat":
+        return g.op("Reshape", [z, g.const("shape", np.array(shape))])
+    if layer.merge_mode == "mul":      # opset 17: ReduceProd takes its axes as an attribute
+        return g.op("ReduceProd", [z], axes=[axis], keepdims=0)
+    total = g.op("ReduceSum", [z, g.const("axes", np.array([axis]))], keepdims=0)
+    if layer.merge_mode == "ave":
+        return g.op("Mul", [total, g.const("half", np.asarray(0.5, dtype=dtype))])
+    return total
+
+
+def _dense(g: _Graph, layer, x: str, dtype) -> str:
+    y = g.op("MatMul", [x, g.const(f"{layer.name}_kernel", np.asarray(layer.params["kernel"],
+                                                                      dtype=dtype))])
+    if "bias" in layer.params:
+        y = g.op("Add", [y, g.const(f"{layer.name}_bias", np.asarray(layer.params["bias"],
+                                                                     dtype=dtype))])
+    act = _act_name(layer, layer.activation, _DENSE_ACTIVATIONS)
+    if act == "Softmax":
+        return g.op(act, [y], axis=-1)
+    return g.op(act, [y]) if act else y
+
+
+def _pads(layer, window: int, dilation: int = 1) -> dict:
+    """ONNX padding attributes for Keras's ``padding``: ``same`` is TensorFlow's (the odd pad at
+    the end): fixed pads at stride 1 (where ONNX Runtime allows dilation), SAME_UPPER else."""
+    total = dilation * (window - 1)
+    if layer.padding == "valid":
+        return {"pads": [0, 0]}
+    if layer.padding == "causal":
+        return {"pads": [total, 0]}
+    if layer.strides == 1:
+        return {"pads": [total // 2, total - total // 2]}
+    return {"auto_pad": "SAME_UPPER"}
+
+
+def _channels_first(g: _Graph, x: str) -> str:
+    return g.op("Transpose", [x], perm=[0, 2, 1])
+
+
+def _conv1d(g: _Graph, layer, x: str, dtype) -> str:
+    """Conv1D as ONNX's Conv on (N, C, T): the kernel (k, in, out) becomes (out, in, k)."""
+    kernel = np.asarray(layer.params["kernel"], dtype=dtype).transpose(2, 1, 0)
+    inputs = [_channels_first(g, x), g.const(f"{layer.name}_kernel", kernel)]
+    if "bias" in layer.params:
+        inputs.append(g.const(f"{layer.name}_bias", np.asarray(layer.params["bias"], dtype=dtype)))
+    y = g.op("Conv", inputs, kernel_shape=[layer.kernel_size], strides=[layer.strides],
+             dilations=[layer.dilation_rate],
+             **_pads(layer, layer.kernel_size, layer.dilation_rate))
+    y = _channels_first(g, y)
+    act = _act_name(layer, layer.activation, _DENSE_ACTIVATIONS)
+    if act == "Softmax":
+        return g.op(act, [y], axis=-1)
+    return g.op(act, [y]) if act else y
+
+
+def _pool(g: _Graph, layer, x: str, kind: str) -> str:
+    op = "MaxPool" if kind == "MaxPooling1D" else "AveragePool"
+    y = g.op(op, [_channels_first(g, x)], kernel_shape=[layer.pool_size],
+             strides=[layer.strides], **_pads(layer, layer.pool_size))
+    return _channels_first(g, y)
+
+
+def _global_pool(g: _Graph, layer, x: str, kind: str) -> str:
+    op = "ReduceMax" if kind == "GlobalMaxPooling1D" else "ReduceMean"
+    return g.op(op, [x], axes=[1], keepdims=int(bool(layer.keepdims)))
+
+
+def _layer(g: _Graph, layer, x: str, dtype) -> str:
+    kind = type(layer).__name__
+    if getattr(layer, "mask_zero", False) or kind == "Masking":
+        raise ExportError(f"{_who(layer)}: masks are not exported (ONNX's sequence_lens assumes "
+                          "post-padding; rnnlab's masks allow any padding)")
+    if kind == "Embedding":
+        return g.op("Gather", [g.const(f"{layer.name}_embeddings",
+                                       np.asarray(layer.params["embeddings"], dtype=dtype)), x],
+                    axis=0)
+    if kind == "Dense":
+        return _dense(g, layer, x, dtype)
+    if kind in ("LSTM", "GRU", "SimpleRNN"):
+        return _recurrent(g, layer, x, dtype)
+    if kind == "Bidirectional":
+        return _bidirectional(g, layer, x, dtype)
+    if kind in ("Conv1D", "Convolution1D"):
+        return _conv1d(g, layer, x, dtype)
+    if kind in ("MaxPooling1D", "AveragePooling1D", "MaxPool1D", "AvgPool1D"):
+        return _pool(g, layer, x, "MaxPooling1D" if "Max" in kind else "AveragePooling1D")
+    if kind in ("GlobalMaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPool1D",
+                "GlobalAvgPool1D"):
+        return _global_pool(g, layer, x, "GlobalMaxPooling1D" if "Max" in kind else "avg")
+    if kind in _IDENTITY:
+        return x
+    raise ExportError(f"{_who(layer)} has no ONNX export here (supported: Embedding, Dense, "
+                      "SimpleRNN, LSTM, GRU, Bidirectional, Conv1D, pooling, Dropout and the noise layers)")
+
+
+def onnx_model(model):
+    """The ONNX ModelProto of a built Sequential ``model`` (float32 or float64 weights)."""
+    onnx, helper, _ = _onnx()
+    if type(model).__name__ != "Sequential":
+        raise ExportError(f"model {model.name!r}: only Sequential models are exported to ONNX "
+                          "here")
+    if not model.built:
+        raise ExportError(f"model {model.name!r} is not built yet: call it on data, fit it, or "
+                          "give the first layer an input_shape before exporting")
+    g = _Graph()
+    dtype = np.asarray(model.get_weights()[0]).dtype if model.get_weights() else np.float32
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    first = model.layers[0]
+    shape = list(first.input_spec_shape)
+    dims = ["batch"] + ["time" if i == 0 else (d if d is not None else f"dim{i}")
+                        for i, d in enumerate(shape[1:])]
+    if type(first).__name__ == "Embedding":
+        x_in = helper.make_tensor_value_info("input", onnx.TensorProto.INT32, dims)
+        x = g.op("Cast", ["input"], to=onnx.TensorProto.INT64)
+    else:
+        x_in = helper.make_tensor_value_info("input", elem, dims)
+        x = "input"
+    for layer in model.layers:
+        x = _layer(g, layer, x, dtype)
+    g.nodes.append(helper.make_node("Identity", [x], ["output"]))
+    out_shape = model.compute_output_shape(tuple(shape))
+    out_dims = ["batch"] + [("time" if i == 0 and len(out_shape) > 2 else d)
+                            for i, d in enumerate(out_shape[1:])]
+    graph = helper.make_graph(g.nodes, model.name, [x_in],
+                              [helper.make_tensor_value_info("output", elem, out_dims)],
+                              initializer=g.inits)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="rnnlab")
+    proto.ir_version = 8
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def export_onnx(model, filepath) -> None:
+    """Write :func:`onnx_model` of ``model`` to ``filepath`` atomically."""
+    _io.write_bytes(filepath, onnx_model(model).SerializeToString())
+
+
+__all__ = ["ExportError", "OPSET", "export_onnx", "onnx_model"]
