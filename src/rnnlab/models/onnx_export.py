@@ -14,11 +14,12 @@ runtime runs its fused kernels.  The weights are converted from Keras's layouts:
 
 Embedding is a ``Gather``, Dense a ``MatMul`` + ``Add`` (+ its activation), Conv1D and the
 pooling layers ONNX's ``Conv``/``MaxPool``/``AveragePool`` on channels-first data (Keras's
-``same`` padding is ``SAME_UPPER``, ``causal`` a left pad), Bidirectional the operators'
-``direction="bidirectional"``, Dropout and the noise layers identities.  The batch and time axes are dynamic.  A layer, option or activation without an
-ONNX form here (masks included: ONNX's ``sequence_lens`` assumes post-padding, rnnlab's masks do
-not) is refused with an error naming it, before anything is written.  onnx (the ``onnx`` extra) is
-imported only here, when a model is exported.
+``same`` padding TensorFlow's split, ``causal`` a left pad), Bidirectional the operators'
+``direction="bidirectional"``, Dropout and the noise layers identities.  The batch and time
+axes are dynamic.  A layer, option or activation without an ONNX form here (masks included:
+ONNX's ``sequence_lens`` assumes post-padding, rnnlab's masks allow any) is refused with an
+error naming it, before anything is written.  onnx (the ``onnx`` extra) is imported only here,
+when a model is exported.
 """
 from __future__ import annotations
 
@@ -264,7 +265,8 @@ def _layer(g: _Graph, layer, x: str, dtype) -> str:
     if kind in _IDENTITY:
         return x
     raise ExportError(f"{_who(layer)} has no ONNX export here (supported: Embedding, Dense, "
-                      "SimpleRNN, LSTM, GRU, Bidirectional, Conv1D, pooling, Dropout and the noise layers)")
+                      "SimpleRNN, LSTM, GRU, Bidirectional, Conv1D, pooling, Dropout and the "
+                      "noise layers)")
 
 
 def onnx_model(model):
