@@ -331,3 +331,138 @@ def test_saving_over_a_file_is_atomic_and_rnnlab_format_stays_default(tmp_path):
     with zipfile.ZipFile(tmp_path / "m.keras") as zf:
         assert sorted(zf.namelist()) == ["config.json", "metadata.json", "model.weights.h5"]
         assert json.loads(zf.read("metadata.json"))["keras_version"] == keras.__version__
+
+
+# ------------------------------------------------------------------------------ tf.keras 2 .h5
+# TensorFlow is not installed here, so these files are written by hand with h5py following
+# tf.keras 2's documented HDF5 layout (legacy hdf5_format.save_model_to_hdf5): the root's
+# ``model_config`` attribute (JSON of {"class_name", "config"}, layers' ``batch_input_shape``,
+# inbound nodes as [[layer, node, tensor, kwargs], ...]) and a ``model_weights`` group whose
+# ``layer_names`` list the layers, each layer a group whose ``weight_names`` (e.g.
+# "lstm/lstm_cell/kernel:0") name its datasets in the layer's weight order.
+_INIT = {"kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
+         "bias_initializer": {"class_name": "Zeros", "config": {}},
+         "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+         "kernel_constraint": None, "bias_constraint": None}
+
+
+def _tf2_rnn(kind, name, units, **kw):
+    cfg = {"name": name, "trainable": True, "dtype": "float32", "return_sequences": False,
+           "return_state": False, "go_backwards": False, "stateful": False, "unroll": False,
+           "time_major": False, "units": units, "activation": "tanh", "use_bias": True, **_INIT,
+           "recurrent_initializer": {"class_name": "Orthogonal",
+                                     "config": {"gain": 1.0, "seed": None}},
+           "recurrent_regularizer": None, "recurrent_constraint": None, "dropout": 0.0,
+           "recurrent_dropout": 0.0}
+    if kind != "SimpleRNN":
+        cfg.update(recurrent_activation="sigmoid", implementation=2)
+    if kind == "LSTM":
+        cfg["unit_forget_bias"] = True
+    if kind == "GRU":
+        cfg["reset_after"] = True
+    cfg.update(kw)
+    return {"class_name": kind, "config": cfg}
+
+
+def _tf2_dense(name, units, activation="linear"):
+    return {"class_name": "Dense", "config": {"name": name, "trainable": True, "dtype": "float32",
+                                              "units": units, "activation": activation,
+                                              "use_bias": True, **_INIT}}
+
+
+def _write_tf2_h5(path, model_config, kmodel, layer_names):
+    """A tf.keras 2 full-model file with ``kmodel``'s (Keras 3) weights under tf.keras 2's names."""
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = b"2.15.0"
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["model_config"] = json.dumps(model_config).encode("utf8")
+        mw = f.create_group("model_weights")
+        mw.attrs["layer_names"] = [n.encode("utf8") for n in layer_names]
+        mw.attrs["backend"] = b"tensorflow"
+        mw.attrs["keras_version"] = b"2.15.0"
+        by_name = {layer.name: layer for layer in kmodel.layers}
+        for name in sorted(layer_names):
+            g = mw.create_group(name)
+            weights = by_name[name].weights if name in by_name else []
+            names = [f"{name}/{w.path.split('/', 1)[-1]}:0".encode("utf8") for w in weights]
+            g.attrs["weight_names"] = names
+            for wname, w in zip(names, weights):
+                g.create_dataset(wname.decode("utf8"), data=np.asarray(w.numpy()))
+
+
+def test_tf_keras2_sequential_h5(tmp_path):
+    kmodel = keras.Sequential([keras.Input((8,), dtype="int32"),
+                               K.Embedding(20, 5, mask_zero=True, name="embedding"),
+                               K.LSTM(4, return_sequences=True, name="lstm"),
+                               K.Bidirectional(K.GRU(3), name="bidirectional"),
+                               K.Dense(1, activation="sigmoid", name="dense")])
+    _randomize(kmodel)
+    emb = {"class_name": "Embedding", "config": {
+        "name": "embedding", "trainable": True, "batch_input_shape": [None, 8],
+        "dtype": "float32", "input_dim": 20, "output_dim": 5,
+        "embeddings_initializer": {"class_name": "RandomUniform",
+                                   "config": {"minval": -0.05, "maxval": 0.05, "seed": None}},
+        "embeddings_regularizer": None, "activity_regularizer": None,
+        "embeddings_constraint": None, "mask_zero": True, "input_length": 8}}
+    config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 8], "dtype": "int32",
+                                                "sparse": False, "ragged": False,
+                                                "name": "embedding_input"}},
+        emb, _tf2_rnn("LSTM", "lstm", 4, return_sequences=True),
+        {"class_name": "Bidirectional", "config": {
+            "name": "bidirectional", "trainable": True, "dtype": "float32",
+            "layer": _tf2_rnn("GRU", "gru", 3), "merge_mode": "concat"}},
+        _tf2_dense("dense", 1, "sigmoid")]}}
+    _write_tf2_h5(tmp_path / "tf2.h5", config, kmodel,
+                  ["embedding", "lstm", "bidirectional", "dense"])
+    model = rnnlab.load_model(tmp_path / "tf2.h5")
+    x = _tokens()
+    np.testing.assert_allclose(_predict(model, x), _predict(kmodel, x), atol=TOL, rtol=0)
+    # the weights alone, into a model built in rnnlab
+    twin = rnnlab.Sequential([L.Embedding(20, 5, mask_zero=True, name="embedding"),
+                              L.LSTM(4, return_sequences=True, name="lstm"),
+                              L.Bidirectional(L.GRU(3), name="bidirectional"),
+                              L.Dense(1, activation="sigmoid", name="dense")])
+    twin.build((None, 8))
+    twin.load_weights(tmp_path / "tf2.h5")
+    np.testing.assert_allclose(_predict(twin, x), _predict(kmodel, x), atol=TOL, rtol=0)
+
+
+def test_tf_keras2_functional_h5_with_a_shared_layer(tmp_path):
+    a, b = keras.Input((6, 2), name="input_1"), keras.Input((6, 2), name="input_2")
+    shared = K.LSTM(3, name="lstm")
+    out = K.Dense(1, name="dense")(K.Concatenate(name="concatenate")([shared(a), shared(b)]))
+    kmodel = keras.Model([a, b], out)
+    _randomize(kmodel)
+    inp = lambda n: {"class_name": "InputLayer", "name": n, "inbound_nodes": [],  # noqa: E731
+                     "config": {"batch_input_shape": [None, 6, 2], "dtype": "float32",
+                                "sparse": False, "ragged": False, "name": n}}
+    config = {"class_name": "Functional", "config": {
+        "name": "model", "layers": [
+            inp("input_1"), inp("input_2"),
+            {**_tf2_rnn("LSTM", "lstm", 3), "name": "lstm",
+             "inbound_nodes": [[["input_1", 0, 0, {}]], [["input_2", 0, 0, {}]]]},
+            {"class_name": "Concatenate", "name": "concatenate",
+             "config": {"name": "concatenate", "trainable": True, "dtype": "float32", "axis": -1},
+             "inbound_nodes": [[["lstm", 0, 0, {}], ["lstm", 1, 0, {}]]]},
+            {**_tf2_dense("dense", 1), "name": "dense",
+             "inbound_nodes": [[["concatenate", 0, 0, {}]]]}],
+        "input_layers": [["input_1", 0, 0], ["input_2", 0, 0]],
+        "output_layers": [["dense", 0, 0]]}}
+    _write_tf2_h5(tmp_path / "tf2.h5", config, kmodel,
+                  ["input_1", "input_2", "lstm", "concatenate", "dense"])
+    model = rnnlab.load_model(tmp_path / "tf2.h5")
+    x = _two((4, 6, 2))
+    np.testing.assert_allclose(_predict(model, x), _predict(kmodel, x), atol=TOL, rtol=0)
+
+
+def test_tf_keras2_h5_with_a_missing_weight_is_refused(tmp_path):
+    kmodel = _seq_model((7, 3), K.LSTM(3, name="lstm"), K.Dense(1, name="dense"))
+    config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+        _tf2_rnn("LSTM", "lstm", 3, batch_input_shape=[None, 7, 3]), _tf2_dense("dense", 1)]}}
+    _write_tf2_h5(tmp_path / "tf2.h5", config, kmodel, ["lstm", "dense"])
+    with h5py.File(tmp_path / "tf2.h5", "r+") as f:
+        g = f["model_weights/lstm"]
+        g.attrs["weight_names"] = list(g.attrs["weight_names"])[:2]
+    with pytest.raises(ModelFileError, match="layer 'lstm' has 2 weights .* expected 3"):
+        rnnlab.load_model(tmp_path / "tf2.h5")

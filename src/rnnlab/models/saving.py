@@ -164,11 +164,11 @@ def model_bytes(model, metadata: dict | None = None) -> bytes:
 
 
 def _suffix(filepath) -> str:
-    """``.keras`` / ``.weights.h5`` / ``.h5`` when ``filepath`` names a Keras file, else ""."""
+    """``.keras`` / ``.weights.h5`` when ``filepath`` names a Keras 3 file, else ""."""
     if isinstance(filepath, (bytes, bytearray, memoryview)):
         return ""
     name = str(filepath).lower()
-    return next((s for s in (".keras", ".weights.h5", ".h5") if name.endswith(s)), "")
+    return next((s for s in (".keras", ".weights.h5") if name.endswith(s)), "")
 
 
 def save_model(model, filepath, metadata: dict | None = None) -> None:
@@ -190,10 +190,13 @@ def load_model(filepath, compile=True, custom_objects=None):  # noqa: A002 - Ker
     argument); a registered class (``@rnnlab.registry.register_serializable()``) needs none.
     Any file that is not a valid model gives :class:`ModelFileError` (see the module's notes).
     A name ending in ``.keras`` is read as a Keras 3 archive
-    (:func:`rnnlab.models.keras_format.load_keras`)."""
+    (:func:`rnnlab.models.keras_format.load_keras`), an HDF5 file as tf.keras 2's full-model
+    ``.h5`` (:func:`rnnlab.models.keras_format.load_h5`)."""
     where = _where(filepath)
-    if _suffix(filepath) == ".keras":
+    if _suffix(filepath) == ".keras" or K.is_hdf5(filepath):
         try:
+            if K.is_hdf5(filepath):                   # tf.keras 2's full-model .h5
+                return K.load_h5(filepath, compile, custom_objects)
             return K.load_keras(filepath, compile, custom_objects)
         except K.KerasFileError as exc:
             raise ModelFileError(str(exc)) from None
@@ -318,11 +321,14 @@ def save_weights(model, filepath, metadata: dict | None = None) -> None:
 
 def load_weights(model, filepath) -> None:
     """Weights written by :func:`save_weights` or :func:`save_model`, each checked (size, shape,
-    dtype) before any is set; ModelFileError if the file does not fit the model."""
+    dtype) before any is set; ModelFileError if the file does not fit the model.  An HDF5 file
+    is read as Keras 3's ``.weights.h5`` (by that name) or tf.keras 2's ``.h5`` weights."""
     where = _where(filepath)
-    if _suffix(filepath) == ".weights.h5":
+    if _suffix(filepath) == ".weights.h5" or K.is_hdf5(filepath):
         try:
-            return K.load_weights_h5(model, filepath)
+            if _suffix(filepath) == ".weights.h5":    # Keras 3's layout
+                return K.load_weights_h5(model, filepath)
+            return K.load_weights_legacy_h5(model, filepath)     # tf.keras 2's
         except K.KerasFileError as exc:
             raise ModelFileError(str(exc)) from None
     shapes = {k: v.shape for k, v in _weights_dict(model).items()}
