@@ -101,7 +101,7 @@ LECTURE = {
     "timeseries_simple_rnn": (lambda: lecture_ts.simple_rnn_model(False), 1),
     "timeseries_stacked": (lambda: lecture_ts.simple_rnn_model(True), 1),
     **{kind: (lambda kind=kind: lecture_text.build_model(kind, max_features=50), None)
-       for kind in ("mlp", "simple_rnn", "conv1d_rnn", "lstm")},
+       for kind in lecture_text.ALL_MODELS},
 }
 
 
@@ -115,16 +115,67 @@ def test_lecture_models_export(tmp_path, case):
     else:
         model.build((None, None))
         xs = [_ints(5, 12, 51), _ints(2, 100, 51, 7)]
+        for x in xs:         # pre-padding, as the lecture's masked LSTM is fed
+            x[0, :5] = 0
     _randomize(model)
     _export_and_compare(tmp_path, model, xs, tol=1e-4)
 
 
-def test_masks_are_refused_and_nothing_is_written(tmp_path):
-    model = lecture_text.build_model("lstm_masked", max_features=50)
-    model.build((None, None))
-    with pytest.raises(ExportError, match=r"layer 'embedding\w*' \(Embedding\): masks are not "
-                                          "exported"):
-        model.export(tmp_path / "m.onnx", format="onnx")
+def _padded(seed=3):
+    x = _ints(6, 10, 30, seed)
+    x[x == 0] = 1
+    x[0, :4] = 0             # pre-padding
+    x[1, -3:] = 0            # post-padding
+    x[2, 3:5] = 0            # a hole
+    x[3, 1::2] = 0           # every other step
+    x[4] = 0                 # nothing at all: the initial state
+    return x
+
+
+MASKED = {
+    "lstm_stack": lambda: [L.Embedding(30, 4, mask_zero=True, input_shape=(None,)),
+                           L.LSTM(3, return_sequences=True), L.LSTM(1, activation="sigmoid")],
+    "dense_between_gru_backwards": lambda: [
+        L.Embedding(30, 4, mask_zero=True, input_shape=(None,)), L.Dropout(0.1),
+        L.Dense(5, activation="tanh"), L.GRU(3, go_backwards=True)],
+    "bidirectional": lambda: [L.Embedding(30, 4, mask_zero=True, input_shape=(None,)),
+                              L.Bidirectional(L.SimpleRNN(3, return_sequences=True)),
+                              L.Bidirectional(L.LSTM(2), merge_mode="ave")],
+    "gru_without_bias": lambda: [L.Embedding(30, 4, mask_zero=True, input_shape=(None,)),
+                                 L.GRU(3, use_bias=False, reset_after=False)],
+}
+
+
+@pytest.mark.parametrize("case", sorted(MASKED))
+def test_masks_become_sequence_lens_whatever_the_padding(tmp_path, case):
+    model = _randomize(rnnlab.Sequential(MASKED[case]()))
+    proto = _export_and_compare(tmp_path, model, [_padded(), _padded(4)[:3, :7]])
+    assert "TopK" in _ops(proto)
+
+
+def test_masking_layer(tmp_path):
+    x = _floats(5, 8, 2)
+    x[0, :3] = 0
+    x[1, 5:] = 0
+    x[2, 2] = 0
+    model = _randomize(rnnlab.Sequential([L.Masking(0.0, input_shape=(None, 2)),
+                                          L.LSTM(3, return_sequences=True), L.GRU(2)]))
+    _export_and_compare(tmp_path, model, [x])
+
+
+def test_masks_that_cannot_be_exported_are_refused_and_nothing_is_written(tmp_path):
+    emb = lambda: L.Embedding(30, 4, mask_zero=True, input_shape=(None,))  # noqa: E731
+    cases = [
+        ([emb(), L.LSTM(3, return_sequences=True)], "its output is a masked sequence"),
+        ([emb(), L.Conv1D(2, 3), L.LSTM(2)],
+         r"layer 'conv1d\w*' \(Conv1D\) is not exported on a masked input"),
+        ([emb(), L.LSTM(2, go_backwards=True, return_sequences=True), L.LSTM(1)],
+         "go_backwards with return_sequences on a masked input"),
+    ]
+    for layers, message in cases:
+        model = rnnlab.Sequential(layers)
+        with pytest.raises(ExportError, match=message):
+            model.export(tmp_path / "m.onnx", format="onnx")
     assert not (tmp_path / "m.onnx").exists()
 
 

@@ -16,10 +16,16 @@ Embedding is a ``Gather``, Dense a ``MatMul`` + ``Add`` (+ its activation), Conv
 pooling layers ONNX's ``Conv``/``MaxPool``/``AveragePool`` on channels-first data (Keras's
 ``same`` padding TensorFlow's split, ``causal`` a left pad), Bidirectional the operators'
 ``direction="bidirectional"``, Dropout and the noise layers identities.  The batch and time
-axes are dynamic.  A layer, option or activation without an ONNX form here (masks included:
-ONNX's ``sequence_lens`` assumes post-padding, rnnlab's masks allow any) is refused with an
-error naming it, before anything is written.  onnx (the ``onnx`` extra) is imported only here,
-when a model is exported.
+axes are dynamic.  A layer, option or activation without an ONNX form here is refused with an
+error naming it, before anything is written.
+
+Masks (Embedding's ``mask_zero``, Masking): a masked recurrent layer skips the masked steps,
+its state passing through them, so each row's kept steps are moved to the front in order
+(``TopK`` of a key, ``GatherElements``) and their count is the operators' ``sequence_lens``:
+Keras's result for any padding (pre, post or holes), as long as the mask ends in a recurrent
+layer without ``return_sequences`` (only Dense, Dropout and recurrent layers may stand between).
+
+onnx (the ``onnx`` extra) is imported only here, when a model is exported.
 """
 from __future__ import annotations
 
@@ -123,9 +129,10 @@ def _weights(layer, dtype):
     return op, w.astype(dtype), r.astype(dtype), None if b is None else b.astype(dtype), attrs
 
 
-def _run(g: _Graph, layers, x: str, dtype, name: str):
+def _run(g: _Graph, layers, x: str, dtype, name: str, lens: str | None = None):
     """ONNX's recurrent operator over ``x`` (N, T, D) for one layer or a (forward, backward)
-    pair: Y (T, directions, N, u) and Y_h (directions, N, u)."""
+    pair: Y (T, directions, N, u) and Y_h (directions, N, u).  ``lens`` (int32 (N,)): the
+    operator's ``sequence_lens`` (the valid steps come first, see :func:`_compact`)."""
     parts = [_weights(layer, dtype) for layer in layers]
     op, attrs = parts[0][0], dict(parts[0][4])
     if len(parts) == 2:
@@ -136,19 +143,30 @@ def _run(g: _Graph, layers, x: str, dtype, name: str):
         attrs["activations"] = attrs["activations"] * 2
     xt = g.op("Transpose", [x], perm=[1, 0, 2])                 # (T, N, D)
     if len(parts) == 1 and layers[0].go_backwards:
-        xt = g.op("Slice", [xt, g.const("start", np.array([-1])),
-                            g.const("end", np.array([-(2 ** 62)])),
-                            g.const("axis", np.array([0])), g.const("step", np.array([-1]))])
+        if lens is not None:     # reverse each row's valid steps only
+            xt = g.op("ReverseSequence", [xt, g.op("Cast", [lens], to=7)], batch_axis=1,
+                      time_axis=0)
+        else:
+            xt = g.op("Slice", [xt, g.const("start", np.array([-1])),
+                                g.const("end", np.array([-(2 ** 62)])),
+                                g.const("axis", np.array([0])), g.const("step", np.array([-1]))])
     inputs = [xt, g.const(f"{name}_W", np.stack([p[1] for p in parts])),
               g.const(f"{name}_R", np.stack([p[2] for p in parts]))]
     if parts[0][3] is not None:
         inputs.append(g.const(f"{name}_B", np.stack([p[3] for p in parts])))
+    elif lens is not None:
+        inputs.append("")        # no bias, but sequence_lens follows
+    if lens is not None:
+        inputs.append(lens)
     return g.op(op, inputs, n_out=2, **attrs)[:2]
 
 
-def _recurrent(g: _Graph, layer, x: str, dtype) -> str:
+def _recurrent(g: _Graph, layer, x: str, dtype, lens=None) -> str:
     """``x`` (N, T, D) through one LSTM/GRU/SimpleRNN as ONNX's operator."""
-    y, y_h = _run(g, [layer], x, dtype, layer.name)
+    if lens is not None and layer.go_backwards and layer.return_sequences:
+        raise ExportError(f"{_who(layer)}: go_backwards with return_sequences on a masked input "
+                          "is not exported")
+    y, y_h = _run(g, [layer], x, dtype, layer.name, lens)
     if layer.return_sequences:
         y = g.op("Squeeze", [y, g.const("axes", np.array([1]))])   # (T, N, u)
         return g.op("Transpose", [y], perm=[1, 0, 2])
@@ -158,7 +176,7 @@ def _recurrent(g: _Graph, layer, x: str, dtype) -> str:
 _MERGES = ("sum", "ave", "mul")
 
 
-def _bidirectional(g: _Graph, layer, x: str, dtype) -> str:
+def _bidirectional(g: _Graph, layer, x: str, dtype, lens=None) -> str:
     """Keras's Bidirectional as ONNX's ``direction="bidirectional"``: the backward outputs are
     indexed by input time in both, and the final states are Y_h's two rows."""
     f, b = layer.forward_layer, layer.backward_layer
@@ -168,7 +186,7 @@ def _bidirectional(g: _Graph, layer, x: str, dtype) -> str:
                           "copy is exported")
     if layer.merge_mode not in ("concat", *_MERGES):
         raise ExportError(f"{_who(layer)}: merge_mode={layer.merge_mode!r} is not exported")
-    y, y_h = _run(g, [f, b], x, dtype, layer.name)
+    y, y_h = _run(g, [f, b], x, dtype, layer.name, lens)
     if f.return_sequences:
         z, axis, shape = g.op("Transpose", [y], perm=[2, 0, 1, 3]), 2, [0, 0, -1]  # (N, T, 2, u)
     else:
@@ -240,11 +258,77 @@ def _global_pool(g: _Graph, layer, x: str, kind: str) -> str:
     return g.op(op, [x], axes=[1], keepdims=int(bool(layer.keepdims)))
 
 
-def _layer(g: _Graph, layer, x: str, dtype) -> str:
+def _compact(g: _Graph, keep: str):
+    """The order that moves each row's kept steps (``keep`` (N, T) bool) to the front, in
+    order, and their count: ``(int64 indices (N, T), int32 lengths (N,))``.  A masked
+    recurrent layer skips the masked steps (its state passes through them), so on the compacted
+    rows ONNX's ``sequence_lens`` gives Keras's result whatever the padding (pre, post, or
+    holes)."""
+    keepf = g.op("Cast", [keep], to=1)                                    # float (N, T)
+    t = g.op("Gather", [g.op("Shape", [keep]), g.const("one", np.array(1))], axis=0)
+    pos = g.op("Cast", [g.op("Range", [g.const("zero", np.array(0)), t,
+                                        g.const("step", np.array(1))])], to=1)
+    tf = g.op("Cast", [t], to=1)
+    # kept steps first (key >= 2T), earlier steps before later ones (T - position)
+    key = g.op("Add", [g.op("Mul", [keepf, g.op("Mul", [tf, g.const("two", np.float32(2))])]),
+                       g.op("Sub", [tf, pos])])
+    _, order = g.op("TopK", [key, g.op("Reshape", [t, g.const("shape", np.array([1]))])],
+                    n_out=2, axis=1, largest=1, sorted=1)
+    lens = g.op("Cast", [g.op("ReduceSum", [keepf, g.const("axes", np.array([1]))],
+                              keepdims=0)], to=6)                          # int32
+    return order, lens
+
+
+def _gather_steps(g: _Graph, x: str, order: str, rank: int) -> str:
+    """``x`` (N, T) or (N, T, D) with its steps taken in ``order`` (N, T) per row."""
+    if rank == 2:
+        return g.op("GatherElements", [x, order], axis=1)
+    idx = g.op("Unsqueeze", [order, g.const("axes", np.array([2]))])
+    idx = g.op("Expand", [idx, g.op("Shape", [x])])
+    return g.op("GatherElements", [x, idx], axis=1)
+
+
+_MASK_PASSES = ("Dense", *_IDENTITY)
+
+
+def _layer(g: _Graph, layer, x: str, dtype, lens: str | None):
+    """``(output, lens)``: the layer's ONNX output and the sequence lengths of the mask it
+    carries on (None when no mask flows past it)."""
     kind = type(layer).__name__
-    if getattr(layer, "mask_zero", False) or kind == "Masking":
-        raise ExportError(f"{_who(layer)}: masks are not exported (ONNX's sequence_lens assumes "
-                          "post-padding; rnnlab's masks allow any padding)")
+    if lens is not None:
+        if kind in _MASK_PASSES:
+            return _layer(g, layer, x, dtype, None)[0], lens
+        if kind in ("LSTM", "GRU", "SimpleRNN"):
+            return _recurrent(g, layer, x, dtype, lens), (lens if layer.return_sequences
+                                                           else None)
+        if kind == "Bidirectional":
+            return _bidirectional(g, layer, x, dtype, lens), (
+                lens if layer.forward_layer.return_sequences else None)
+        raise ExportError(f"{_who(layer)} is not exported on a masked input (only Dense, "
+                          "Dropout and the recurrent layers are)")
+    if kind == "Masking":
+        value = g.const("mask_value", np.asarray(layer.mask_value, dtype=dtype))
+        keep = g.op("Cast", [g.op("ReduceMax", [g.op("Cast", [
+            g.op("Not", [g.op("Equal", [x, value])])], to=1)], axes=[2], keepdims=0)], to=9)
+        order, lens = _compact(g, keep)
+        return _gather_steps(g, x, order, 3), lens
+    if getattr(layer, "mask_zero", False):
+        keep = g.op("Not", [g.op("Equal", [x, g.const("zero", np.array(0))])])
+        order, lens = _compact(g, keep)
+        return _layer(g, _NoMask(layer), _gather_steps(g, x, order, 2), dtype, None)[0], lens
+    return _unmasked(g, layer, x, dtype), None
+
+
+class _NoMask:
+    """An Embedding seen without its mask (its mask is handled by the caller)."""
+
+    def __init__(self, layer):
+        self.layer, self.name, self.params = layer, layer.name, layer.params
+        self.mask_zero = False
+
+
+def _unmasked(g: _Graph, layer, x: str, dtype) -> str:
+    kind = "Embedding" if isinstance(layer, _NoMask) else type(layer).__name__
     if kind == "Embedding":
         return g.op("Gather", [g.const(f"{layer.name}_embeddings",
                                        np.asarray(layer.params["embeddings"], dtype=dtype)), x],
@@ -291,8 +375,12 @@ def onnx_model(model):
     else:
         x_in = helper.make_tensor_value_info("input", elem, dims)
         x = "input"
+    lens = None
     for layer in model.layers:
-        x = _layer(g, layer, x, dtype)
+        x, lens = _layer(g, layer, x, dtype, lens)
+    if lens is not None:
+        raise ExportError(f"model {model.name!r}: its output is a masked sequence; only masks "
+                          "that a recurrent layer without return_sequences consumes are exported")
     g.nodes.append(helper.make_node("Identity", [x], ["output"]))
     out_shape = model.compute_output_shape(tuple(shape))
     out_dims = ["batch"] + [("time" if i == 0 and len(out_shape) > 2 else d)
