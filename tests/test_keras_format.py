@@ -115,6 +115,11 @@ SEQUENTIAL_CASES = {
                   lambda: _seq(3, 6, 2)),
     "normalization": (lambda: _seq_model((7, 3), K.LayerNormalization(),
                                          K.BatchNormalization(), K.GRU(2)), _seq),
+    "rnn_of_cells": (lambda: _seq_model((7, 3), K.RNN(K.LSTMCell(3), return_sequences=True),
+                                        K.RNN(K.GRUCell(2), return_sequences=True),
+                                        K.RNN(K.SimpleRNNCell(2), go_backwards=True)), _seq),
+    "frozen_constrained": (lambda: _seq_model((7, 3), K.LSTM(3, trainable=False),
+                                              K.Dense(2, kernel_constraint="non_neg")), _seq),
     "regularized": (lambda: _seq_model((7, 3), K.LSTM(
         3, kernel_regularizer="l2", recurrent_constraint=keras.constraints.MaxNorm(2.0),
         kernel_initializer="he_normal")), _seq),
@@ -124,7 +129,10 @@ SEQUENTIAL_CASES = {
 @pytest.mark.parametrize("case", sorted(SEQUENTIAL_CASES))
 def test_sequential_layers_round_trip(tmp_path, case):
     build, data = SEQUENTIAL_CASES[case]
-    _keras_to_rnnlab_and_back(tmp_path, build(), data())
+    kmodel = build()
+    model = _keras_to_rnnlab_and_back(tmp_path, kmodel, data())
+    assert [layer.trainable for layer in model.layers] == \
+        [layer.trainable for layer in kmodel.layers]
 
 
 def _functional_merges():

@@ -88,6 +88,13 @@ def test_layers_export_and_run(tmp_path, case):
     assert op in _ops(proto)
 
 
+def test_flatten_and_activation(tmp_path):
+    model = _randomize(rnnlab.Sequential([L.LSTM(3, return_sequences=True, input_shape=(12, 3)),
+                                          L.Flatten(), L.Activation("softmax")]))
+    proto = _export_and_compare(tmp_path, model, [_floats(4, 12, 3), _floats(1, 12, 3, 5)])
+    assert "Flatten" in _ops(proto) and "Softmax" in _ops(proto)
+
+
 def test_embedding_lstm_over_100_steps(tmp_path):
     model = _randomize(rnnlab.Sequential([L.Embedding(101, 8, input_shape=(None,)),
                                           L.LSTM(16), L.Dense(1, activation="sigmoid")]))
@@ -119,6 +126,40 @@ def test_lecture_models_export(tmp_path, case):
             x[0, :5] = 0
     _randomize(model)
     _export_and_compare(tmp_path, model, xs, tol=1e-4)
+
+
+def test_functional_merges_and_a_shared_layer(tmp_path):
+    a, b = rnnlab.Input((None, 3), name="a"), rnnlab.Input((None, 3), name="b")
+    ra, rb = L.LSTM(4, return_sequences=True)(a), L.GRU(4, return_sequences=True)(b)
+    merged = L.Concatenate()([L.Add()([ra, rb]), L.Subtract()([ra, rb]), L.Multiply()([ra, rb]),
+                              L.Average()([ra, rb, ra]), L.Maximum()([ra, rb]),
+                              L.Minimum()([ra, rb])])
+    shared = L.SimpleRNN(2)
+    model = _randomize(rnnlab.Model([a, b], [
+        L.GlobalAveragePooling1D()(merged),
+        L.Activation("sigmoid")(L.Concatenate()([shared(ra), shared(rb)]))]))
+    path = tmp_path / "m.onnx"
+    model.export(path, format="onnx")
+    onnx.checker.check_model(onnx.load(path), full_check=True)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for n, t in ((3, 7), (1, 12)):
+        x = [_floats(n, t, 3, 1), _floats(n, t, 3, 2)]
+        got = session.run(None, {"a": x[0], "b": x[1]})
+        for g, w in zip(got, model.predict(x, verbose=0)):
+            np.testing.assert_allclose(g, w, atol=1e-5, rtol=0)
+
+
+def test_functional_token_input(tmp_path):
+    i = rnnlab.Input((None,), dtype="int32", name="tokens")
+    e = L.Embedding(30, 4)(i)
+    model = _randomize(rnnlab.Model(i, L.Dense(1)(L.Concatenate()([
+        L.Bidirectional(L.LSTM(3))(e), L.GlobalMaxPooling1D()(L.Conv1D(2, 3)(e))]))))
+    path = tmp_path / "m.onnx"
+    model.export(path, format="onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for x in (_ints(4, 9, 30), _ints(2, 30, 30, 5)):
+        np.testing.assert_allclose(session.run(None, {"tokens": x})[0],
+                                   model.predict(x, verbose=0), atol=1e-5, rtol=0)
 
 
 def _padded(seed=3):
@@ -187,9 +228,9 @@ def test_unsupported_layer_format_and_model_are_refused(tmp_path):
         model.export(tmp_path / "m.onnx", format="onnx")
     with pytest.raises(ValueError, match="format must be one of \\['onnx'\\]"):
         model.export(tmp_path / "m.onnx", format="tf_saved_model")
-    x = rnnlab.Input((None, 3))
-    functional = rnnlab.Model(x, L.LSTM(2)(x))
-    with pytest.raises(ExportError, match="only Sequential models"):
+    x = rnnlab.Input((None,), dtype="int32")
+    functional = rnnlab.Model(x, L.LSTM(2)(L.Embedding(9, 2, mask_zero=True)(x)))
+    with pytest.raises(ExportError, match="masks are exported in Sequential models only"):
         functional.export(tmp_path / "m.onnx", format="onnx")
     hard = rnnlab.Sequential([L.LSTM(2, recurrent_activation="hard_sigmoid",
                                      input_shape=(None, 3))])

@@ -1,4 +1,4 @@
-"""ONNX export of a Sequential model: ``model.export("model.onnx", format="onnx")``.
+"""ONNX export of Sequential and functional models: ``model.export("m.onnx", format="onnx")``.
 
 The recurrent layers become ONNX's own ``LSTM``, ``GRU`` and ``RNN`` operators, so an ONNX
 runtime runs its fused kernels.  The weights are converted from Keras's layouts:
@@ -346,6 +346,13 @@ def _unmasked(g: _Graph, layer, x: str, dtype) -> str:
     if kind in ("GlobalMaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPool1D",
                 "GlobalAvgPool1D"):
         return _global_pool(g, layer, x, "GlobalMaxPooling1D" if "Max" in kind else "avg")
+    if kind == "Flatten":
+        return g.op("Flatten", [x], axis=1)
+    if kind == "Activation":
+        act = _act_name(layer, layer.activation, _DENSE_ACTIVATIONS)
+        if act == "Softmax":
+            return g.op(act, [x], axis=-1)
+        return g.op(act, [x]) if act else x
     if kind in _IDENTITY:
         return x
     raise ExportError(f"{_who(layer)} has no ONNX export here (supported: Embedding, Dense, "
@@ -353,18 +360,78 @@ def _unmasked(g: _Graph, layer, x: str, dtype) -> str:
                       "noise layers)")
 
 
-def onnx_model(model):
-    """The ONNX ModelProto of a built Sequential ``model`` (float32 or float64 weights)."""
-    onnx, helper, _ = _onnx()
-    if type(model).__name__ != "Sequential":
-        raise ExportError(f"model {model.name!r}: only Sequential models are exported to ONNX "
-                          "here")
-    if not model.built:
-        raise ExportError(f"model {model.name!r} is not built yet: call it on data, fit it, or "
-                          "give the first layer an input_shape before exporting")
-    g = _Graph()
-    dtype = np.asarray(model.get_weights()[0]).dtype if model.get_weights() else np.float32
-    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+_MERGE_OPS = {"Add": "Add", "Multiply": "Mul", "Maximum": "Max", "Minimum": "Min"}
+
+
+def _merge(g: _Graph, layer, ins: list, dtype) -> str:
+    """A merge layer over its input names (Concatenate, Add, Subtract, Multiply, Average,
+    Maximum, Minimum)."""
+    kind = type(layer).__name__
+    if kind == "Concatenate":
+        return g.op("Concat", ins, axis=int(layer.axis))
+    if kind == "Subtract":
+        return g.op("Sub", ins)
+    if kind in ("Maximum", "Minimum"):
+        return g.op(_MERGE_OPS[kind], ins)
+    if kind in ("Add", "Multiply", "Average"):
+        y = ins[0]
+        for other in ins[1:]:
+            y = g.op("Mul" if kind == "Multiply" else "Add", [y, other])
+        if kind == "Average":
+            y = g.op("Mul", [y, g.const("scale", np.asarray(1.0 / len(ins), dtype=dtype))])
+        return y
+    raise ExportError(f"{_who(layer)} has no ONNX export here as a multi-input layer (supported: "
+                      "Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum)")
+
+
+def _int_input(model, tensor) -> bool:
+    """Whether a model input holds token ids (declared integer, or read by an Embedding)."""
+    if str(tensor.dtype or "").startswith(("int", "uint")):
+        return True
+    return any(type(n.layer).__name__ == "Embedding" and tensor in n.inputs
+               for n in getattr(model, "_nodes", []))
+
+
+def _dims(shape, prefix: str) -> list:
+    """ONNX dims of a batch shape: the batch and every unknown size symbolic."""
+    return ["batch"] + [d if d is not None else f"{prefix}{i}" for i, d in
+                        enumerate(shape[1:], start=1)]
+
+
+def _functional(g: _Graph, model, dtype, helper, elem):
+    """Graph inputs, outputs for a functional model (its nodes in order; no masks)."""
+    onnx = _onnx()[0]
+    names, inputs = {}, []
+    for t in model.inputs:
+        if _int_input(model, t):
+            inputs.append(helper.make_tensor_value_info(t.name, onnx.TensorProto.INT32,
+                                                        _dims(t.shape, f"{t.name}_d")))
+            names[id(t)] = g.op("Cast", [t.name], to=onnx.TensorProto.INT64)
+        else:
+            inputs.append(helper.make_tensor_value_info(t.name, elem,
+                                                        _dims(t.shape, f"{t.name}_d")))
+            names[id(t)] = t.name
+    for node in model._nodes:
+        layer = node.layer
+        if getattr(layer, "mask_zero", False) or type(layer).__name__ == "Masking":
+            raise ExportError(f"{_who(layer)}: masks are exported in Sequential models only")
+        if node.tensor_names or node.multi_output or len(node.outputs) != 1:
+            raise ExportError(f"{_who(layer)}: a call with extra tensors or several outputs is "
+                              "not exported")
+        ins = [names[id(t)] for t in node.inputs]
+        y = _merge(g, layer, ins, dtype) if node.multi_input else \
+            _unmasked(g, layer, ins[0], dtype)
+        names[id(node.outputs[0])] = y
+    outputs = []
+    for i, t in enumerate(model.outputs):
+        name = "output" if len(model.outputs) == 1 else f"output_{i}"
+        g.nodes.append(helper.make_node("Identity", [names[id(t)]], [name]))
+        outputs.append(helper.make_tensor_value_info(name, elem, _dims(t.shape, f"{name}_d")))
+    return inputs, outputs
+
+
+def _sequential(g: _Graph, model, dtype, helper, elem):
+    onnx = _onnx()[0]
     first = model.layers[0]
     shape = list(first.input_spec_shape)
     dims = ["batch"] + ["time" if i == 0 else (d if d is not None else f"dim{i}")
@@ -385,9 +452,28 @@ def onnx_model(model):
     out_shape = model.compute_output_shape(tuple(shape))
     out_dims = ["batch"] + [("time" if i == 0 and len(out_shape) > 2 else d)
                             for i, d in enumerate(out_shape[1:])]
-    graph = helper.make_graph(g.nodes, model.name, [x_in],
-                              [helper.make_tensor_value_info("output", elem, out_dims)],
-                              initializer=g.inits)
+    return [x_in], [helper.make_tensor_value_info("output", elem, out_dims)]
+
+
+def onnx_model(model):
+    """The ONNX ModelProto of a built Sequential or functional ``model`` (float32 or float64
+    weights).  A Sequential model's tensors are ``input`` and ``output``; a functional model's
+    inputs keep their names and its outputs are ``output`` (``output_0``, ``output_1``... for
+    several)."""
+    onnx, helper, _ = _onnx()
+    kind = type(model).__name__
+    if kind not in ("Sequential", "Functional"):
+        raise ExportError(f"model {model.name!r}: only Sequential and functional models are "
+                          f"exported to ONNX, not {kind}")
+    if not model.built:
+        raise ExportError(f"model {model.name!r} is not built yet: call it on data, fit it, or "
+                          "give the first layer an input_shape before exporting")
+    g = _Graph()
+    dtype = np.asarray(model.get_weights()[0]).dtype if model.get_weights() else np.float32
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    build = _sequential if kind == "Sequential" else _functional
+    inputs, outputs = build(g, model, dtype, helper, elem)
+    graph = helper.make_graph(g.nodes, model.name, inputs, outputs, initializer=g.inits)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="rnnlab")
     proto.ir_version = 8
