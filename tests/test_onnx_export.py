@@ -1,14 +1,20 @@
 """ONNX export: ``model.export(path, format="onnx")`` gives a file that ``onnx.checker`` accepts,
 whose recurrent layers are ONNX's own LSTM/GRU/RNN operators, and that ONNX Runtime runs to
-rnnlab's predictions (1e-5; 1e-4 over 100 steps) at any batch size and sequence length."""
+rnnlab's predictions (1e-5; 1e-4 over 100 steps) at any batch size and sequence length; masks
+become ``sequence_lens`` whatever the padding; ``rnnlab export`` writes ONNX or .keras files."""
+import csv
+
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 import rnnlab  # noqa: E402
 from rnnlab import layers as L  # noqa: E402
+from rnnlab.cli import main  # noqa: E402
+from rnnlab.datasets import synthetic  # noqa: E402
 from rnnlab.lecture import text as lecture_text  # noqa: E402
 from rnnlab.lecture import timeseries as lecture_ts  # noqa: E402
 from rnnlab.models.onnx_export import ExportError  # noqa: E402
@@ -237,3 +243,61 @@ def test_unsupported_layer_format_and_model_are_refused(tmp_path):
     with pytest.raises(ExportError, match="activation 'hard_sigmoid' has no ONNX form"):
         hard.export(tmp_path / "m.onnx", format="onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+# ------------------------------------------------------------------------------ rnnlab export
+def _cli(args):
+    return CliRunner().invoke(main, args)
+
+
+def test_cli_export_of_a_bundle_and_a_model_file(tmp_path):
+    d = synthetic.time_series(n_series=12, n_steps=25, seed=3)
+    with open(tmp_path / "series.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([["Fortune500", *d.dates],
+                                 *[[t, *x, y] for t, x, y in zip(d.tickers, d.X, d.y)]])
+    bundle = tmp_path / "s.model"
+    res = _cli(["train", "--data", str(tmp_path / "series.csv"), "--task", "forecast",
+                "--window", "8", "--epochs", "1", "--out", str(bundle)])
+    assert res.exit_code == 0, res.output
+    res = _cli(["export", "--model", str(bundle), "--out", str(tmp_path / "s.onnx")])
+    assert res.exit_code == 0, res.output
+    model = rnnlab.app.load_bundle(bundle)[0]
+    x = _floats(3, 8, 1)
+    session = ort.InferenceSession(str(tmp_path / "s.onnx"), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"input": x})[0], model.predict(x, verbose=0),
+                               atol=1e-5, rtol=0)
+    # an rnnlab model file, to a .keras archive and from it to ONNX
+    model.save(tmp_path / "m.rnnlab")
+    res = _cli(["export", "--model", str(tmp_path / "m.rnnlab"), "--out", str(tmp_path / "m.x"),
+                "--format", "keras"])
+    assert res.exit_code == 0, res.output
+    (tmp_path / "m.x").rename(tmp_path / "m.keras")
+    res = _cli(["export", "--model", str(tmp_path / "m.keras"), "--out", str(tmp_path / "k.onnx")])
+    assert res.exit_code == 0, res.output
+    session = ort.InferenceSession(str(tmp_path / "k.onnx"), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"input": x})[0], model.predict(x, verbose=0),
+                               atol=1e-5, rtol=0)
+
+
+def test_cli_export_errors_write_nothing(tmp_path):
+    model = rnnlab.Sequential([L.Embedding(9, 2, mask_zero=True, input_shape=(None,)),
+                               L.LSTM(2, return_sequences=True)])
+    model.save(tmp_path / "m.rnnlab")
+    (tmp_path / "junk.bin").write_bytes(b"not a model")
+    cases = [
+        (["--model", str(tmp_path / "m.rnnlab"), "--out", str(tmp_path / "o.onnx")],
+         "its output is a masked sequence"),
+        (["--model", str(tmp_path / "m.rnnlab"), "--out", str(tmp_path / "o.txt")],
+         "cannot tell the format"),
+        (["--model", str(tmp_path / "nothing"), "--out", str(tmp_path / "o.onnx")],
+         "does not exist"),
+        (["--model", str(tmp_path / "junk.bin"), "--out", str(tmp_path / "o.onnx")],
+         "is neither a model bundle nor a model file"),
+        (["--model", str(tmp_path / "m.rnnlab"), "--out", str(tmp_path / "m.rnnlab"),
+          "--format", "onnx"], "never writes over one of its inputs"),
+    ]
+    for args, needle in cases:
+        res = _cli(["export", *args])
+        assert res.exit_code == 1 and needle in res.output, res.output
+        assert "Traceback" not in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.bin", "m.rnnlab"]

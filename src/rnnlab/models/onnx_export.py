@@ -481,9 +481,14 @@ def onnx_model(model):
     return proto
 
 
+def onnx_bytes(model) -> bytes:
+    """The bytes of the ONNX file of ``model`` (:func:`onnx_model`)."""
+    return onnx_model(model).SerializeToString()
+
+
 def export_onnx(model, filepath) -> None:
     """Write :func:`onnx_model` of ``model`` to ``filepath`` atomically."""
-    _io.write_bytes(filepath, onnx_model(model).SerializeToString())
+    _io.write_bytes(filepath, onnx_bytes(model))
 
 
-__all__ = ["ExportError", "OPSET", "export_onnx", "onnx_model"]
+__all__ = ["ExportError", "OPSET", "export_onnx", "onnx_bytes", "onnx_model"]
