@@ -7,6 +7,8 @@ import csv
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -17,7 +19,7 @@ from rnnlab.cli import main  # noqa: E402
 from rnnlab.datasets import synthetic  # noqa: E402
 from rnnlab.lecture import text as lecture_text  # noqa: E402
 from rnnlab.lecture import timeseries as lecture_ts  # noqa: E402
-from rnnlab.models.onnx_export import ExportError  # noqa: E402
+from rnnlab.models.onnx_export import ExportError, onnx_model  # noqa: E402
 
 
 def _randomize(model, seed=0):
@@ -92,6 +94,29 @@ def test_layers_export_and_run(tmp_path, case):
     proto = _export_and_compare(tmp_path, model, [_floats(4, 12, 3), _floats(1, 9, 3, 5),
                                                   _floats(7, 20, 3, 6)])
     assert op in _ops(proto)
+
+
+@given(kind=st.sampled_from(["LSTM", "GRU", "SimpleRNN"]), units=st.integers(1, 6),
+       features=st.integers(1, 4), go_backwards=st.booleans(), return_sequences=st.booleans(),
+       use_bias=st.booleans(), reset_after=st.booleans(), bidirectional=st.booleans(),
+       n=st.integers(1, 4), t=st.integers(1, 15), seed=st.integers(0, 2 ** 16))
+def test_any_recurrent_layer_matches(kind, units, features, go_backwards, return_sequences,
+                                     use_bias, reset_after, bidirectional, n, t, seed):
+    """Every size and option of the three recurrent layers: ONNX Runtime equals rnnlab."""
+    options = dict(return_sequences=return_sequences, use_bias=use_bias)
+    if kind == "GRU":
+        options["reset_after"] = reset_after
+    if bidirectional:
+        layer = L.Bidirectional(getattr(L, kind)(units, **options), input_shape=(None, features))
+    else:
+        layer = getattr(L, kind)(units, go_backwards=go_backwards, input_shape=(None, features),
+                                 **options)
+    model = _randomize(rnnlab.Sequential([layer]), seed)
+    session = ort.InferenceSession(onnx_model(model).SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    x = _floats(n, t, features, seed)
+    np.testing.assert_allclose(session.run(None, {"input": x})[0], model.predict(x, verbose=0),
+                               atol=1e-5, rtol=0)
 
 
 def test_flatten_and_activation(tmp_path):
