@@ -474,3 +474,22 @@ def test_tf_keras2_h5_with_a_missing_weight_is_refused(tmp_path):
         g.attrs["weight_names"] = list(g.attrs["weight_names"])[:2]
     with pytest.raises(ModelFileError, match="layer 'lstm' has 2 weights .* expected 3"):
         rnnlab.load_model(tmp_path / "tf2.h5")
+
+
+def test_model_checkpoint_writes_keras_files(tmp_path):
+    """ModelCheckpoint with Keras 3's file names writes Keras files (its record kept where
+    Keras ignores it) that Keras loads."""
+    x, y = _seq(16, 5, 2), np.random.default_rng(0).normal(size=(16, 1)).astype("float32")
+    model = rnnlab.Sequential([L.GRU(3, input_shape=(5, 2)), L.Dense(1)])
+    model.compile("adam", "mse")
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[
+        rnnlab.callbacks.ModelCheckpoint(str(tmp_path / "best.keras"), monitor="loss",
+                                         save_best_only=True),
+        rnnlab.callbacks.ModelCheckpoint(str(tmp_path / "w.weights.h5"),
+                                         save_weights_only=True)])
+    with zipfile.ZipFile(tmp_path / "best.keras") as zf:
+        record = json.loads(zf.read("metadata.json"))["checkpoint"]
+    assert record["monitor"] == "loss" and record["epoch"] in (1, 2)
+    kmodel = keras.saving.load_model(tmp_path / "best.keras")
+    kmodel.load_weights(tmp_path / "w.weights.h5")
+    np.testing.assert_allclose(_predict(kmodel, x), _predict(model, x), atol=TOL, rtol=0)

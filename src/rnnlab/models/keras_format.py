@@ -693,11 +693,14 @@ def _functional_out(model, mcfg: dict) -> dict:
             "registered_name": "Functional"}
 
 
-def h5_bytes(model, groups) -> bytes:
-    """The HDF5 weights file of ``model`` (Keras 3's ``model.weights.h5`` layout)."""
+def h5_bytes(model, groups, metadata: dict | None = None) -> bytes:
+    """The HDF5 weights file of ``model`` (Keras 3's ``model.weights.h5`` layout); ``metadata``
+    (JSON values) goes in the root attribute ``rnnlab_metadata``, which Keras ignores."""
     h5py = _h5py()
     buf = io.BytesIO()
     with h5py.File(buf, "w") as f:
+        if metadata:
+            f.attrs["rnnlab_metadata"] = json.dumps(metadata, allow_nan=False)
         f.create_group("layers")
         for group, layer, keys in groups:
             g = f.require_group(group)
@@ -708,17 +711,18 @@ def h5_bytes(model, groups) -> bytes:
     return buf.getvalue()
 
 
-def keras_bytes(model) -> bytes:
-    """A Keras 3 ``.keras`` archive of ``model`` (architecture and weights, no optimizer)."""
+def keras_bytes(model, metadata: dict | None = None) -> bytes:
+    """A Keras 3 ``.keras`` archive of ``model`` (architecture and weights, no optimizer);
+    ``metadata`` (JSON values, e.g. ModelCheckpoint's record) joins ``metadata.json``."""
     if not model.built:
         raise ValueError(f"Model {model.name!r} is not built yet: call it on data, fit it, or give "
                          "the first layer an input_shape before saving")
     cfg = rnnlab_to_keras(model)
     cfg["compile_config"] = None
-    meta = {"keras_version": KERAS_VERSION,
+    meta = {**(metadata or {}), "keras_version": KERAS_VERSION,
             "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
             "saved_by": "rnnlab"}
-    members = {"metadata.json": json.dumps(meta).encode(),
+    members = {"metadata.json": json.dumps(meta, allow_nan=False).encode(),
                "config.json": json.dumps(cfg).encode(),
                "model.weights.h5": h5_bytes(model, model_groups(model))}
     buf = io.BytesIO()
@@ -728,9 +732,9 @@ def keras_bytes(model) -> bytes:
     return buf.getvalue()
 
 
-def save_keras(model, filepath) -> None:
+def save_keras(model, filepath, metadata: dict | None = None) -> None:
     """Write :func:`keras_bytes` to ``filepath`` atomically."""
-    _io.write_bytes(filepath, keras_bytes(model))
+    _io.write_bytes(filepath, keras_bytes(model, metadata))
 
 
 # ============================================================================ tf.keras 2 HDF5
@@ -895,9 +899,9 @@ def load_weights_legacy_h5(model, filepath) -> None:
 
 
 # ============================================================================ weights files
-def save_weights_h5(model, filepath) -> None:
+def save_weights_h5(model, filepath, metadata: dict | None = None) -> None:
     """Keras 3's ``.weights.h5``: the weights of :func:`h5_bytes` alone."""
-    _io.write_bytes(filepath, h5_bytes(model, model_groups(model)))
+    _io.write_bytes(filepath, h5_bytes(model, model_groups(model), metadata))
 
 
 def load_weights_h5(model, filepath) -> None:

@@ -175,10 +175,7 @@ def save_model(model, filepath, metadata: dict | None = None) -> None:
     """Write :func:`model_bytes` to ``filepath`` atomically (never a half-written file); a name
     ending in ``.keras`` gets a Keras 3 archive instead (:mod:`rnnlab.models.keras_format`)."""
     if _suffix(filepath) == ".keras":
-        if metadata:
-            raise ValueError("save(): metadata is kept only in rnnlab's own format, not in a "
-                             ".keras file")
-        K.save_keras(model, filepath)
+        K.save_keras(model, filepath, metadata)
         return
     _io.write_bytes(filepath, model_bytes(model, metadata))
 
@@ -308,10 +305,7 @@ def save_weights(model, filepath, metadata: dict | None = None) -> None:
     """Weights only, as one .npz keyed ``layer/param`` (plus a manifest inside a zip);
     ``metadata`` (JSON values) goes in a ``metadata.json`` member, which loading ignores."""
     if _suffix(filepath) == ".weights.h5":
-        if metadata:
-            raise ValueError("save_weights(): metadata is kept only in rnnlab's own format, not "
-                             "in a .weights.h5 file")
-        K.save_weights_h5(model, filepath)
+        K.save_weights_h5(model, filepath, metadata)
         return
     members = {"weights.npz": _npz_bytes(_weights_dict(model))}
     if metadata:
