@@ -126,6 +126,19 @@ def test_flatten_and_activation(tmp_path):
     assert "Flatten" in _ops(proto) and "Softmax" in _ops(proto)
 
 
+def test_normalization_and_reshaping_layers(tmp_path):
+    model = rnnlab.Sequential([
+        L.LayerNormalization(input_shape=(None, 3)), L.BatchNormalization(),
+        L.TimeDistributed(L.Dense(4, activation="relu")), L.LSTM(3), L.RepeatVector(4),
+        L.GRU(2, return_sequences=True), L.Permute((2, 1)), L.Reshape((8,)),
+        L.LayerNormalization(center=False)])
+    _randomize(model)
+    bn = model.layers[1].params
+    bn["moving_variance"][...] = np.abs(bn["moving_variance"]) + 0.5
+    proto = _export_and_compare(tmp_path, model, [_floats(5, 7, 3), _floats(1, 11, 3, 4)])
+    assert {"LayerNormalization", "Tile", "Reshape"} <= set(_ops(proto))
+
+
 def test_embedding_lstm_over_100_steps(tmp_path):
     model = _randomize(rnnlab.Sequential([L.Embedding(101, 8, input_shape=(None,)),
                                           L.LSTM(16), L.Dense(1, activation="sigmoid")]))
@@ -253,9 +266,9 @@ def test_masks_that_cannot_be_exported_are_refused_and_nothing_is_written(tmp_pa
 
 def test_unsupported_layer_format_and_model_are_refused(tmp_path):
     model = rnnlab.Sequential([L.LSTM(2, return_sequences=True, input_shape=(None, 3)),
-                               L.LayerNormalization()])
-    with pytest.raises(ExportError, match=r"layer 'layer_normalization\w*' "
-                                          r"\(LayerNormalization\) has no ONNX export"):
+                               L.GlobalAveragePooling1D(keepdims=True), L.ZeroPadding1D()])
+    with pytest.raises(ExportError, match=r"layer 'zero_padding1d\w*' "
+                                          r"\(ZeroPadding1D\) has no ONNX export"):
         model.export(tmp_path / "m.onnx", format="onnx")
     with pytest.raises(ValueError, match="format must be one of \\['onnx'\\]"):
         model.export(tmp_path / "m.onnx", format="tf_saved_model")

@@ -327,6 +327,39 @@ class _NoMask:
         self.mask_zero = False
 
 
+def _normalization(g: _Graph, layer, x: str, dtype) -> str:
+    """BatchNormalization at inference (a per-feature scale and shift from its statistics) and
+    LayerNormalization over the last axis (ONNX's LayerNormalization; a missing gamma is ones,
+    a missing beta zeros)."""
+    kind, p = type(layer).__name__, layer.params
+    axis = layer.axis if not isinstance(layer.axis, list) else (
+        layer.axis[0] if len(layer.axis) == 1 else None)
+    if axis not in (-1, len(layer.input_spec_shape) - 1):
+        raise ExportError(f"{_who(layer)}: axis={layer.axis!r} is not exported (only the last "
+                          "axis)")
+    width = layer.input_spec_shape[-1]
+    gamma = np.asarray(p["gamma"], np.float64) if "gamma" in p else np.ones(width)
+    beta = np.asarray(p["beta"], np.float64) if "beta" in p else np.zeros(width)
+    if kind == "BatchNormalization":
+        scale = gamma / np.sqrt(np.asarray(p["moving_variance"], np.float64) + layer.epsilon)
+        shift = beta - np.asarray(p["moving_mean"], np.float64) * scale
+        y = g.op("Mul", [x, g.const(f"{layer.name}_scale", scale.astype(dtype))])
+        return g.op("Add", [y, g.const(f"{layer.name}_shift", shift.astype(dtype))])
+    return g.op("LayerNormalization", [x, g.const(f"{layer.name}_gamma", gamma.astype(dtype)),
+                                       g.const(f"{layer.name}_beta", beta.astype(dtype))],
+                axis=-1, epsilon=float(layer.epsilon))
+
+
+def _reshaping(g: _Graph, layer, x: str) -> str:
+    kind = type(layer).__name__
+    if kind == "RepeatVector":       # (N, D) -> (N, n, D)
+        y = g.op("Unsqueeze", [x, g.const("axes", np.array([1]))])
+        return g.op("Tile", [y, g.const("repeats", np.array([1, layer.n, 1]))])
+    if kind == "Permute":
+        return g.op("Transpose", [x], perm=[0, *layer.dims])
+    return g.op("Reshape", [x, g.const("shape", np.array([0, *layer.target_shape]))])
+
+
 def _unmasked(g: _Graph, layer, x: str, dtype) -> str:
     kind = "Embedding" if isinstance(layer, _NoMask) else type(layer).__name__
     if kind == "Embedding":
@@ -348,6 +381,13 @@ def _unmasked(g: _Graph, layer, x: str, dtype) -> str:
         return _global_pool(g, layer, x, "GlobalMaxPooling1D" if "Max" in kind else "avg")
     if kind == "Flatten":
         return g.op("Flatten", [x], axis=1)
+    if kind in ("BatchNormalization", "LayerNormalization"):
+        return _normalization(g, layer, x, dtype)
+    if kind in ("RepeatVector", "Permute", "Reshape"):
+        return _reshaping(g, layer, x)
+    if kind == "TimeDistributed" and type(layer.layer).__name__ in ("Dense", "Activation",
+                                                                      "Dropout"):
+        return _unmasked(g, layer.layer, x, dtype)      # they act on the last axis already
     if kind == "Activation":
         act = _act_name(layer, layer.activation, _DENSE_ACTIVATIONS)
         if act == "Softmax":
@@ -356,8 +396,9 @@ def _unmasked(g: _Graph, layer, x: str, dtype) -> str:
     if kind in _IDENTITY:
         return x
     raise ExportError(f"{_who(layer)} has no ONNX export here (supported: Embedding, Dense, "
-                      "SimpleRNN, LSTM, GRU, Bidirectional, Conv1D, pooling, Dropout and the "
-                      "noise layers)")
+                      "SimpleRNN, LSTM, GRU, Bidirectional, Conv1D, pooling, Flatten, "
+                      "Activation, Batch/LayerNormalization, Reshape, Permute, RepeatVector, "
+                      "TimeDistributed(Dense), Dropout and the noise layers)")
 
 
 _MERGE_OPS = {"Add": "Add", "Multiply": "Mul", "Maximum": "Max", "Minimum": "Min"}
@@ -449,9 +490,7 @@ def _sequential(g: _Graph, model, dtype, helper, elem):
         raise ExportError(f"model {model.name!r}: its output is a masked sequence; only masks "
                           "that a recurrent layer without return_sequences consumes are exported")
     g.nodes.append(helper.make_node("Identity", [x], ["output"]))
-    out_shape = model.compute_output_shape(tuple(shape))
-    out_dims = ["batch"] + [("time" if i == 0 and len(out_shape) > 2 else d)
-                            for i, d in enumerate(out_shape[1:])]
+    out_dims = _dims(model.compute_output_shape(tuple(shape)), "output_d")
     return [x_in], [helper.make_tensor_value_info("output", elem, out_dims)]
 
 
