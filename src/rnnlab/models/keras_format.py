@@ -80,7 +80,8 @@ class KerasFileError(_io.ArchiveError):
     rnnlab does not have): the message says what is wrong."""
 
 
-def _h5py():
+def require_h5py():
+    """The h5py module (the ``keras-files`` extra), or an ImportError saying how to install it."""
     try:
         import h5py
     except ImportError:
@@ -163,7 +164,8 @@ class _ZipReader(_io.ArchiveReader):
         return self._inflate(name, limit)
 
 
-def _where(source) -> str:
+def source_name(source) -> str:
+    """How an error message names a file (its path) or bytes."""
     return "<bytes>" if isinstance(source, (bytes, bytearray, memoryview)) else repr(str(source))
 
 
@@ -174,7 +176,7 @@ def _h5_limit(n_elements: int, n_groups: int) -> int:
 def load_keras(filepath, compile=True, custom_objects=None):  # noqa: A002 - Keras's names
     """A new rnnlab model from a Keras 3 ``.keras`` archive (architecture and weights; the
     training configuration is not read, so the model comes back uncompiled)."""
-    where = _where(filepath)
+    where = source_name(filepath)
     try:
         with _ZipReader(filepath, "Keras archive") as archive:
             unknown = sorted(n for n in archive.names if n not in _MEMBERS)
@@ -186,7 +188,7 @@ def load_keras(filepath, compile=True, custom_objects=None):  # noqa: A002 - Ker
             if "metadata.json" in archive.names:
                 _read_json(archive, "metadata.json", where)
             spec, order = keras_to_rnnlab(cfg, where)
-            shaped = _rebuild(spec, custom_objects, "shapes", where)
+            shaped = rebuild(spec, custom_objects, "shapes", where)
             groups = model_groups(shaped, order)
             shapes = {(layer.name, k): layer.params[k].shape for _, layer, keys in groups
                       for k in keys}
@@ -200,7 +202,7 @@ def load_keras(filepath, compile=True, custom_objects=None):  # noqa: A002 - Ker
         raise KerasFileError(str(exc).replace("rnnlab Keras archive", "Keras archive")) from None
     weights = read_h5_groups(data, [(g, layer.name, keys) for g, layer, keys in groups], shapes,
                              f"{where}: model.weights.h5")
-    model = _rebuild(spec, custom_objects, "zeros", where)
+    model = rebuild(spec, custom_objects, "zeros", where)
     assign(model, weights)
     return model
 
@@ -214,7 +216,9 @@ def _read_json(archive, name: str, where: str):
         raise KerasFileError(f"{where}: {exc}") from None
 
 
-def _rebuild(spec: dict, custom_objects, mode: str, where: str):
+def rebuild(spec: dict, custom_objects, mode: str, where: str):
+    """The rnnlab model of ``spec`` built under ``weight_mode(mode)``; KerasFileError if it
+    cannot be (a constructor's error, or no input shape to build it for)."""
     with weight_mode(mode), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -236,7 +240,7 @@ def read_h5_groups(data: bytes, groups, shapes: dict, what: str) -> dict:
     ``groups`` (``(group, layer name, [keys])``) holding exactly ``len(keys)`` datasets named
     ``0..n-1``, each one's shape (``shapes[(layer name, key)]``) and float dtype checked before
     it is read."""
-    h5py = _h5py()
+    h5py = require_h5py()
     try:
         f = h5py.File(io.BytesIO(data), "r")
     except Exception as exc:
@@ -696,7 +700,7 @@ def _functional_out(model, mcfg: dict) -> dict:
 def h5_bytes(model, groups, metadata: dict | None = None) -> bytes:
     """The HDF5 weights file of ``model`` (Keras 3's ``model.weights.h5`` layout); ``metadata``
     (JSON values) goes in the root attribute ``rnnlab_metadata``, which Keras ignores."""
-    h5py = _h5py()
+    h5py = require_h5py()
     buf = io.BytesIO()
     with h5py.File(buf, "w") as f:
         if metadata:
@@ -737,167 +741,6 @@ def save_keras(model, filepath, metadata: dict | None = None) -> None:
     _io.write_bytes(filepath, keras_bytes(model, metadata))
 
 
-# ============================================================================ tf.keras 2 HDF5
-#: The first bytes of an HDF5 file (no user block).
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-
-def is_hdf5(filepath) -> bool:
-    """Whether ``filepath`` (a path or bytes) starts as an HDF5 file does."""
-    if isinstance(filepath, (bytes, bytearray, memoryview)):
-        return bytes(filepath[:8]) == HDF5_SIGNATURE
-    try:
-        with open(filepath, "rb") as fh:
-            return fh.read(8) == HDF5_SIGNATURE
-    except OSError:
-        return False
-
-
-def _open_h5(filepath, where: str):
-    h5py = _h5py()
-    try:
-        source = io.BytesIO(bytes(filepath)) if isinstance(
-            filepath, (bytes, bytearray, memoryview)) else filepath
-        return h5py.File(source, "r")
-    except FileNotFoundError:
-        raise
-    except Exception as exc:
-        raise KerasFileError(f"{where} is not a readable HDF5 file (truncated or corrupted?): "
-                             f"{type(exc).__name__}: {exc}") from None
-
-
-def _h5_strings(group, name: str, where: str) -> list[str]:
-    """A string-list attribute as tf.keras 2 writes it (split into ``name0``, ``name1``... when
-    large)."""
-    if name in group.attrs:
-        values = list(group.attrs[name])
-    else:
-        values, i = [], 0
-        while f"{name}{i}" in group.attrs:
-            values.extend(group.attrs[f"{name}{i}"])
-            i += 1
-        if not i:
-            raise KerasFileError(f"{where}: group {group.name!r} has no {name!r} attribute "
-                                 "(not a tf.keras 2 HDF5 file?)")
-    return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
-
-
-def _legacy_node(node):
-    """A tf.keras 2 inbound node (``[[layer, node, tensor, kwargs], ...]``) in Keras 3's form."""
-    def tensor(ref):
-        return {"class_name": "__keras_tensor__", "config": {"keras_history": list(ref[:3])}}
-
-    def value(v):
-        if isinstance(v, list) and len(v) >= 3 and isinstance(v[0], str) \
-                and isinstance(v[1], int) and isinstance(v[2], int):
-            return tensor(v)
-        if isinstance(v, list) and v and all(isinstance(e, list) for e in v):
-            return [value(e) for e in v]
-        return v
-
-    if not isinstance(node, list) or not node:
-        raise KerasFileError(f"a tf.keras 2 inbound node must be a list of tensor references, "
-                             f"got {node!r:.80}")
-    kwargs = {}
-    for ref in node:
-        if len(ref) > 3 and isinstance(ref[3], dict):
-            kwargs.update({k: value(v) for k, v in ref[3].items()})
-    tensors = [tensor(ref) for ref in node]
-    return {"args": tensors if len(tensors) == 1 else [tensors], "kwargs": kwargs}
-
-
-def legacy_to_keras3(cfg: dict) -> dict:
-    """A tf.keras 2 ``model_config`` in the form of Keras 3's config (inbound nodes rewritten;
-    layer configs are read the same way)."""
-    if not isinstance(cfg, dict) or not isinstance(cfg.get("config"), dict):
-        raise KerasFileError("model_config is not a Keras model config")
-    if cfg.get("class_name") in ("Functional", "Model"):
-        mcfg = dict(cfg["config"])
-        layers = []
-        for spec in mcfg.get("layers") or []:
-            spec = dict(spec)
-            spec["inbound_nodes"] = [_legacy_node(n) for n in spec.get("inbound_nodes") or []]
-            layers.append(spec)
-        mcfg["layers"] = layers
-        return {"class_name": "Functional", "config": mcfg}
-    return cfg
-
-
-def _legacy_weights(group, model, where: str) -> dict:
-    """``{(layer name, key): array}`` from a tf.keras 2 weights group (``layer_names``; per layer
-    a group whose ``weight_names`` list its datasets in the layer's weight order), matched by
-    layer name, each shape checked before it is read."""
-    h5py = _h5py()
-    names = set(_h5_strings(group, "layer_names", where))
-    out = {}
-    for layer in model.layers:
-        keys = list(layer.params)
-        if not keys:
-            continue
-        if layer.name not in names or layer.name not in group:
-            raise KerasFileError(f"{where} holds no weights for layer {layer.name!r}")
-        g = group[layer.name]
-        wnames = _h5_strings(g, "weight_names", where)
-        if len(wnames) != len(keys):
-            raise KerasFileError(f"{where}: layer {layer.name!r} has {len(wnames)} weights "
-                                 f"({', '.join(wnames)}), expected {len(keys)} "
-                                 f"({', '.join(keys)})")
-        for wname, key in zip(wnames, keys):
-            ds = g.get(wname)
-            if not isinstance(ds, h5py.Dataset):
-                raise KerasFileError(f"{where}: weight {wname!r} of layer {layer.name!r} is "
-                                     "missing")
-            want = tuple(layer.params[key].shape)
-            if ds.dtype.kind != "f" or tuple(ds.shape) != want:
-                raise KerasFileError(f"{where}: weight {wname!r} of layer {layer.name!r} has "
-                                     f"shape {tuple(ds.shape)} ({ds.dtype}), expected {want} "
-                                     "floats")
-            try:
-                out[(layer.name, key)] = np.asarray(ds[()])
-            except Exception as exc:
-                raise KerasFileError(f"{where}: weight {wname!r} of layer {layer.name!r} cannot "
-                                     f"be read: {type(exc).__name__}: {exc}") from None
-    return out
-
-
-def load_h5(filepath, compile=True, custom_objects=None):  # noqa: A002 - Keras's names
-    """A new rnnlab model from a tf.keras 2 full-model HDF5 file (``model_config`` attribute and
-    ``model_weights`` group; the training configuration is not read)."""
-    where = _where(filepath)
-    with _open_h5(filepath, where) as f:
-        raw = f.attrs.get("model_config")
-        if raw is None:
-            raise KerasFileError(f"{where} holds no model_config (a weights-only file? read it "
-                                 "with model.load_weights)")
-        if isinstance(raw, bytes):
-            raw = raw.decode("utf8")
-        if len(raw) > MAX_CONFIG_BYTES:
-            raise KerasFileError(f"{where}: model_config is larger than {MAX_CONFIG_BYTES:,} "
-                                 "bytes")
-        try:
-            cfg = _io.load_json(raw, "model_config", MAX_CONFIG_DEPTH)
-        except ValueError as exc:
-            raise KerasFileError(f"{where}: {exc}") from None
-        spec, _ = keras_to_rnnlab(legacy_to_keras3(cfg), where)
-        shaped = _rebuild(spec, custom_objects, "shapes", where)
-        if "model_weights" not in f:
-            raise KerasFileError(f"{where} holds no model_weights group")
-        weights = _legacy_weights(f["model_weights"], shaped, where)
-    model = _rebuild(spec, custom_objects, "zeros", where)
-    assign(model, weights)
-    return model
-
-
-def load_weights_legacy_h5(model, filepath) -> None:
-    """Weights from a tf.keras 2 HDF5 file (weights-only, or a full model's ``model_weights``),
-    matched by layer name; every weight is read and checked before any is set."""
-    where = _where(filepath)
-    with _open_h5(filepath, where) as f:
-        group = f["model_weights"] if "model_weights" in f else f
-        weights = _legacy_weights(group, model, where)
-    assign(model, weights)
-
-
 # ============================================================================ weights files
 def save_weights_h5(model, filepath, metadata: dict | None = None) -> None:
     """Keras 3's ``.weights.h5``: the weights of :func:`h5_bytes` alone."""
@@ -907,7 +750,7 @@ def save_weights_h5(model, filepath, metadata: dict | None = None) -> None:
 def load_weights_h5(model, filepath) -> None:
     """Weights from a Keras 3 ``.weights.h5`` file into ``model`` (layers matched as Keras does,
     by class and order); every weight is read and checked before any is set."""
-    where = _where(filepath)
+    where = source_name(filepath)
     groups = model_groups(model)
     shapes = {(layer.name, k): layer.params[k].shape for _, layer, keys in groups for k in keys}
     if isinstance(filepath, (bytes, bytearray, memoryview)):
@@ -924,7 +767,6 @@ def load_weights_h5(model, filepath) -> None:
     assign(model, weights)
 
 
-__all__ = ["HDF5_SIGNATURE", "KERAS_VERSION", "KerasFileError", "SUPPORTED", "is_hdf5",
-           "keras_bytes", "keras_to_rnnlab", "legacy_to_keras3", "load_h5", "load_keras",
-           "load_weights_h5", "load_weights_legacy_h5", "rnnlab_to_keras", "save_keras",
-           "save_weights_h5"]
+__all__ = ["KERAS_VERSION", "KerasFileError", "SUPPORTED", "assign", "keras_bytes",
+           "keras_to_rnnlab", "load_keras", "load_weights_h5", "model_groups", "rebuild",
+           "require_h5py", "rnnlab_to_keras", "save_keras", "save_weights_h5", "source_name"]

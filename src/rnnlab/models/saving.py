@@ -37,6 +37,7 @@ from rnnlab import io as _io
 from rnnlab._version import __version__
 from rnnlab.layers.base import weight_mode
 from rnnlab.models import keras_format as K
+from rnnlab.models import keras_legacy
 from rnnlab.models import serialization as S
 
 FORMAT = "rnnlab-model"
@@ -188,12 +189,12 @@ def load_model(filepath, compile=True, custom_objects=None):  # noqa: A002 - Ker
     Any file that is not a valid model gives :class:`ModelFileError` (see the module's notes).
     A name ending in ``.keras`` is read as a Keras 3 archive
     (:func:`rnnlab.models.keras_format.load_keras`), an HDF5 file as tf.keras 2's full-model
-    ``.h5`` (:func:`rnnlab.models.keras_format.load_h5`)."""
+    ``.h5`` (:func:`rnnlab.models.keras_legacy.load_h5`)."""
     where = _where(filepath)
-    if _suffix(filepath) == ".keras" or K.is_hdf5(filepath):
+    if _suffix(filepath) == ".keras" or keras_legacy.is_hdf5(filepath):
         try:
-            if K.is_hdf5(filepath):                   # tf.keras 2's full-model .h5
-                return K.load_h5(filepath, compile, custom_objects)
+            if keras_legacy.is_hdf5(filepath):                   # tf.keras 2's full-model .h5
+                return keras_legacy.load_h5(filepath, compile, custom_objects)
             return K.load_keras(filepath, compile, custom_objects)
         except K.KerasFileError as exc:
             raise ModelFileError(str(exc)) from None
@@ -318,11 +319,11 @@ def load_weights(model, filepath) -> None:
     dtype) before any is set; ModelFileError if the file does not fit the model.  An HDF5 file
     is read as Keras 3's ``.weights.h5`` (by that name) or tf.keras 2's ``.h5`` weights."""
     where = _where(filepath)
-    if _suffix(filepath) == ".weights.h5" or K.is_hdf5(filepath):
+    if _suffix(filepath) == ".weights.h5" or keras_legacy.is_hdf5(filepath):
         try:
             if _suffix(filepath) == ".weights.h5":    # Keras 3's layout
                 return K.load_weights_h5(model, filepath)
-            return K.load_weights_legacy_h5(model, filepath)     # tf.keras 2's
+            return keras_legacy.load_weights_legacy_h5(model, filepath)     # tf.keras 2's
         except K.KerasFileError as exc:
             raise ModelFileError(str(exc)) from None
     shapes = {k: v.shape for k, v in _weights_dict(model).items()}
