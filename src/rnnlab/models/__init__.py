@@ -2,7 +2,8 @@
 
 Modules, each importing only those above it in this list: ``graph`` (symbolic tensors, nodes),
 ``serialization`` (model configs, the MODELS registry), ``keras_format`` (Keras 3 ``.keras`` and
-``.weights.h5`` files, tf.keras 2 ``.h5``; h5py imported there only), ``saving`` (the file format),
+``.weights.h5`` files; h5py imported there only), ``keras_legacy`` (tf.keras 2 ``.h5`` files),
+``saving`` (the file format),
 ``training`` (data checks, batching), ``onnx_export`` (ONNX files; onnx imported there only),
 ``model`` (the Model base), ``functional``, ``sequential``.
 """
