@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from rnnlab import __version__, app
+from rnnlab.app import export as app_export
 from rnnlab.lecture import reproduce as lecture_reproduce
 
 
@@ -39,7 +40,8 @@ def main():
 
     `reproduce` runs the lecture's experiments and writes a report; `train` fits a forecasting
     or text-classification model on a CSV file (or a language model on a text file); `predict`
-    applies it to another CSV; `generate` continues a prompt with a language model.  Run
+    applies it to another CSV; `generate` continues a prompt with a language model; `export`
+    writes a model as ONNX or as a Keras 3 .keras file.  Run
     `rnnlab COMMAND --help` for the options of each command.
     """
 
@@ -251,6 +253,26 @@ def generate(model_path, prompt, length, temperature, top_k, top_p, greedy, seed
         click.echo(token, nl=False)
         click.get_text_stream("stdout").flush()
     click.echo()
+
+
+# ----------------------------------------------------------------------------- export
+@main.command()
+@click.option("--model", "model_path", required=True, metavar="MODEL",
+              help="A model bundle written by `rnnlab train`, an rnnlab model file, or a Keras "
+                   ".keras / tf.keras .h5 file.")
+@click.option("--out", required=True, metavar="FILE",
+              help="Where to write the model (atomically; never the --model file).")
+@click.option("--format", "fmt", type=click.Choice(sorted(app_export.FORMATS)), default=None,
+              help="onnx (ONNX's own LSTM/GRU/RNN operators, for ONNX Runtime) or keras (a "
+                   "Keras 3 .keras archive).  [default: from --out's suffix]")
+def export(model_path, out, fmt):
+    """Export a model's network for use outside rnnlab (a bundle's tokenizer or scaler is not
+    part of it: the exported model takes token ids or scaled windows)."""
+    try:
+        written = app_export.export(model_path, out, fmt)
+    except app.AppError as e:
+        _fail(e)
+    click.echo(f"wrote {out} ({written})", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,7 +25,7 @@ from rnnlab import optimizers as _opt
 from rnnlab.layers.base import Layer, _symbolic_in, unique_name, walk
 from rnnlab.layers.recurrent.rnn import RNN, state_probe
 from rnnlab.layers.views import NestedView
-from rnnlab.models import saving
+from rnnlab.models import onnx_export, saving
 from rnnlab.models import training as T
 from rnnlab.models.serialization import MODELS, serialize_model
 from rnnlab.runtime import compute_scope
@@ -816,8 +816,16 @@ class Model(Layer):
     def save(self, filepath, *, metadata=None, include_states=False) -> None:
         """Write the model (config, weights, optimizer state) to one safe zip file; with
         ``include_states=True`` the stateful layers' carried states too (loaded back with it;
-        without, as in Keras 3, a loaded stateful model starts from zero states)."""
+        without, as in Keras 3, a loaded stateful model starts from zero states).  A name ending
+        in ``.keras`` gets a Keras 3 archive (architecture and weights) instead."""
         saving.save_model(self, filepath, metadata, include_states)
+
+    def export(self, filepath, format="onnx") -> None:  # noqa: A002 - Keras's name
+        """Write the model for inference outside rnnlab: ``format="onnx"`` (the only one) gives
+        an ONNX file whose LSTM/GRU/SimpleRNN layers are ONNX's own operators
+        (:mod:`rnnlab.models.onnx_export`; needs the ``onnx`` extra)."""
+        checks.one_of(format, "format", ("onnx",), who=f"Model {self.name!r}.export()")
+        onnx_export.export_onnx(self, filepath)
 
     def save_weights(self, filepath, *, metadata=None) -> None:
         saving.save_weights(self, filepath, metadata)

@@ -38,6 +38,8 @@ import numpy as np
 from rnnlab import io as _io
 from rnnlab._version import __version__
 from rnnlab.layers.base import weight_mode
+from rnnlab.models import keras_format as K
+from rnnlab.models import keras_legacy
 from rnnlab.models import serialization as S
 
 FORMAT = "rnnlab-model"
@@ -181,9 +183,26 @@ def model_bytes(model, metadata: dict | None = None, include_states: bool = Fals
     return _io.archive_bytes(members)
 
 
+def _suffix(filepath) -> str:
+    """``.keras`` / ``.weights.h5`` when ``filepath`` names a Keras 3 file, else ""."""
+    if isinstance(filepath, (bytes, bytearray, memoryview)):
+        return ""
+    name = str(filepath).lower()
+    return next((s for s in (".keras", ".weights.h5") if name.endswith(s)), "")
+
+
 def save_model(model, filepath, metadata: dict | None = None,
                include_states: bool = False) -> None:
-    """Write :func:`model_bytes` to ``filepath`` atomically (never a half-written file)."""
+    """Write :func:`model_bytes` to ``filepath`` atomically (never a half-written file); a name
+    ending in ``.keras`` gets a Keras 3 archive instead (:mod:`rnnlab.models.keras_format`),
+    which holds no carried states."""
+    if _suffix(filepath) == ".keras":
+        if include_states:
+            raise ValueError(f"{str(filepath)!r}: a Keras .keras archive holds no stateful "
+                             "layers' states; save with rnnlab's format (another suffix) to "
+                             "keep them")
+        K.save_keras(model, filepath, metadata)
+        return
     _io.write_bytes(filepath, model_bytes(model, metadata, include_states))
 
 
@@ -192,8 +211,18 @@ def load_model(filepath, compile=True, custom_objects=None):  # noqa: A002 - Ker
 
     ``custom_objects`` maps names to classes that are not registered in this process (Keras's
     argument); a registered class (``@rnnlab.registry.register_serializable()``) needs none.
-    Any file that is not a valid model gives :class:`ModelFileError` (see the module's notes)."""
+    Any file that is not a valid model gives :class:`ModelFileError` (see the module's notes).
+    A name ending in ``.keras`` is read as a Keras 3 archive
+    (:func:`rnnlab.models.keras_format.load_keras`), an HDF5 file as tf.keras 2's full-model
+    ``.h5`` (:func:`rnnlab.models.keras_legacy.load_h5`)."""
     where = _where(filepath)
+    if _suffix(filepath) == ".keras" or keras_legacy.is_hdf5(filepath):
+        try:
+            if keras_legacy.is_hdf5(filepath):                   # tf.keras 2's full-model .h5
+                return keras_legacy.load_h5(filepath, compile, custom_objects)
+            return K.load_keras(filepath, compile, custom_objects)
+        except K.KerasFileError as exc:
+            raise ModelFileError(str(exc)) from None
     try:
         with _io.ArchiveReader(filepath, "model file") as archive:
             return _load(archive, where, compile, custom_objects)
@@ -317,6 +346,9 @@ def _read_optimizer(archive, model, where: str) -> dict:
 def save_weights(model, filepath, metadata: dict | None = None) -> None:
     """Weights only, as one .npz keyed ``layer/param`` (plus a manifest inside a zip);
     ``metadata`` (JSON values) goes in a ``metadata.json`` member, which loading ignores."""
+    if _suffix(filepath) == ".weights.h5":
+        K.save_weights_h5(model, filepath, metadata)
+        return
     members = {"weights.npz": _npz_bytes(_weights_dict(model))}
     if metadata:
         members["metadata.json"] = json.dumps(metadata, allow_nan=False).encode()
@@ -325,8 +357,16 @@ def save_weights(model, filepath, metadata: dict | None = None) -> None:
 
 def load_weights(model, filepath) -> None:
     """Weights written by :func:`save_weights` or :func:`save_model`, each checked (size, shape,
-    dtype) before any is set; ModelFileError if the file does not fit the model."""
+    dtype) before any is set; ModelFileError if the file does not fit the model.  An HDF5 file
+    is read as Keras 3's ``.weights.h5`` (by that name) or tf.keras 2's ``.h5`` weights."""
     where = _where(filepath)
+    if _suffix(filepath) == ".weights.h5" or keras_legacy.is_hdf5(filepath):
+        try:
+            if _suffix(filepath) == ".weights.h5":    # Keras 3's layout
+                return K.load_weights_h5(model, filepath)
+            return keras_legacy.load_weights_legacy_h5(model, filepath)     # tf.keras 2's
+        except K.KerasFileError as exc:
+            raise ModelFileError(str(exc)) from None
     shapes = {k: v.shape for k, v in _weights_dict(model).items()}
     try:
         with _io.ArchiveReader(filepath, "weights file") as archive:
