@@ -166,3 +166,35 @@ def test_twelve_step_backtest_of_lstm_seasonal_naive_and_ets(sunspots, tmp_path)
     assert all(np.isfinite(v) and 0 < v < 3 for v in mase.values())
     fig = plot_backtest(results["lstm(8)"], sunspots, path=tmp_path / "bt.png")
     assert (tmp_path / "bt.png").stat().st_size > 0 and len(fig.axes[0].lines) == 4
+
+
+class _Recorder(Naive):
+    """Naive, remembering the exogenous part each fit received."""
+
+    def fit(self, y, exog=None):
+        self.seen = getattr(self, "seen", []) + [exog]
+        return super().fit(y)
+
+
+def test_backtest_passes_each_fold_its_own_exogenous_slice():
+    y, ex = np.arange(20.0), np.arange(100.0, 120.0)
+    rec = _Recorder()
+    backtest(rec, y, horizon=3, folds=2, stride=4, window="sliding", train_size=5, exog=ex)
+    np.testing.assert_array_equal(rec.seen[0].ravel(), ex[8:13])     # origins 13, 17; 5 before
+    np.testing.assert_array_equal(rec.seen[1].ravel(), ex[12:17])
+    with pytest.raises(ValueError, match="distinct names"):
+        compare([Naive(), Naive()], y, horizon=2, folds=2)
+
+
+def test_monte_carlo_dropout_intervals_in_a_backtest(sunspots):
+    lstm = RNNForecaster(lstm_builder(8, dropout=0.2), window=22, horizon=H, epochs=3,
+                         name="lstm-mc")
+    res = backtest(lstm, sunspots, horizon=H, folds=2, stride=H, m=M, interval_alpha=0.1)
+    inside = sum(int(np.sum((f.lower <= f.y_true) & (f.y_true <= f.upper))) for f in res.folds)
+    assert res.interval_coverage() == pytest.approx(inside / (2 * H))
+    assert all(np.all(f.lower < f.upper) for f in res.folds)
+    print(f"\nMC dropout 90% interval coverage (2 folds, 3 epochs): {res.interval_coverage():.3f}")
+    with pytest.raises(TypeError, match="predict_interval"):
+        backtest(Naive(), sunspots, horizon=H, folds=2, interval_alpha=0.1)
+    with pytest.raises(ValueError, match="without interval_alpha"):
+        backtest(Naive(), sunspots, horizon=H, folds=2).interval_coverage()

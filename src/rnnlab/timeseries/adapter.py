@@ -120,3 +120,12 @@ class RNNForecaster(Forecaster):
         h = self._check_h(h, f"{self.name}.predict_samples()")
         n = checks.positive_int(n, "n", who=f"{self.name}.predict_samples()")
         return self.scaler_.inverse_transform(self._run(h, n, True))
+
+    def predict_interval(self, h, alpha: float = 0.1, n: int = 100):
+        """(lower, upper) per step: the α/2 and 1-α/2 quantiles of n Monte-Carlo dropout samples."""
+        who = f"{self.name}.predict_interval()"
+        a = checks.number(alpha, "alpha", who)
+        if not 0.0 < a < 1.0:
+            raise ValueError(f"{who} alpha must be in (0, 1), got {alpha!r}")
+        s = self.predict_samples(h, n)
+        return np.quantile(s, a / 2, axis=0), np.quantile(s, 1 - a / 2, axis=0)

@@ -30,6 +30,8 @@ class Fold:
     y_pred: np.ndarray
     metrics: dict
     seconds: float
+    lower: np.ndarray | None = None      # the model's own interval (predict_interval), if asked
+    upper: np.ndarray | None = None
 
 
 @dataclass
@@ -52,6 +54,13 @@ class BacktestResult:
             out[k] = float(np.nanmean(vals)) if np.any(np.isfinite(vals)) else float("nan")
         out["seconds"] = float(sum(f.seconds for f in self.folds))
         return out
+
+    def interval_coverage(self) -> float:
+        """Share of held-out values inside the model's own intervals (``interval_alpha``)."""
+        if not self.folds or self.folds[0].lower is None:
+            raise ValueError(f"{self.model}: the backtest was run without interval_alpha")
+        inside = [(f.lower <= f.y_true) & (f.y_true <= f.upper) for f in self.folds]
+        return float(np.mean(np.concatenate(inside)))
 
     def table(self) -> list:
         """One row per fold, then the overall row."""
@@ -101,16 +110,25 @@ def fold_origins(n: int, horizon: int, folds: int, stride: int = 1, window: str 
 
 
 def backtest(model, y, horizon: int, folds: int, stride: int = 1, window: str = "expanding",
-             train_size=None, m: int = 1, exog=None) -> BacktestResult:
+             train_size=None, m: int = 1, exog=None, interval_alpha=None) -> BacktestResult:
     """Refit ``model`` (anything with ``fit(y, exog=None)`` and ``predict(h)``) at each origin.
 
-    ``m`` is the season of MASE's scale (1: the naive forecast's in-sample MAE)."""
+    ``m`` is the season of MASE's scale (1: the naive forecast's in-sample MAE).
+    ``interval_alpha`` also records the model's ``predict_interval(h, alpha)`` per fold (e.g.
+    Monte-Carlo dropout), whose coverage :meth:`BacktestResult.interval_coverage` measures."""
     who = "backtest()"
     if not (hasattr(model, "fit") and hasattr(model, "predict")):
         raise TypeError(f"{who} model must have fit(y) and predict(h), got {model!r}")
     y = as_series(y, who=who)
     exog = as_exog(exog, y.size, who=who)
     m = checks.positive_int(m, "m", who=who)
+    if interval_alpha is not None:
+        a = checks.number(interval_alpha, "interval_alpha", who)
+        if not 0.0 < a < 1.0:
+            raise ValueError(f"{who} interval_alpha must be in (0, 1), got {interval_alpha!r}")
+        if not hasattr(model, "predict_interval"):
+            raise TypeError(f"{who} interval_alpha needs a model with predict_interval(h, "
+                            f"alpha), which {model!r} lacks")
     need = max(int(getattr(model, "min_length", 1)), m + 1)
     plan = fold_origins(y.size, horizon, folds, stride, window, train_size, min_train=need)
     result = BacktestResult(model=getattr(model, "name", type(model).__name__), horizon=horizon,
@@ -128,13 +146,21 @@ def backtest(model, y, horizon: int, folds: int, stride: int = 1, window: str = 
             raise ValueError(f"{who} {result.model}.predict({horizon}) returned shape "
                              f"{pred.shape}, expected ({horizon},)")
         truth = y[origin:origin + horizon]
-        result.folds.append(Fold(i, origin, start, truth, pred,
-                                 evaluate(truth, pred, train, m), seconds))
+        fold = Fold(i, origin, start, truth, pred, evaluate(truth, pred, train, m), seconds)
+        if interval_alpha is not None:
+            fold.lower, fold.upper = (np.asarray(v, dtype=np.float64).reshape(-1)
+                                      for v in model.predict_interval(horizon, interval_alpha))
+        result.folds.append(fold)
     return result
 
 
 def compare(models, y, horizon: int, folds: int, **kwargs):
     """Backtest several models on the same folds: ({name: result}, overall table)."""
+    models = list(models)
+    names = [getattr(mdl, "name", type(mdl).__name__) for mdl in models]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"compare() models need distinct names, {dup} appear more than once")
     results = {}
     for model in models:
         res = backtest(model, y, horizon, folds, **kwargs)
