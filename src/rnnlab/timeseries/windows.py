@@ -2,13 +2,16 @@
 
 Window i holds the inputs of steps i .. i+window-1 - the series itself in feature 0 and the
 exogenous columns after it - and its targets are the next ``horizon`` values of the series,
-steps i+window .. i+window+horizon-1 (direct forecasting: one output per step ahead).
+steps i+window .. i+window+horizon-1 (direct forecasting: one output per step ahead).  The cutting
+is :func:`rnnlab.preprocessing.sequence.timeseries_windows`; this adds the checks (NaN, length,
+exogenous shape) and keeps the series' own column as the target.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from rnnlab import checks
+from rnnlab.preprocessing.sequence import timeseries_windows
 from rnnlab.timeseries._series import as_exog, as_series
 
 __all__ = ["make_windows", "last_window"]
@@ -30,11 +33,8 @@ def make_windows(y, window: int, horizon: int = 1, exog=None):
     if n < 1:
         raise ValueError(f"{who} a series of {y.size} values is too short for window={window} "
                          f"plus horizon={horizon}: it needs at least {window + horizon}")
-    feats = _features(y, exog)
-    idx = np.arange(n)[:, None]
-    X = feats[idx + np.arange(window)[None, :]]
-    Y = y[idx + window + np.arange(horizon)[None, :]]
-    return X, Y
+    X, Y = timeseries_windows(_features(y, exog), window, horizon, features_last=True)
+    return X, Y[:, :, 0]
 
 
 def last_window(y, window: int, exog=None) -> np.ndarray:
