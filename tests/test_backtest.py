@@ -4,6 +4,8 @@ examples and on a real public series rnnlab does not ship (statsmodels' yearly s
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rnnlab.timeseries import (
     LinearAR,
@@ -37,6 +39,21 @@ def test_fold_layout_by_hand():
     assert fold_origins(20, 3, 3, stride=2) == [(0, 13), (0, 15), (0, 17)]
     assert fold_origins(20, 3, 3, stride=2, window="sliding", train_size=5) == \
         [(8, 13), (10, 15), (12, 17)]
+
+
+@given(st.integers(2, 60), st.integers(1, 20), st.integers(1, 20), st.integers(1, 5),
+       st.integers(1, 10))
+def test_fold_layout_properties(n, horizon, folds, stride, min_train):
+    try:
+        plan = fold_origins(n, horizon, folds, stride, min_train=min_train)
+    except ValueError as err:
+        # refused only when the last fold's horizon or the first fold's training part don't fit
+        assert horizon >= n or n - horizon - stride * (folds - 1) < min_train, str(err)
+        return
+    assert len(plan) == folds
+    assert plan[-1][1] + horizon == n                         # the last fold ends the series
+    assert plan[0][1] >= min_train                            # every fold has training data
+    assert all(b[1] - a[1] == stride for a, b in zip(plan, plan[1:]))
 
 
 def test_backtest_scores_each_fold_independently():
