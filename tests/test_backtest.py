@@ -215,3 +215,15 @@ def test_monte_carlo_dropout_intervals_in_a_backtest(sunspots):
         backtest(Naive(), sunspots, horizon=H, folds=2, interval_alpha=0.1)
     with pytest.raises(ValueError, match="without interval_alpha"):
         backtest(Naive(), sunspots, horizon=H, folds=2).interval_coverage()
+
+
+def test_weekly_co2_with_its_gaps_is_refused_by_name():
+    co2 = sm.datasets.co2.load_pandas().data["co2"].to_numpy()     # Mauna Loa, weekly, 1958-2001
+    gaps = int(np.isnan(co2).sum())
+    first = int(np.flatnonzero(np.isnan(co2))[0])
+    with pytest.raises(ValueError, match=rf"{gaps} missing values \(NaN\) \(first at index "
+                                         rf"{first}\)"):
+        backtest(SeasonalNaive(52), co2, horizon=12, folds=3, m=52)
+    filled = np.interp(np.arange(co2.size), np.flatnonzero(~np.isnan(co2)), co2[~np.isnan(co2)])
+    res = backtest(SeasonalNaive(52), filled, horizon=12, folds=3, stride=12, m=52)
+    assert all(np.isfinite(r["mase"]) for r in res.table())
