@@ -2,6 +2,7 @@
 examples and on a real public series rnnlab does not ship (statsmodels' yearly sunspot numbers,
 1700-2008, bundled with statsmodels: no download)."""
 import numpy as np
+import pandas as pd
 import pytest
 import statsmodels.api as sm
 from hypothesis import given
@@ -19,6 +20,7 @@ from rnnlab.timeseries import (
     fold_origins,
     interval,
     lstm_builder,
+    write_csv,
 )
 from rnnlab.timeseries.plots import plot_backtest
 from rnnlab.timeseries.statistical import ETS
@@ -227,3 +229,19 @@ def test_weekly_co2_with_its_gaps_is_refused_by_name():
     filled = np.interp(np.arange(co2.size), np.flatnonzero(~np.isnan(co2)), co2[~np.isnan(co2)])
     res = backtest(SeasonalNaive(52), filled, horizon=12, folds=3, stride=12, m=52)
     assert all(np.isfinite(r["mase"]) for r in res.table())
+
+
+def test_backtest_table_as_csv(tmp_path):
+    y = np.array([1.0, 3.0, 2.0, 5.0, 4.0, 6.0, 8.0, 7.0, 9.0, 12.0])
+    res = backtest(Naive(), y, horizon=2, folds=3, stride=2)
+    path = tmp_path / "folds.csv"
+    path.write_text("old")
+    write_csv(res.table(), path)
+    back = pd.read_csv(path)
+    assert list(back["fold"]) == ["0", "1", "2", "overall"]
+    np.testing.assert_allclose(back["mase"], [r["mase"] for r in res.table()], rtol=1e-15)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        write_csv(res.table(), tmp_path / "missing" / "folds.csv")
+    with pytest.raises(ValueError, match="non-empty list of dicts"):
+        write_csv([], path)
+    assert pd.read_csv(path).shape == (4, back.shape[1])      # the failed calls left it intact

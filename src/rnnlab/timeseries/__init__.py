@@ -9,9 +9,10 @@ from rnnlab.timeseries.baselines import Drift, Forecaster, LinearAR, Naive, Seas
 from rnnlab.timeseries.conformal import conformal_quantiles, coverage, interval
 from rnnlab.timeseries.metrics import evaluate, mae, mape, mase, rmse, smape
 from rnnlab.timeseries.scaling import SeriesScaler
+from rnnlab.timeseries.tables import write_csv
 from rnnlab.timeseries.windows import last_window, make_windows
 
 __all__ = ["Forecaster", "Naive", "SeasonalNaive", "Drift", "LinearAR", "RNNForecaster",
            "lstm_builder", "backtest", "compare", "fold_origins", "BacktestResult", "Fold",
            "conformal_quantiles", "interval", "coverage", "mae", "rmse", "mape", "smape", "mase",
-           "evaluate", "SeriesScaler", "make_windows", "last_window"]
+           "evaluate", "SeriesScaler", "make_windows", "last_window", "write_csv"]
