@@ -7,9 +7,16 @@ from sklearn.linear_model import LinearRegression
 from sklearn.metrics import roc_auc_score
 from statsmodels.tsa.arima.model import ARIMA as SMARIMA
 
+from rnnlab import config
 from rnnlab.datasets import fortune500
+from rnnlab.lecture import timeseries as lecture_ts
 from rnnlab.timeseries.classification import direction_labels, direction_table, roc_auc
-from rnnlab.timeseries.lecture_split import LECTURE_MSE, lecture_split_table, pooled_ar_mse
+from rnnlab.timeseries.lecture_split import (
+    LECTURE_MSE,
+    lecture_split_table,
+    pooled_ar_mse,
+    rnn_mse,
+)
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +95,20 @@ def test_day_100_and_pooled_ar_on_the_whole_file(data):
     assert rows["linear_ar(k=1) per series"]["mse"] == pytest.approx(
         np.mean((np.array(pred) - y) ** 2), rel=1e-9)
     assert pooled_ar_mse(X, y, 5) < LECTURE_MSE["SimpleRNN(1) (lecture)"]
+
+
+def test_the_lectures_rnns_trained_here_match_the_lecture_module(data):
+    X, y = data[0][:60, -20:], data[1][:60]
+    rows = {r["model"]: r for r in lecture_split_table(data=(X, y), ks=(), arima_order=None,
+                                                       rnn_epochs=(2, 1), seed=4)}
+    for stack, epochs, name in ((False, 2, "SimpleRNN(1)"), (True, 1, "SimpleRNN 10→5→1")):
+        config.set_random_seed(4)
+        model = lecture_ts.simple_rnn_model(stack)          # the lecture's own code path
+        model.fit(X[:, :, None], y[:, None], epochs=epochs, verbose=0)
+        ref = float(np.mean((model.predict(X[:, :, None], verbose=0)[:, 0] - y) ** 2))
+        row = rows[f"{name} (rnnlab, {epochs} epochs, seed 4)"]
+        assert row["mse"] == pytest.approx(ref, rel=1e-5) and row["seconds"] > 0
+    assert rnn_mse(X, y, False, 2, seed=4) == pytest.approx(
+        rows["SimpleRNN(1) (rnnlab, 2 epochs, seed 4)"]["mse"], rel=1e-12)
+    with pytest.raises(ValueError, match="rnn_epochs must be"):
+        lecture_split_table(data=(X, y), rnn_epochs=5)
