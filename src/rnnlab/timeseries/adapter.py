@@ -5,7 +5,9 @@ backtest treats a recurrent network like any other model.  On ``fit`` it scales 
 each exogenous column) on the training part only, cuts windows, builds a fresh model with
 ``build(window, n_features, n_outputs)`` and trains it.  ``strategy="direct"`` trains one output
 per step ahead (n_outputs = horizon); ``"recursive"`` trains a one-step model and feeds each
-forecast back as the next input.  :meth:`predict_samples` keeps dropout on at inference
+forecast back as the next input (re-running the window; the stateful step-by-step inference of
+the generation work would avoid that).  ``seed`` reseeds rnnlab's global generator before each
+build (None leaves it alone).  :meth:`predict_samples` keeps dropout on at inference
 (Monte-Carlo dropout, Gal & Ghahramani 2016) and returns n sampled forecasts.
 """
 from __future__ import annotations
