@@ -43,4 +43,7 @@ def to_categorical(x, num_classes=None) -> np.ndarray:
     return out.reshape(tuple(shape) + (num_classes,))
 
 
-__all__ = ["to_categorical", "PyDataset", "timeseries_dataset_from_array"]
+#: Keras 3's other name for PyDataset (``keras.utils.Sequence``)
+Sequence = PyDataset
+
+__all__ = ["to_categorical", "PyDataset", "Sequence", "timeseries_dataset_from_array"]

@@ -48,7 +48,8 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
     ``data[start_index:end_index]``, in batches of ``batch_size`` (the last may be smaller);
     ``targets[start_index + j]`` goes with the window that starts at position j.  As Keras 3:
     there are ``end - start - (sequence_length - 1) * sampling_rate`` start positions (at most
-    ``len(targets)``), every ``sequence_stride``-th used; ``shuffle`` orders the windows with
+    ``len(targets) - start``, where Keras would index past the targets), every
+    ``sequence_stride``-th used; ``shuffle`` orders the windows with
     ``numpy.random.RandomState(seed)`` (seed None: drawn from
     rnnlab.config's generator); ``batch_size=None`` yields single windows."""
     data = np.asarray(data)
@@ -56,8 +57,11 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
         raise ValueError(f"{_WHO} data must have a time axis, got a scalar")
     n = len(data)
     sequence_length = checks.positive_int(sequence_length, "sequence_length", who=_WHO)
-    sequence_stride = checks.positive_int(sequence_stride, "sequence_stride", who=_WHO)
-    sampling_rate = checks.positive_int(sampling_rate, "sampling_rate", who=_WHO)
+    sequence_stride = checks.integer(sequence_stride, "sequence_stride", who=_WHO)
+    sampling_rate = checks.integer(sampling_rate, "sampling_rate", who=_WHO)
+    for name, value in (("sampling_rate", sampling_rate), ("sequence_stride", sequence_stride)):
+        if value <= 0:
+            raise ValueError(f"{_WHO} `{name}` must be higher than 0, got {name}={value}")
     if batch_size is not None:
         batch_size = checks.positive_int(batch_size, "batch_size", who=_WHO)
     if not isinstance(shuffle, (bool, np.bool_)):
@@ -88,8 +92,8 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
         targets = np.asarray(targets)
         if targets.ndim == 0:
             raise ValueError(f"{_WHO} targets must have a time axis, got a scalar")
-        num_seqs = min(num_seqs, len(targets))
         targets = targets[start:]
+        num_seqs = min(num_seqs, len(targets))   # Keras: len(targets), then fails past it
     if num_seqs <= 0:
         raise ValueError(f"{_WHO} no window fits: {end - start} steps from {start} to {end} "
                          f"hold no window of sequence_length={sequence_length} at "
