@@ -6,11 +6,18 @@ import threading
 import warnings
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 import pytest
 
 from rnnlab import Input, Model, Sequential, config
+from rnnlab.data import bucket_by_sequence_length
+from rnnlab.data.text_files import TextFileDataset
 from rnnlab.layers import LSTM, Concatenate, Dense, Embedding, SimpleRNN
 from rnnlab.optimizers import Adam
+from rnnlab.preprocessing.sequence import pad_sequences
+from rnnlab.preprocessing.text import Tokenizer
 from rnnlab.utils import PyDataset, timeseries_dataset_from_array
 
 N, T, F, B = 40, 6, 3, 8
@@ -362,3 +369,111 @@ def test_timeseries_dataset_trains_as_its_windows_do():
     ref.fit(windows, targets, batch_size=B, epochs=2, shuffle=False, verbose=0)
     model.fit(ds, epochs=2, shuffle=False, verbose=0)
     assert _same(ref, model)
+
+
+# ------------------------------------------------------------------ text files and bucketing
+REVIEWS = ["a good film", "bad", "a very very good and long film indeed", "not good at all",
+           "good", "the worst film of the year, bad bad bad", "fine", "a film", "long and bad",
+           "very good"]
+
+
+def _tokenizer():
+    tok = Tokenizer(num_words=20)
+    tok.fit_on_texts(REVIEWS)
+    return tok
+
+
+def _review_files(tmp_path):
+    table = pa.table({"label": [i % 2 for i in range(len(REVIEWS))], "rating": [7] * 10,
+                      "text": REVIEWS})
+    pa_csv.write_csv(table, str(tmp_path / "r.csv"))
+    with pa.CompressedOutputStream(str(tmp_path / "r.csv.gz"), "gzip") as out:
+        pa_csv.write_csv(table, out)
+    pq.write_table(table, str(tmp_path / "r.parquet"), row_group_size=3)
+    return [tmp_path / "r.csv", tmp_path / "r.csv.gz", tmp_path / "r.parquet"]
+
+
+def _expected_batches(tok, batch, maxlen):
+    seqs = tok.texts_to_sequences(REVIEWS)
+    out = []
+    for i in range(0, len(seqs), batch):
+        part = seqs[i:i + batch]
+        longest = min(max(len(s) for s in part), maxlen)
+        x = pad_sequences(part, maxlen=longest, padding="post", truncating="post")
+        out.append((x, np.arange(i, i + len(part)) % 2))
+    return out
+
+
+@pytest.mark.parametrize("chunk_rows", [2, 65536])
+def test_text_files_stream_tokenized_batches_padded_per_batch(tmp_path, chunk_rows):
+    tok = _tokenizer()
+    expected = _expected_batches(tok, 4, 6)
+    for path in _review_files(tmp_path):
+        ds = TextFileDataset(path, tok, batch_size=4, maxlen=6, chunk_rows=chunk_rows)
+        for _ in range(2):                               # iterable again: a pass per epoch
+            got = list(ds)
+            assert len(got) == len(expected)
+            for (x, y), (ex, ey) in zip(got, expected):
+                assert np.array_equal(x, ex) and np.array_equal(y, ey)
+
+
+def test_text_file_errors_are_clear(tmp_path):
+    path = _review_files(tmp_path)[0]
+    with pytest.raises(ValueError, match=r"no column\(s\) \['review'\]"):
+        TextFileDataset(path, _tokenizer(), text_column="review")
+    with pytest.raises(ValueError, match="fitted Tokenizer"):
+        TextFileDataset(path, Tokenizer())
+    with pytest.raises(FileNotFoundError):
+        TextFileDataset(tmp_path / "none.csv", _tokenizer())
+    with pytest.raises(ValueError, match="batch_size"):
+        TextFileDataset(path, _tokenizer(), batch_size=0)
+
+
+def _masked_model():
+    config.set_random_seed(4)
+    model = Sequential([Embedding(20, 4, mask_zero=True), LSTM(3), Dense(1, activation="sigmoid")])
+    model.compile(Adam(0.01), "binary_crossentropy")
+    return model
+
+
+def test_per_batch_padding_with_masking_trains_as_padding_to_maxlen(tmp_path):
+    """A masked LSTM skips padded steps, so padding each batch to its own longest review gives
+    the weights that padding every review to maxlen gives (up to float rounding)."""
+    tok = _tokenizer()
+    x = pad_sequences(tok.texts_to_sequences(REVIEWS), maxlen=6, padding="post",
+                      truncating="post")
+    y = np.arange(len(REVIEWS)) % 2
+    ref = _masked_model()
+    ref.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    model = _masked_model()
+    ds = TextFileDataset(_review_files(tmp_path)[2], tok, batch_size=4, maxlen=6)
+    model.fit(ds, epochs=2, shuffle=False, verbose=0)
+    for a, b in zip(ref.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_bucket_by_sequence_length_groups_as_tf_data():
+    samples = [([1] * n, n) for n in (1, 5, 2, 7, 3, 9, 4, 2, 8, 1)]
+    # buckets: n < 3 -> 0 (batches of 2), 3 <= n < 6 -> 1 (2), n >= 6 -> 2 (3)
+    batches = list(bucket_by_sequence_length(samples, [3, 6], [2, 2, 3]))
+    got = [(x.shape, list(y)) for x, y in batches]
+    assert got == [((2, 2), [1, 2]), ((2, 5), [5, 3]), ((3, 9), [7, 9, 8]),
+                   ((2, 2), [2, 1]), ((1, 4), [4])]
+    assert np.array_equal(batches[1][0], [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    padded = list(bucket_by_sequence_length(samples, [3, 6, 10], [2, 2, 3, 1],
+                                            pad_to_bucket_boundary=True, drop_remainder=True))
+    assert [x.shape for x, _ in padded] == [(2, 2), (2, 5), (3, 9), (2, 2)]
+    with pytest.raises(ValueError, match="len\\(bucket_boundaries\\) \\+ 1"):
+        bucket_by_sequence_length(samples, [3, 6], [2, 2])
+    with pytest.raises(ValueError, match="increasing"):
+        bucket_by_sequence_length(samples, [6, 3], [2, 2, 2])
+    with pytest.raises(ValueError, match="sample 3 has length 7"):
+        list(bucket_by_sequence_length(samples, [3, 6], [2, 2, 3], pad_to_bucket_boundary=True))
+
+
+def test_bucketed_text_trains_with_masking(tmp_path):
+    samples = TextFileDataset(_review_files(tmp_path)[0], _tokenizer(), batch_size=None)
+    buckets = bucket_by_sequence_length(samples, [3], [3, 2])
+    assert sum(len(x) for x, _ in buckets) == len(REVIEWS)
+    hist = _masked_model().fit(buckets, epochs=2, shuffle=False, verbose=0)
+    assert len(hist.history["loss"]) == 2 and np.isfinite(hist.history["loss"]).all()
