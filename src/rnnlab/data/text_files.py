@@ -2,9 +2,9 @@
 extra: ``pip install rnnlab[arrow]``), tokenized by a fitted Tokenizer and padded per batch, so
 that ``fit`` reads a file much larger than memory with a bounded footprint.
 
-Only the text and label columns are read, one record batch (``chunk_rows`` rows, or the file's
-own row groups) at a time; each batch of ``batch_size`` reviews is padded to its own longest
-review (at most ``maxlen``), not to the corpus's."""
+Only the text and label columns are read, one record batch at a time (``chunk_rows`` rows of
+Parquet; 1 MB blocks of CSV), tokenized together; each batch of ``batch_size`` reviews is
+padded to its own longest review (at most ``maxlen``), not to the corpus's."""
 from __future__ import annotations
 
 import os
@@ -36,7 +36,7 @@ class TextFileDataset:
 
     def __init__(self, path, tokenizer, text_column="text", label_column="label", batch_size=32,
                  maxlen=None, padding="post", truncating="post", format=None,
-                 chunk_rows=65536, dtype="int32"):
+                 chunk_rows=4096, dtype="int32"):
         self.path = os.fspath(path)
         if not os.path.isfile(self.path):
             raise FileNotFoundError(f"{_WHO} no such file: {self.path}")
@@ -74,7 +74,7 @@ class TextFileDataset:
         return wanted
 
     def _csv_reader(self, columns):
-        read = pa_csv.ReadOptions(block_size=1 << 22)
+        read = pa_csv.ReadOptions(block_size=1 << 20)
         convert = pa_csv.ConvertOptions(include_columns=columns) if columns else None
         source = pa.input_stream(self.path, compression="detect")
         return pa_csv.open_csv(source, read_options=read, convert_options=convert)

@@ -428,14 +428,15 @@ class Model(Layer):
             sws = [cw if not sws else cw.reshape((n,) + (1,) * (sws[0].ndim - 1)) * sws[0]]
         return xs, ys, sws, n
 
-    def _check_data(self, xs, ys, sws=None):
+    def _check_data(self, xs, ys, sws=None, probe=None):
         """Check all of x and y before any weight changes: the values of the inputs against the
         layers that read them (an Embedding's ids against input_dim), y's shape against the
         model's output on one sample and y's values against each loss (labels in range), and
-        per-timestep sample weights against the outputs' time axis."""
+        per-timestep sample weights against the outputs' time axis.  ``probe``: that output on
+        one sample, if already known for inputs of these shapes (streamed batches)."""
         for i, layer in self._input_readers():
             layer.validate_input(xs[i])
-        outs, _ = self._forward_batch([x[:1] for x in xs], training=False)
+        outs = probe if probe is not None else self._probe(xs)
         for i, (out, y, loss) in enumerate(zip(outs, ys, self.losses_)):
             _losses.align_target(y[:1], out.shape, loss.sparse, loss.name)
             loss.check_targets(y, out.shape)
@@ -454,6 +455,11 @@ class Model(Layer):
     def _input_readers(self):
         """(input index, layer) for each layer that reads a model input directly."""
         return []
+
+    def _probe(self, xs):
+        """The model's outputs on the first sample (their shapes check y and the metrics)."""
+        outs, _ = self._forward_batch([x[:1] for x in xs], training=False)
+        return outs
 
     @staticmethod
     def _take(arrs, idx):
@@ -609,10 +615,17 @@ class Model(Layer):
             xs, ys, sws, _ = self._prepare(bx, by, bsw, class_weight, need_y=need_y)
             return xs, ys, sws
 
+        probes = {}                    # one probe forward per distinct input shape
+
         def check(xs, ys, sws):
             self._ensure_built_for(xs)
             if need_y:
-                self._check_data(xs, ys, sws)
+                key = tuple((x.shape[1:], x.dtype.str) for x in xs)
+                if key not in probes:
+                    if len(probes) >= 256:
+                        probes.clear()
+                    probes[key] = self._probe(xs)
+                self._check_data(xs, ys, sws, probe=probes[key])
             else:
                 for i, layer in self._input_readers():
                     layer.validate_input(xs[i])
