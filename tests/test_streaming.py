@@ -477,3 +477,30 @@ def test_bucketed_text_trains_with_masking(tmp_path):
     assert sum(len(x) for x, _ in buckets) == len(REVIEWS)
     hist = _masked_model().fit(buckets, epochs=2, shuffle=False, verbose=0)
     assert len(hist.history["loss"]) == 2 and np.isfinite(hist.history["loss"]).all()
+
+
+def test_a_bad_batch_from_worker_threads_stops_the_pool_and_rolls_back():
+    x, y = _data()
+
+    class Broken(Batches):
+        def __getitem__(self, i):
+            bx, by = super().__getitem__(i)
+            return (bx[:, :-1], by) if i == 3 else (bx, by)
+
+    model = _model()
+    before = [w.copy() for w in model.get_weights()]
+    threads = threading.active_count()
+    with pytest.raises(ValueError, match="x: batch 3: x has shape"):
+        model.fit(Broken(x, y, workers=3, max_queue_size=4), shuffle=False, verbose=0)
+    assert threading.active_count() == threads                # the pool was shut down
+    assert all(np.array_equal(u, v) for u, v in zip(before, model.get_weights()))
+
+
+def test_an_unknown_length_stream_shows_a_bar_and_gives_callbacks_steps_none(capsys):
+    x, y = _data()
+    model = _model()
+    hist = model.fit(_gen(x, y), shuffle=False, verbose=1)
+    assert hist.params["steps"] is None
+    assert "Epoch 1/1" in capsys.readouterr().out
+    hist = model.fit(Batches(x, y), shuffle=False, verbose=0)
+    assert hist.params["steps"] == 5
