@@ -1,9 +1,11 @@
-"""Small helpers of Keras's ``keras.utils``: :func:`to_categorical`."""
+"""Small helpers of Keras's ``keras.utils``: :func:`to_categorical`, and (from rnnlab.data)
+:class:`PyDataset` and :func:`timeseries_dataset_from_array`."""
 from __future__ import annotations
 
 import numpy as np
 
 from rnnlab import checks
+from rnnlab.data import PyDataset, timeseries_dataset_from_array
 
 
 def to_categorical(x, num_classes=None) -> np.ndarray:
@@ -41,4 +43,7 @@ def to_categorical(x, num_classes=None) -> np.ndarray:
     return out.reshape(tuple(shape) + (num_classes,))
 
 
-__all__ = ["to_categorical"]
+#: Keras 3's other name for PyDataset (``keras.utils.Sequence``)
+Sequence = PyDataset
+
+__all__ = ["to_categorical", "PyDataset", "Sequence", "timeseries_dataset_from_array"]

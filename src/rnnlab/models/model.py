@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+import warnings
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from rnnlab import optimizers as _opt
 from rnnlab.layers.base import Layer, _symbolic_in, unique_name, walk
 from rnnlab.layers.recurrent.rnn import RNN, state_probe
 from rnnlab.layers.views import NestedView
+from rnnlab.models import data_adapters as DA
 from rnnlab.models import onnx_export, saving
 from rnnlab.models import training as T
 from rnnlab.models.serialization import MODELS, serialize_model
@@ -471,15 +473,15 @@ class Model(Layer):
             sws = [cw if not sws else cw.reshape((n,) + (1,) * (sws[0].ndim - 1)) * sws[0]]
         return xs, ys, sws, n
 
-    def _check_data(self, xs, ys, sws=None):
+    def _check_data(self, xs, ys, sws=None, probe=None):
         """Check all of x and y before any weight changes: the values of the inputs against the
         layers that read them (an Embedding's ids against input_dim), y's shape against the
         model's output on one sample and y's values against each loss (labels in range), and
-        per-timestep sample weights against the outputs' time axis."""
+        per-timestep sample weights against the outputs' time axis.  ``probe``: that output on
+        one sample, if already known for inputs of these shapes (streamed batches)."""
         for i, layer in self._input_readers():
             layer.validate_input(xs[i])
-        with state_probe():                 # carried states untouched by this probe
-            outs, _ = self._forward_batch([x[:1] for x in xs], training=False)
+        outs = probe if probe is not None else self._probe(xs)
         for i, (out, y, loss) in enumerate(zip(outs, ys, self.losses_)):
             _losses.align_target(y[:1], out.shape, loss.sparse, loss.name)
             loss.check_targets(y, out.shape)
@@ -498,6 +500,13 @@ class Model(Layer):
     def _input_readers(self):
         """(input index, layer) for each layer that reads a model input directly."""
         return []
+
+    def _probe(self, xs):
+        """The model's outputs on the first sample (their shapes check y and the metrics);
+        stateful layers' carried states are neither read nor changed by it."""
+        with state_probe():
+            outs, _ = self._forward_batch([x[:1] for x in xs], training=False)
+        return outs
 
     @staticmethod
     def _take(arrs, idx):
@@ -523,8 +532,21 @@ class Model(Layer):
         error in a callback, a value only a later layer refuses), the weights, the optimizer and
         the random state are put back as they were (a KeyboardInterrupt keeps the epochs done,
         as in Keras).  ``steps_per_epoch`` takes that many batches per epoch, continuing
-        through the shuffled data across epochs as Keras 3 does with arrays."""
+        through the shuffled data across epochs as Keras 3 does with arrays.
+
+        ``x`` may also stream (see rnnlab.models.data_adapters): a generator or iterable of
+        ``x`` / ``(x, y)`` / ``(x, y, sample_weight)`` batches, or a ``rnnlab.utils.PyDataset``;
+        then y, sample_weight and batch_size come from the batches, each batch is checked just
+        before its update, and a one-pass generator needs ``steps_per_epoch`` beyond one epoch.
+        ``validation_data`` may stream likewise (``validation_steps`` batches each time)."""
         self._check_trainable("fit")
+        streamed = DA.is_stream(x)
+        if streamed:
+            self._refuse_with_stream("fit", y=y, sample_weight=sample_weight,
+                                     batch_size=batch_size)
+            if validation_split:
+                raise ValueError("validation_split is only supported for arrays; with a "
+                                 "generator or dataset x, pass validation_data")
         batch_size = None if batch_size is None else T.check_batch_size(batch_size)
         epochs = checks.non_negative_int(epochs, "epochs")
         initial_epoch = checks.non_negative_int(initial_epoch, "initial_epoch")
@@ -538,36 +560,66 @@ class Model(Layer):
                 or not 0.0 <= validation_split < 1.0):
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
         verbose = T.check_verbose(verbose)
-        xs, ys, sws, n = self._prepare(x, y, sample_weight, class_weight)
+        n_validations = len([e for e in range(initial_epoch, epochs)
+                             if (e + 1) % validation_freq == 0])
+        if streamed:
+            if shuffle and not isinstance(x, DA.PyDataset):
+                warnings.warn("`shuffle=True` was passed, but will be ignored since the data "
+                              "`x` was provided as a generator or iterable, which is expected "
+                              "to yield already-shuffled data.", UserWarning, stacklevel=2)
+            train = self._stream_adapter(x, "x", need_y=True, class_weight=class_weight,
+                                         steps=steps_per_epoch, steps_name="steps_per_epoch",
+                                         passes=epochs - initial_epoch, shuffle=shuffle)
+            n = 0
+        else:
+            xs, ys, sws, n = self._prepare(x, y, sample_weight, class_weight)
         val = None
-        if validation_data is not None:
+        if validation_data is not None and DA.is_stream(validation_data):
+            if validation_batch_size is not None and validation_batch_size != batch_size:
+                raise ValueError("validation_batch_size cannot be given with generator or "
+                                 "dataset validation_data: its batches are the batches")
+            if streamed:
+                val = self._stream_adapter(validation_data, "validation_data", need_y=True,
+                                           steps=validation_steps,
+                                           steps_name="validation_steps",
+                                           passes=n_validations)
+        elif validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError("validation_data must be a tuple (x_val, y_val) or "
-                                 "(x_val, y_val, sample_weight)")
+                                 "(x_val, y_val, sample_weight), or a generator or dataset of "
+                                 "such batches")
             vx, vy, vsw, _ = self._prepare(validation_data[0], validation_data[1],
                                            validation_data[2] if len(validation_data) == 3
                                            else None)
-            val = (vx, vy, vsw)
+            val = DA.ArrayAdapter(vx, vy, vsw)
         elif validation_split > 0.0:
             split = int(n * (1.0 - validation_split))
             if split < 1 or split >= n:
                 raise ValueError(f"validation_split={validation_split} leaves no training or no "
                                  f"validation samples out of {n}")
             idx_t, idx_v = np.arange(split), np.arange(split, n)
-            val = (self._take(xs, idx_v), self._take(ys, idx_v), self._take(sws, idx_v))
+            val = DA.ArrayAdapter(self._take(xs, idx_v), self._take(ys, idx_v),
+                                  self._take(sws, idx_v))
             xs, ys, sws = self._take(xs, idx_t), self._take(ys, idx_t), self._take(sws, idx_t)
             n = split
-        self._ensure_built_for(xs)
-        batch_size = self._batch_size_for(batch_size, n, None, "fit")
+        if not streamed:
+            self._ensure_built_for(xs)
+            batch_size = self._batch_size_for(batch_size, n, None, "fit")
+            self._check_data(xs, ys, sws)
+            train = DA.ArrayAdapter(xs, ys, sws)
+        else:
+            batch_size = T.check_batch_size(None)
         if validation_batch_size is None:
             validation_batch_size = batch_size
-        if val is not None:
+        if validation_data is not None and DA.is_stream(validation_data) and not streamed:
+            val = self._stream_adapter(validation_data, "validation_data", need_y=True,
+                                       steps=validation_steps, steps_name="validation_steps",
+                                       passes=n_validations)
+        if isinstance(val, DA.ArrayAdapter):
             validation_batch_size = self._batch_size_for(
-                validation_batch_size, val[0][0].shape[0], validation_steps, "fit",
+                validation_batch_size, val.xs[0].shape[0], validation_steps, "fit",
                 "the validation data")
-        self._check_data(xs, ys, sws)
-        if val is not None:
-            self._check_data(*val)
+            self._check_data(val.xs, val.ys, val.sws)
 
         plan = T.FitPlan(n, batch_size, epochs, initial_epoch, steps_per_epoch, shuffle,
                          validation_batch_size, validation_steps, validation_freq)
@@ -575,25 +627,86 @@ class Model(Layer):
         self._grads_clear = False
         try:
             with compute_scope(self._step_units()):
-                return self._fit_loop(xs, ys, sws, val, plan, verbose, callbacks)
+                return self._fit_loop(train, val, plan, verbose, callbacks)
         except Exception:
             rollback.restore()
             raise
+        finally:
+            train.close()
+            if val is not None:
+                val.close()
 
-    def _fit_loop(self, xs, ys, sws, val, plan, verbose, callbacks):
+    @staticmethod
+    def _refuse_with_stream(call, **given):
+        """Keras's rule: with a generator or dataset x, y, sample weights and the batch size
+        come from its batches; passing them too is an error."""
+        for name, value in given.items():
+            if value is not None:
+                raise ValueError(f"{call}(): when x is a generator, an iterable of batches or "
+                                 f"a PyDataset, {name} must not be passed: its batches carry "
+                                 "(x, y, sample_weight) and have their own size")
+
+    def _declared_input_shapes(self):
+        """The input shapes the model declares (None axes are free), or None if it has none."""
+        inputs = getattr(self, "inputs", None)
+        if inputs:
+            return [tuple(t.shape) for t in inputs]
+        shape = self.batch_input_shape
+        return None if shape is None else [tuple(shape)]
+
+    def _stream_adapter(self, data, what, *, need_y, class_weight=None, steps=None,
+                        steps_name="steps", passes=1, shuffle=False):
+        """A :class:`DA.StreamAdapter` over ``data`` whose every batch is normalised as arrays
+        are (:meth:`_prepare`) and checked before use as :meth:`_check_data` checks arrays; an
+        unbuilt model is built from the first batches' shapes (their free axes as None)."""
+
+        def prepare(raw, index):
+            bx, by, bsw = DA.unpack(raw, index, what)
+            if not need_y:
+                by = bsw = None
+            elif by is None:
+                raise ValueError("the batch has no targets: fit() and evaluate() need (x, y) or "
+                                 "(x, y, sample_weight) batches")
+            xs, ys, sws, _ = self._prepare(bx, by, bsw, class_weight, need_y=need_y)
+            return xs, ys, sws
+
+        probes = {}                    # one probe forward per distinct input shape
+
+        def check(xs, ys, sws):
+            self._ensure_built_for(xs)
+            if need_y:
+                key = tuple((x.shape[1:], x.dtype.str) for x in xs)
+                if key not in probes:
+                    if len(probes) >= 256:
+                        probes.clear()
+                    probes[key] = self._probe(xs)
+                self._check_data(xs, ys, sws, probe=probes[key])
+            else:
+                for i, layer in self._input_readers():
+                    layer.validate_input(xs[i])
+
+        adapter = DA.StreamAdapter(data, what, prepare, steps=steps, steps_name=steps_name,
+                                   passes=passes, shuffle=shuffle, rng=config.rng(),
+                                   free_x_axes=self._declared_input_shapes())
+        if not self.built:
+            self._build_for_shapes(adapter.spec.x_shapes())
+        adapter.set_check(check)
+        return adapter
+
+    def _fit_loop(self, train, val, plan, verbose, callbacks):
         history = _cb.History()
         cbs = _cb.CallbackList(list(callbacks or []) + [history], self)  # History last, as Keras
         self.stop_training = False
         self._initial_epoch = None
         names = ["loss"] + list(self._metric_keys)
         names += [f"val_{k}" for k in names] if val is not None else []
-        cbs.set_params({"verbose": verbose, "epochs": plan.epochs, "steps": plan.steps},
+        cbs.set_params({"verbose": verbose, "epochs": plan.epochs, "steps": train.total},
                        log_names=names)
         cbs.on_train_begin({})
         # a callback may resume from a backup (BackupAndRestore sets the epoch to start from, as
         # in Keras 3, and the random state the shuffles come from)
         start, self._initial_epoch = self._initial_epoch, None
-        batches = T.EpochBatches(plan, config.rng())
+        train.start(plan, config.rng())
         logs = {}
         for epoch in range(plan.initial_epoch if start is None else start, plan.epochs):
             cbs.on_epoch_begin(epoch, {})
@@ -601,12 +714,13 @@ class Model(Layer):
             t0 = time.perf_counter()
             if verbose == 1:
                 print(f"Epoch {epoch + 1}/{plan.epochs}")
-            bar = T.progress_bar(plan.steps, None, verbose)
-            for step, idx in enumerate(batches.epoch()):
+            bar = T.progress_bar(train.total, None, verbose)
+            batches = train.epoch()
+            for step, (bx, by, bsw) in enumerate(batches):
                 cbs.on_train_batch_begin(step, {})
-                bx, by, bsw = self._take(xs, idx), self._take(ys, idx), self._take(sws, idx)
                 loss = self._train_step(bx, by, bsw, tracker)
-                tracker.add("loss", loss * len(idx), len(idx))
+                m = bx[0].shape[0]
+                tracker.add("loss", loss * m, m)
                 batch_logs = tracker.result()
                 batch_logs = {"loss": batch_logs.pop("loss"), **batch_logs}
                 cbs.on_train_batch_end(step, batch_logs)
@@ -615,11 +729,14 @@ class Model(Layer):
                     bar.update(1)
                 if self.stop_training:
                     break
+            batches.close()                   # a PyDataset's on_epoch_end
+            if train.ran_out:                 # a generator used up: training stops here
+                self.stop_training = True
             logs = tracker.result()
             logs = {"loss": logs.pop("loss"), **logs} if logs else {}
             if val is not None and (epoch + 1) % plan.validation_freq == 0:
-                vlogs = self._evaluate_arrays(*val, batch_size=plan.validation_batch_size,
-                                              steps=plan.validation_steps)
+                vlogs = self._evaluate_adapter(val, batch_size=plan.validation_batch_size,
+                                               steps=plan.validation_steps)
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
             if bar is not None:
                 bar.set_postfix_str(T.format_logs(logs), refresh=False)
@@ -634,20 +751,17 @@ class Model(Layer):
             self.optimizer.finalize_variable_values(
                 [(key, layer.params[p]) for key, layer, p in self._param_items()])
         cbs.on_train_end(logs)
-        history.params = {"epochs": plan.epochs, "steps": plan.steps, "verbose": verbose}
+        history.params = {"epochs": plan.epochs, "steps": train.total, "verbose": verbose}
         history.model = self
         self.history = history
         return history
 
     # ------------------------------------------------------------------ evaluate / predict
-    def _evaluate_arrays(self, xs, ys, sws, batch_size, verbose=0, steps=None):
+    def _evaluate_adapter(self, data, batch_size, verbose=0, steps=None):
         tracker = T.MeanTracker()
-        steps = T.limit_steps(steps, xs[0].shape[0], batch_size)
-        bar = T.progress_bar(steps, None, verbose)
-        for step in range(steps):
-            sl = slice(step * batch_size, (step + 1) * batch_size)
-            bx, by = [a[sl] for a in xs], [a[sl] for a in ys]
-            bsw = None if sws is None else [a[sl] for a in sws]
+        batches = data.one_pass(batch_size, steps)
+        bar = T.progress_bar(data.total, None, verbose)
+        for bx, by, bsw in batches:
             outs, _ = self._forward_batch(bx, training=False)
             loss, _ = self._losses_and_grads(outs, by, bsw, tracker)
             m = bx[0].shape[0]
@@ -666,20 +780,31 @@ class Model(Layer):
         ``steps`` batches only if given."""
         if self.optimizer is None:
             raise RuntimeError(f"Model {self.name!r} must be compiled before evaluate()")
+        streamed = DA.is_stream(x)
+        if streamed:
+            self._refuse_with_stream("evaluate", y=y, sample_weight=sample_weight,
+                                     batch_size=batch_size)
         batch_size = None if batch_size is None else T.check_batch_size(batch_size)
         verbose = T.check_verbose(verbose)
         steps = T.check_steps(steps, "steps")
-        xs, ys, sws, n = self._prepare(x, y, sample_weight)
-        self._ensure_built_for(xs)
-        batch_size = self._batch_size_for(batch_size, n, steps, "evaluate")
-        self._check_data(xs, ys, sws)
+        if streamed:
+            data = self._stream_adapter(x, "x", need_y=True, steps=steps)
+            batch_size = T.check_batch_size(None)
+        else:
+            xs, ys, sws, n = self._prepare(x, y, sample_weight)
+            self._ensure_built_for(xs)
+            batch_size = self._batch_size_for(batch_size, n, steps, "evaluate")
+            self._check_data(xs, ys, sws)
+            data = DA.ArrayAdapter(xs, ys, sws)
         snapshot = T.StateSnapshot(self)
         try:
             with compute_scope(self._step_units()):
-                logs = self._evaluate_arrays(xs, ys, sws, batch_size, verbose, steps)
+                logs = self._evaluate_adapter(data, batch_size, verbose, steps)
         except Exception:
-            snapshot.restore()
+            snapshot.restore()              # a failed call leaves the carried states as they were
             raise
+        finally:
+            data.close()
         if verbose:
             print(T.format_logs(logs))
         if return_dict:
@@ -690,29 +815,38 @@ class Model(Layer):
     def predict(self, x, batch_size=None, verbose="auto", steps=None):
         """Outputs for ``x`` in batches (a list of arrays for multi-output models); the first
         ``steps`` batches only if given."""
+        streamed = DA.is_stream(x)
+        if streamed:
+            self._refuse_with_stream("predict", batch_size=batch_size)
         batch_size = None if batch_size is None else T.check_batch_size(batch_size)
         verbose = T.check_verbose(verbose)
         steps = T.check_steps(steps, "steps")
-        xs, _, _, n = self._prepare(x, None, need_y=False)
-        self._ensure_built_for(xs)
-        batch_size = self._batch_size_for(batch_size, n, steps, "predict")
-        for i, layer in self._input_readers():
-            layer.validate_input(xs[i])
-        steps = T.limit_steps(steps, n, batch_size)
-        bar = T.progress_bar(steps, None, verbose)
+        if streamed:
+            data = self._stream_adapter(x, "x", need_y=False, steps=steps)
+            batch_size = T.check_batch_size(None)
+        else:
+            xs, _, _, n = self._prepare(x, None, need_y=False)
+            self._ensure_built_for(xs)
+            batch_size = self._batch_size_for(batch_size, n, steps, "predict")
+            for i, layer in self._input_readers():
+                layer.validate_input(xs[i])
+            data = DA.ArrayAdapter(xs, None, None)
+        batches = data.one_pass(batch_size, steps)
+        bar = T.progress_bar(data.total, None, verbose)
         chunks = []
         snapshot = T.StateSnapshot(self)
         try:
             with compute_scope(self._step_units()):
-                for step in range(steps):
-                    sl = slice(step * batch_size, (step + 1) * batch_size)
-                    outs, _ = self._forward_batch([a[sl] for a in xs], training=False)
+                for bx, _, _ in batches:
+                    outs, _ = self._forward_batch(bx, training=False)
                     chunks.append(outs)
                     if bar is not None:
                         bar.update(1)
         except Exception:
-            snapshot.restore()
+            snapshot.restore()              # a failed call leaves the carried states as they were
             raise
+        finally:
+            data.close()
         if bar is not None:
             bar.close()
         result = [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
@@ -756,7 +890,8 @@ class Model(Layer):
         self._grads_clear = False
         try:
             with compute_scope(self._step_units()):
-                logs = self._fit_loop(xs, ys, sws, None, plan, 0, None).history
+                train = DA.ArrayAdapter(xs, ys, sws)
+                logs = self._fit_loop(train, None, plan, 0, None).history
         except Exception:
             rollback.restore()
             raise

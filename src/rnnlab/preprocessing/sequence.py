@@ -12,6 +12,8 @@ its input as it was.
 :func:`timeseries_windows` cuts series into (input window, next ``horizon`` values) pairs, the
 supervised form of "predict tomorrow from the last ``window`` days".  :class:`MinMaxScaler`
 scales each row (by default) to ``[-1, 1]``, like the lecture's stock prices.
+``TimeseriesGenerator``, ``skipgrams`` and ``make_sampling_table`` (keras-preprocessing's) live
+in their own modules and are re-exported here.
 """
 from __future__ import annotations
 
@@ -22,8 +24,14 @@ from itertools import chain
 import numpy as np
 
 from rnnlab import checks
+from rnnlab.preprocessing.skipgram import make_sampling_table, skipgrams
+from rnnlab.preprocessing.timeseries_generator import (
+    TimeseriesGenerator,
+    timeseries_generator_from_json,
+)
 
-__all__ = ["pad_sequences", "timeseries_windows", "MinMaxScaler"]
+__all__ = ["pad_sequences", "timeseries_windows", "MinMaxScaler", "TimeseriesGenerator",
+           "timeseries_generator_from_json", "skipgrams", "make_sampling_table"]
 
 _SIDES = ("pre", "post")
 
