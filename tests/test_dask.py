@@ -46,7 +46,7 @@ def client():
 
 @pytest.fixture(scope="module")
 def reviews():
-    (texts, labels), _ = imdb.load_data(num_train=3000, num_test=1, seed=0)
+    (texts, labels), _ = imdb.load_data(num_train=2000, num_test=1, seed=0)
     return texts, np.asarray(labels)
 
 

@@ -94,10 +94,32 @@ def _constant(value, kind: str):
 
 
 # ----------------------------------------------------------------------------- tokenizing
-def _count(part, arguments: dict):
+class _Settings:
+    """Run a block under the client's numeric settings (floatx, kernels), then restore them:
+    a worker computes what the client would (and compiles nothing the client does not)."""
+
+    def __init__(self, floatx: str, kernels: str):
+        self.floatx, self.kernels = floatx, kernels
+
+    def __enter__(self):
+        self.old = (config.floatx(), config.kernels())
+        config.set_floatx(self.floatx)
+        config.set_kernels(self.kernels)
+
+    def __exit__(self, *exc):
+        config.set_floatx(self.old[0])
+        config.set_kernels(self.old[1])
+
+
+def _client_settings():
+    return (config.floatx(), config.kernels())
+
+
+def _count(part, arguments: dict, settings):
     """One partition's (words in first-appearance order, counts, document counts, texts)."""
     tok = Tokenizer(**arguments)
-    tok.fit_on_texts(_as_list(part))
+    with _Settings(*settings):
+        tok.fit_on_texts(_as_list(part))
     words = list(tok.word_counts)
     return (words, list(tok.word_counts.values()), [tok.word_docs[w] for w in words],
             tok.document_count)
@@ -113,7 +135,8 @@ def fit_tokenizer(texts, **tokenizer_arguments) -> Tokenizer:
     k, which is exactly its first appearance in the whole stream; counts add up."""
     tok = Tokenizer(**tokenizer_arguments)         # the arguments are checked before any work
     arguments = {k: v for k, v in tokenizer_arguments.items() if k != "document_count"}
-    parts = [dask.delayed(_count)(p, arguments) for p in _partitions(texts)]
+    parts = [dask.delayed(_count)(p, arguments, _client_settings())
+             for p in _partitions(texts)]
     counts, docs, n_docs = OrderedDict(), {}, 0
     for words, wc, wd, n in dask.compute(*parts):
         for w, c, d in zip(words, wc, wd):
@@ -127,8 +150,9 @@ def fit_tokenizer(texts, **tokenizer_arguments) -> Tokenizer:
     return tok
 
 
-def _pad(part, tokenizer, maxlen, padding, truncating, value, dtype):
-    seqs = tokenizer.texts_to_sequences(_as_list(part))
+def _pad(part, tokenizer, maxlen, padding, truncating, value, dtype, settings):
+    with _Settings(*settings):
+        seqs = tokenizer.texts_to_sequences(_as_list(part))
     return pad_sequences(seqs, maxlen=maxlen, dtype=dtype, padding=padding,
                          truncating=truncating, value=value).reshape(len(seqs), maxlen)
 
@@ -146,7 +170,8 @@ def texts_to_padded(texts, tokenizer: Tokenizer, maxlen: int, padding="pre", tru
     dtype = np.dtype(dtype)
     tok = _constant(tokenizer, "tokenizer")
     blocks = [da.from_delayed(dask.delayed(_pad)(p, tok, maxlen, padding, truncating, value,
-                                                 dtype), shape=(np.nan, maxlen), dtype=dtype)
+                                                 dtype, _client_settings()),
+                              shape=(np.nan, maxlen), dtype=dtype)
               for p in _partitions(texts)]
     return da.concatenate(blocks, axis=0, allow_unknown_chunksizes=True)
 
@@ -188,15 +213,8 @@ class ShippedModel:
 def _predict_block(block, shipped: ShippedModel, batch_size):
     x = block.to_numpy() if hasattr(block, "to_numpy") else np.asarray(block)
     model, lock = shipped.loaded()
-    floatx, kernels = config.floatx(), config.kernels()
-    with lock:
-        config.set_floatx(shipped.floatx)
-        config.set_kernels(shipped.kernels)
-        try:
-            out = model.predict(x, batch_size=batch_size, verbose=0)
-        finally:
-            config.set_floatx(floatx)
-            config.set_kernels(kernels)
+    with lock, _Settings(shipped.floatx, shipped.kernels):
+        out = model.predict(x, batch_size=batch_size, verbose=0)
     return np.asarray(out).reshape(len(x), -1)
 
 
