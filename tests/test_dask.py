@@ -25,6 +25,8 @@ from rnnlab.datasets import imdb  # noqa: E402
 from rnnlab.layers.core import Dense  # noqa: E402
 from rnnlab.layers.embedding import Embedding  # noqa: E402
 from rnnlab.layers.recurrent.lstm import LSTM  # noqa: E402
+from rnnlab.lecture import timeseries as lect_ts  # noqa: E402
+from rnnlab.lecture.reproduce import ReproduceError, reproduce  # noqa: E402
 from rnnlab.preprocessing.sequence import pad_sequences  # noqa: E402
 from rnnlab.preprocessing.text import Tokenizer  # noqa: E402
 from rnnlab.sklearn import ModelBuildError, RNNClassifier  # noqa: E402
@@ -155,3 +157,24 @@ def test_a_failing_trial_on_the_dask_backend_names_its_parameters(client):
         with pytest.raises(ModelBuildError, match=r"build_broken \(called with units=[35].*"
                                                   r"cannot build [35] units"):
             search.fit(X, y)
+
+
+def test_time_series_seeds_as_dask_tasks_equal_the_serial_run(client):
+    rng = np.random.default_rng(0)
+    X3, y2 = rng.normal(size=(40, 12, 1)), rng.normal(size=(40, 1))
+    settings = (config.floatx(), config.kernels())
+    calls = [(stack, 2, seed, X3, y2, settings) for stack in (False, True) for seed in (0, 1)]
+    serial = lect_ts.serial_map(lect_ts.seed_trial, calls)
+    remote = client.gather([client.submit(lect_ts.seed_trial, *c, pure=False) for c in calls])
+    for a, b in zip(serial, remote):
+        assert a["mse"] == b["mse"] and a["summary"] == b["summary"]
+        np.testing.assert_array_equal(a["prediction"], b["prediction"])
+
+
+def test_reproduce_refuses_an_unreachable_scheduler(tmp_path):
+    with pytest.raises(ReproduceError, match=r"cannot reach the Dask scheduler at "
+                                             r"'tcp://127.0.0.1:9' within 2 s"):
+        reproduce(part="timeseries", quick=True, out=tmp_path, scheduler="tcp://127.0.0.1:9",
+                  timeout=2, echo=lambda msg: None)
+    with pytest.raises(ReproduceError, match="not both"):
+        reproduce(part="timeseries", out=tmp_path, scheduler="tcp://127.0.0.1:9", workers=2)

@@ -67,7 +67,15 @@ def _command_line() -> str:
                    "Yelp CSVs); sets RNNLAB_DATA_DIR for this run.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="First random seed; a full run uses seeds N..N+4 for the Keras-style models.")
-def reproduce(part, quick, out, data_dir, seed):
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Run the time-series seeds as Dask tasks on a local cluster of N one-thread "
+                   "processes (needs rnnlab[dask]).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run the time-series seeds as Dask tasks on the scheduler at ADDRESS "
+                   "(tcp://host:8786); its workers need rnnlab installed.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0,
+              show_default=True, help="Seconds to wait for --scheduler to answer.")
+def reproduce(part, quick, out, data_dir, seed, workers, scheduler, timeout):
     """Run every experiment of the lecture and write a report comparing with its numbers.
 
     Time series: the mean and last-value baselines, the single-neuron RNN from scratch (1000
@@ -78,7 +86,8 @@ def reproduce(part, quick, out, data_dir, seed):
     """
     try:
         lecture_reproduce.reproduce(part=part, quick=quick, out=out, data_dir=data_dir, seed=seed,
-                                    command=_command_line(), echo=click.echo)
+                                    command=_command_line(), echo=click.echo, workers=workers,
+                                    scheduler=scheduler, timeout=timeout)
     except lecture_reproduce.ReproduceError as e:
         raise click.ClickException(str(e)) from None
 
