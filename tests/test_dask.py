@@ -167,7 +167,8 @@ def test_time_series_seeds_as_dask_tasks_equal_the_serial_run(client):
     serial = lect_ts.serial_map(lect_ts.seed_trial, calls)
     remote = client.gather([client.submit(lect_ts.seed_trial, *c, pure=False) for c in calls])
     for a, b in zip(serial, remote):
-        assert a["mse"] == b["mse"] and a["summary"] == b["summary"]
+        assert a["mse"] == b["mse"] and a["params"] == b["params"]
+        assert a["history"] == b["history"]
         np.testing.assert_array_equal(a["prediction"], b["prediction"])
 
 
