@@ -74,7 +74,15 @@ def _command_line() -> str:
 @click.option("--corpus", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A UTF-8 text file for the language model (the lecture's \"What is he going "
                    "to say next?\").  [default: the IMDB training reviews]")
-def reproduce(part, quick, out, data_dir, seed, corpus):
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Run the time-series seeds as Dask tasks on a local cluster of N one-thread "
+                   "processes (needs rnnlab[dask]).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run the time-series seeds as Dask tasks on the scheduler at ADDRESS "
+                   "(tcp://host:8786); its workers need rnnlab installed.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0,
+              show_default=True, help="Seconds to wait for --scheduler to answer.")
+def reproduce(part, quick, out, data_dir, seed, corpus, workers, scheduler, timeout):
     """Run every experiment of the lecture and write a report comparing with its numbers.
 
     Time series: the mean and last-value baselines, the single-neuron RNN from scratch (1000
@@ -88,7 +96,8 @@ def reproduce(part, quick, out, data_dir, seed, corpus):
     """
     try:
         lecture_reproduce.reproduce(part=part, quick=quick, out=out, data_dir=data_dir, seed=seed,
-                                    command=_command_line(), echo=click.echo, corpus=corpus)
+                                    command=_command_line(), echo=click.echo, corpus=corpus,
+                                    workers=workers, scheduler=scheduler, timeout=timeout)
     except lecture_reproduce.ReproduceError as e:
         raise click.ClickException(str(e)) from None
 

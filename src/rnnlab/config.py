@@ -6,6 +6,7 @@ rnnlab does the same so that the lecture's code runs unchanged.  Every random dr
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 
 import numpy as np
@@ -45,6 +46,22 @@ def set_random_seed(seed: int) -> None:
 def get_random_seed() -> int | None:
     """The last seed passed to :func:`set_random_seed` (None if never set)."""
     return _SEED
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None):
+    """Run a block with the random generator reseeded to ``seed`` (None: unchanged), then put
+    the previous seed and generator back (e.g. one scikit-learn trial's ``random_state``)."""
+    global _SEED, _RNG
+    if seed is None:
+        yield
+        return
+    old = (_SEED, _RNG)
+    set_random_seed(seed)
+    try:
+        yield
+    finally:
+        _SEED, _RNG = old
 
 
 def rng() -> np.random.Generator:

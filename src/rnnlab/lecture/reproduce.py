@@ -63,15 +63,52 @@ def _check_out(out: Path) -> None:
                              f"{e.strerror or e}") from None
 
 
+def _dask_map(workers, scheduler, timeout, echo):
+    """(map_trials, close) running each trial as a Dask task: on a new local cluster of
+    ``workers`` one-thread processes, or on the scheduler at ``scheduler``."""
+    try:
+        from dask.distributed import Client, LocalCluster  # optional extra: rnnlab[dask]
+    except ImportError:
+        raise ReproduceError("--workers/--scheduler need Dask: pip install 'rnnlab[dask]'") \
+            from None
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise ReproduceError(f"cannot reach the Dask scheduler at {scheduler!r} within "
+                                 f"{timeout:g} s ({type(exc).__name__}: {exc})") from None
+        cluster = None
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster, set_as_default=False)
+    echo(f"Dask: {len(client.scheduler_info().get('workers', {}))} workers at "
+         f"{client.scheduler.address}")
+
+    def map_trials(fn, calls):
+        futures = [client.submit(fn, *args, pure=False) for args in calls]
+        return client.gather(futures)
+
+    def close():
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+    return map_trials, close
+
+
 def reproduce(part="all", quick=False, out=Path("rnnlab-report"), data_dir=None, seed=0,
-              command="rnnlab reproduce", echo=print, corpus=None) -> dict:
+              command="rnnlab reproduce", echo=print, corpus=None, workers=None, scheduler=None,
+              timeout=10.0) -> dict:
     """Run the lecture's ``part`` ("timeseries", "text", "language" or "all") and write the
     report into ``out``; return :func:`rnnlab.report.write_report`'s paths.  ``corpus`` is a
     UTF-8 text file for the language model (default: the IMDB training reviews).
 
     ``quick`` uses :data:`QUICK` (one seed, review subsets, few text epochs) instead of
     :data:`FULL`; ``data_dir`` sets ``$RNNLAB_DATA_DIR`` for the run; ``command`` is the command
-    line shown in the report; ``echo`` prints a console line."""
+    line shown in the report; ``echo`` prints a console line.  ``workers`` (a local cluster of
+    that many processes) or ``scheduler`` (an address) run the time-series seeds as Dask tasks,
+    ``timeout`` seconds being the most waited for the scheduler to answer."""
     if part not in PARTS:
         raise ReproduceError(f"part must be one of {', '.join(PARTS)}, got {part!r}")
     out = Path(out)
@@ -82,6 +119,16 @@ def reproduce(part="all", quick=False, out=Path("rnnlab-report"), data_dir=None,
         os.environ["RNNLAB_DATA_DIR"] = str(data_dir.resolve())
     if corpus is not None and not Path(corpus).is_file():
         raise ReproduceError(f"--corpus {str(corpus)!r} is not an existing file")
+    if workers is not None and scheduler is not None:
+        raise ReproduceError("give --workers or --scheduler, not both")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise ReproduceError(f"--workers must be a positive integer, got {workers!r}")
+    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler):
+        raise ReproduceError(f"--scheduler must be an address such as tcp://host:8786, got "
+                             f"{scheduler!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ReproduceError(f"timeout must be a positive number of seconds, got {timeout!r}")
     _check_out(out)
     mode = QUICK if quick else FULL
     seeds = tuple(range(seed, seed + mode["seeds"]))
@@ -133,7 +180,16 @@ def reproduce(part="all", quick=False, out=Path("rnnlab-report"), data_dir=None,
     ctx.settings.append(("RNNLAB_DATA_DIR", os.environ.get("RNNLAB_DATA_DIR", "(not set)")))
     if part in ("timeseries", "all"):
         t0 = time.perf_counter()
-        res = lect_ts.run(seeds=seeds, progress=say("time series"))
+        if workers is None and scheduler is None:
+            res = lect_ts.run(seeds=seeds, progress=say("time series"))
+        else:
+            map_trials, close = _dask_map(workers, scheduler, timeout, echo)
+            try:
+                res = lect_ts.run(seeds=seeds, progress=say("time series"), map_trials=map_trials)
+            finally:
+                close()
+            ctx.settings.append(("time-series seeds run as Dask tasks",
+                                 scheduler or f"a local cluster of {workers} processes"))
         ctx.timings["time series"] = time.perf_counter() - t0
         ctx.timeseries = res
         tickers = list(ts_data.tickers)

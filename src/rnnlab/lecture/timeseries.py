@@ -61,9 +61,39 @@ def simple_rnn_model(stack: bool):
     return model
 
 
+def seed_trial(stack: bool, epochs: int, seed: int, X3, y2, settings=None) -> dict:
+    """One seed of one Keras-style model: its MSE, history, predictions and summary.  A plain
+    function of its arguments (``settings`` = the caller's (floatx, kernels)), so it runs as
+    well in a Dask worker as here."""
+    old = (config.floatx(), config.kernels())
+    if settings is not None:
+        config.set_floatx(settings[0])
+        config.set_kernels(settings[1])
+    try:
+        with config.seeded(seed):
+            model = simple_rnn_model(stack)
+            hist = model.fit(X3, y2, epochs=epochs, verbose=0)
+            pred = model.predict(X3, verbose=0)
+        lines = []
+        model.summary(print_fn=lines.append)
+        return {"mse": float(np.mean((y2 - pred) ** 2)), "history": hist.history,
+                "prediction": pred[:, 0], "summary": "\n".join(lines),
+                "params": model.count_params()}
+    finally:
+        config.set_floatx(old[0])
+        config.set_kernels(old[1])
+
+
+def serial_map(fn, calls):
+    """Run ``fn(*args)`` for each args tuple here, in order (the default of :func:`run`)."""
+    return [fn(*args) for args in calls]
+
+
 def run(path=None, seeds=(0, 1, 2, 3, 4), scratch_epochs=1000, rnn_epochs=50, stack_epochs=30,
-        progress=None) -> TimeSeriesResult:
-    """Run the whole time-series half; ``progress(msg)`` is called before each experiment."""
+        progress=None, map_trials=serial_map) -> TimeSeriesResult:
+    """Run the whole time-series half; ``progress(msg)`` is called before each experiment.
+    ``map_trials(fn, calls)`` runs the seeds of the Keras-style models (``fn(*args)`` per call,
+    results in order): here by default, as Dask tasks with ``rnnlab reproduce --workers``."""
     say = progress or (lambda msg: None)
     data, synthetic = load(path)
     X, y = np.asarray(data.X, dtype=np.float64), np.asarray(data.y, dtype=np.float64)
@@ -79,6 +109,19 @@ def run(path=None, seeds=(0, 1, 2, 3, 4), scratch_epochs=1000, rnn_epochs=50, st
     res.rows.append(Row("MSE, predict day 101 by day 100", fmt(LECTURE["last"], 7),
                         fmt(float(np.mean((y - X[:, -1]) ** 2)), 7)))
 
+    X3, y2 = X[:, :, None], y[:, None]
+    settings = (config.floatx(), config.kernels())
+    experiments = (("simple_rnn", False, rnn_epochs, "SimpleRNN(1), Adam(0.01)"),
+                   ("stack", True, stack_epochs, "SimpleRNN 10→5→1"))
+    say("Keras-style models: " + "; ".join(f"{label}, {epochs} epochs"
+                                           for _, _, epochs, label in experiments)
+        + f", seeds {list(seeds)}")
+    t0 = time.perf_counter()
+    calls = [(stack, epochs, seed, X3, y2, settings)
+             for _, stack, epochs, _ in experiments for seed in seeds]
+    trials = iter(map_trials(seed_trial, calls))
+    trials_seconds = time.perf_counter() - t0
+
     say(f"single-neuron RNN from scratch ({scratch_epochs} epochs)")
     t0 = time.perf_counter()
     losses, w = scratch.single_rnn(X, y, epochs=scratch_epochs, alpha=0.01)
@@ -93,28 +136,18 @@ def run(path=None, seeds=(0, 1, 2, 3, 4), scratch_epochs=1000, rnn_epochs=50, st
     y_pred_arr, _ = scratch.forward(X, y, w)
     res.predictions["scratch"] = y_pred_arr[:, -1]
 
-    X3, y2 = X[:, :, None], y[:, None]
-    for key, stack, epochs, label in (("simple_rnn", False, rnn_epochs, "SimpleRNN(1), Adam(0.01)"),
-                                      ("stack", True, stack_epochs, "SimpleRNN 10→5→1")):
-        say(f"{label}, {epochs} epochs, seeds {list(seeds)}")
-        mses, t0 = [], time.perf_counter()
-        for seed in seeds:
-            config.set_random_seed(seed)
-            model = simple_rnn_model(stack)
-            hist = model.fit(X3, y2, epochs=epochs, verbose=0)
-            pred = model.predict(X3, verbose=0)
-            mses.append(float(np.mean((y2 - pred) ** 2)))
-            if seed == seeds[0]:
-                res.histories[key] = hist.history
-                res.predictions[key] = pred[:, 0]
-                lines = []
-                model.summary(print_fn=lines.append)
-                res.summaries[key] = "\n".join(lines)
-        res.seconds[key] = time.perf_counter() - t0
+    for key, stack, epochs, label in experiments:
+        results = [next(trials) for _ in seeds]
+        mses = [r["mse"] for r in results]
+        first = results[0]
+        res.histories[key] = first["history"]
+        res.predictions[key] = first["prediction"]
+        res.summaries[key] = first["summary"]
+        res.seconds[key] = trials_seconds * len(seeds) / len(calls)
         res.rows.append(Row(f"{label}: MSE ({epochs} epochs), median of {len(seeds)} seeds",
                             fmt(LECTURE[key], 4), fmt(float(np.median(mses)), 4),
                             "seeds: " + ", ".join(f"{m:.4f}" for m in mses),
                             extra={"mses": mses, "seeds": list(seeds)}))
         if stack:
-            res.rows.append(Row("SimpleRNN 10→5→1: parameters", "207", str(model.count_params())))
+            res.rows.append(Row("SimpleRNN 10→5→1: parameters", "207", str(first["params"])))
     return res
