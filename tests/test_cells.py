@@ -184,8 +184,8 @@ def test_a_cell_alone_applies_its_input_dropout():
 def test_rnn_rejects_what_is_not_a_cell():
     with pytest.raises(TypeError, match="needs a recurrent cell"):
         RNN(Dense(3))
-    with pytest.raises(NotImplementedError, match="stateful"):
-        RNN(SimpleRNNCell(2), stateful=True)
+    with pytest.raises(TypeError, match="stateful must be True or False"):
+        RNN(SimpleRNNCell(2), stateful="yes")
     with pytest.raises(ValueError, match="units must be a positive integer"):
         LSTMCell(0)
     with pytest.raises(ValueError, match="dropout must be in"):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
 
 def _prefix(who: str | None) -> str:
     return f"{who} " if who else ""
@@ -84,6 +86,14 @@ def rate(value, name: str, who: str | None = None) -> float:
     if not 0.0 <= v < 1.0:
         raise ValueError(f"{_prefix(who)}{name} must be in [0, 1), got {value!r}")
     return v
+
+
+def flag(value, name: str, who: str | None = None) -> bool:
+    """``value`` as a bool: True/False (NumPy's too); TypeError for anything else (a string
+    "no" would otherwise count as True)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{_prefix(who)}{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def one_of(value, name: str, choices, who: str | None = None):

@@ -59,7 +59,7 @@ class TrainProgress(Callback):
         self.disable, self.bar = disable, None
 
     def on_train_begin(self, logs=None):
-        total = self.params.get("epochs", 0) * self.params.get("steps", 0)
+        total = (self.params.get("epochs") or 0) * (self.params.get("steps") or 0)
         self.bar = tqdm(total=total or None, unit="batch", file=sys.stderr, leave=False,
                         disable=self.disable, desc="training")
 

@@ -39,11 +39,7 @@ from rnnlab.layers.base import Layer, _symbolic_in
 LARGE = 1e9
 
 
-def _flag(value, name: str, who: str) -> bool:
-    """A boolean argument: True/False (NumPy's too); TypeError for anything else."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise TypeError(f"{who} {name} must be True or False, got {value!r}")
+_flag = checks.flag
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

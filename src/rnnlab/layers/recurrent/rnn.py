@@ -149,14 +149,17 @@ class RNN(Layer):
         refuse_inner_activity_regularizer(type(self).__name__, [cell])
         super().__init__(**kwargs)
         self.cell = cell
-        self.return_sequences = bool(return_sequences)
-        self.return_state = bool(return_state)
-        self.go_backwards = bool(go_backwards)
-        self.stateful = bool(stateful)
+        who = f"Layer {self.name!r} ({type(self).__name__})"
+        self.return_sequences = checks.flag(return_sequences, "return_sequences", who)
+        self.return_state = checks.flag(return_state, "return_state", who)
+        self.go_backwards = checks.flag(go_backwards, "go_backwards", who)
+        self.stateful = checks.flag(stateful, "stateful", who)
         #: the carried states of a stateful layer (arrays (B, size), B fixed at build), else None
         self.states = None
-        self.unroll = bool(unroll)  # accepted for Keras compatibility; the kernels always loop
-        self.zero_output_for_mask = bool(zero_output_for_mask)
+        # unroll: accepted for Keras compatibility; the kernels always loop
+        self.unroll = checks.flag(unroll, "unroll", who)
+        self.zero_output_for_mask = checks.flag(zero_output_for_mask, "zero_output_for_mask",
+                                                who)
         # the layer's weights are the cell's: the same dicts, so nothing is copied
         self.params, self.grads = cell.params, cell.grads
         self.regularizers, self.non_trainable = cell.regularizers, cell.non_trainable
