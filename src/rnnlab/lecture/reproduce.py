@@ -165,9 +165,13 @@ def reproduce(part="all", quick=False, out=Path("rnnlab-report"), data_dir=None,
                          "are for Yelp and are shown for reference.")
     if quick:
         parts = [f"{len(seeds)} seed"]
-        if part != "timeseries":
+        if part in ("text", "all"):
             parts.append(f"review subsets of {mode['num_train']:,} train / "
                          f"{mode['num_test']:,} test and {mode['text_epochs']} text epochs")
+        if part in ("language", "all"):
+            lm = lect_language.QUICK
+            parts.append(f"a language model on {lm['chars']:,} characters for up to "
+                         f"{lm['epochs']} epochs")
         notes.append("Note: this is a quick run (--quick): " + ", ".join(parts) + ". The "
                      "deterministic numbers (baselines, from-scratch neuron) are exact; trained "
                      "models' numbers are rougher than a full run's.")
