@@ -65,30 +65,46 @@ def _name(value, who):
     return value
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase`` the
-    exponent is floored (the rate changes every ``decay_steps`` steps)."""
+class _StepRatioDecay(LearningRateSchedule):
+    """Keras's ExponentialDecay and InverseTimeDecay: the same arguments and the step ratio
+    ``p = step / decay_steps`` (floored with ``staircase``) that ``_rate(p)`` turns into the
+    learning rate."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name="ExponentialDecay"):
-        who = "ExponentialDecay"
+                 name=None):
+        who = type(self).__name__
         self.initial_learning_rate = checks.number(initial_learning_rate,
                                                    "initial_learning_rate", who)
         self.decay_steps = _steps_arg(decay_steps, "decay_steps", who)
         self.decay_rate = checks.number(decay_rate, "decay_rate", who)
         self.staircase = bool(staircase)
-        self.name = _name(name, who)
+        self.name = _name(who if name is None else name, who)
 
     def __call__(self, step):
         p = _step(step, self.name) / self.decay_steps
         if self.staircase:
             p = math.floor(p)
-        return self.initial_learning_rate * self.decay_rate ** p
+        return self._rate(p)
+
+    def _rate(self, p: float) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate,
                 "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
                 "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_StepRatioDecay):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase`` the
+    exponent is floored (the rate changes every ``decay_steps`` steps)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
+                 name="ExponentialDecay"):
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
+
+    def _rate(self, p):
+        return self.initial_learning_rate * self.decay_rate ** p
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -157,30 +173,16 @@ class PolynomialDecay(LearningRateSchedule):
                 "power": self.power, "cycle": self.cycle, "name": self.name}
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_StepRatioDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (floored ratio with
     ``staircase``)."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="InverseTimeDecay"):
-        who = "InverseTimeDecay"
-        self.initial_learning_rate = checks.number(initial_learning_rate,
-                                                   "initial_learning_rate", who)
-        self.decay_steps = _steps_arg(decay_steps, "decay_steps", who)
-        self.decay_rate = checks.number(decay_rate, "decay_rate", who)
-        self.staircase = bool(staircase)
-        self.name = _name(name, who)
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
-    def __call__(self, step):
-        p = _step(step, self.name) / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
+    def _rate(self, p):
         return self.initial_learning_rate / (1.0 + self.decay_rate * p)
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
 
 
 def _cosine(fraction: float, alpha: float) -> float:

@@ -395,12 +395,8 @@ class MultiHeadAttention(Layer):
         self.seed = checks.seed(seed, who=who)
         self._rng = config.make_rng(seed) if seed is not None else None
 
-    def _where(self) -> str:
-        return f"Layer {self.name!r} ({type(self).__name__})"
-
-    def _reseed_for_check(self, seed: int) -> None:
-        self._rng = np.random.default_rng(seed)
-
+    _where = Attention._where
+    _reseed_for_check = Attention._reseed_for_check
     _options = Attention._options
     _mask_list = Attention._mask_list
 
