@@ -212,6 +212,16 @@ def test_label_modes_max_length_and_unbatched_samples(tmp_path):
     assert [t for t, _ in samples] == _texts(ints) and [int(v) for _, v in samples] == list(y)
 
 
+def test_a_drawn_seed_comes_from_rnnlabs_generator(tmp_path):
+    _tree(tmp_path)
+    orders = []
+    for _ in range(2):
+        config.set_random_seed(9)
+        ds = text_dataset_from_directory(tmp_path, verbose=False)
+        orders.append((ds.file_paths, _texts(ds)))
+    assert orders[0] == orders[1]
+
+
 def test_follow_links_walks_linked_folders_as_keras(tmp_path):
     _tree(tmp_path / "data")
     outside = tmp_path / "more"
@@ -249,6 +259,9 @@ def test_verbose_reports_as_keras(tmp_path, capsys):
     (dict(labels=None, class_names=["pos"]), ValueError, "only be given with labels='inferred'"),
     (dict(labels=[0, 1]), ValueError, r"got 2 labels for the 14 \.txt files"),
     (dict(labels="folders"), ValueError, "labels must be 'inferred', None or a list"),
+    (dict(labels=np.zeros(14, int)), ValueError, "labels must be 'inferred', None or a list"),
+    (dict(labels=[0.5] * 14), ValueError, "labels must be a non-negative integer"),
+    (dict(labels=[0, 2] * 7, label_mode="categorical"), ValueError, "below the number of"),
     (dict(batch_size=0), ValueError, "batch_size"),
     (dict(max_length=-1), ValueError, "max_length"),
     (dict(shuffle="yes"), TypeError, "shuffle must be True or False"),

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from rnnlab import checks
+from rnnlab import checks, config
 from rnnlab.data.bucketing import pad_batch
 
 _WHO = "text_dataset_from_directory()"
@@ -159,14 +159,15 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
     ``subset="both"``.  Keras 3's arguments and order; ``max_length`` truncates each text to
     that many characters (Keras's grain format; its tf format counts bytes); files are read as
     UTF-8.  With ``validation_split`` and ``shuffle``, ``seed`` is required (so that the two
-    subsets do not overlap); ``seed=None`` otherwise draws one from NumPy's global generator,
-    as Keras."""
+    subsets do not overlap); ``seed=None`` otherwise draws one (as Keras) from rnnlab.config's
+    generator, so ``config.set_random_seed`` makes the order reproducible."""
     if not isinstance(directory, (str, os.PathLike)):
         raise TypeError(f"{_WHO} directory must be a path, got {directory!r}")
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"{_WHO} no such directory: {directory}")
-    if labels != "inferred" and labels is not None and not isinstance(labels, (list, tuple)):
+    if not (labels is None or isinstance(labels, (list, tuple))
+            or isinstance(labels, str) and labels == "inferred"):
         raise ValueError(f"{_WHO} labels must be 'inferred', None or a list/tuple of integer "
                          f"labels, one per .txt file; got {labels!r}")
     if not (label_mode is None or isinstance(label_mode, str)) or \
@@ -195,8 +196,8 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
                          "training and validation subsets do not overlap")
     if labels is None or label_mode is None:
         labels, label_mode = None, None
-    if seed is None:
-        seed = int(np.random.randint(1_000_000))
+    if seed is None:                    # Keras draws one; here from rnnlab's seeded generator
+        seed = int(config.rng().integers(1_000_000))
     paths, ids, names = index_directory(directory, labels, class_names, shuffle, seed,
                                         follow_links)
     if label_mode == "binary" and len(names) != 2:
