@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from rnnlab import Sequential, config
+from rnnlab import Input, Sequential, config
 from rnnlab.data import bucket_by_sequence_length, pad_batch
 from rnnlab.layers import LSTM, Dense, Embedding
 from rnnlab.optimizers import Adam
@@ -364,3 +364,17 @@ def test_predict_on_batches_with_outputs_of_different_lengths_names_the_batch():
         model.predict(iter(batches), verbose=0)
     last = Sequential([Embedding(20, 4), LSTM(3)])          # last step only: lengths may vary
     assert last.predict(iter(batches), verbose=0).shape == (12, 3)
+
+
+def test_a_refused_predict_leaves_the_carried_states_as_they_were():
+    rng = np.random.default_rng(1)
+    batches = [rng.integers(1, 20, size=(4, t)) for t in (5, 7)]
+    model = Sequential([Input((None,), batch_size=4, dtype="int32"), Embedding(20, 4),
+                        LSTM(3, return_sequences=True, stateful=True)])
+    model.predict(batches[0], verbose=0)
+    before = [s.copy() for s in model.layers[-1].states]
+    assert np.abs(before[0]).sum() > 0
+    with pytest.raises(ValueError, match="batch 1 gives the output"):
+        model.predict(iter(batches), verbose=0)
+    for a, b in zip(before, model.layers[-1].states):
+        np.testing.assert_array_equal(a, b)
