@@ -1,11 +1,17 @@
 """Small helpers of Keras's ``keras.utils``: :func:`to_categorical`, and (from rnnlab.data)
-:class:`PyDataset` and :func:`timeseries_dataset_from_array`."""
+:class:`PyDataset`, :func:`timeseries_dataset_from_array` and :func:`text_dataset_from_directory`
+(with :func:`tokenize_batches` to feed its texts to ``fit``)."""
 from __future__ import annotations
 
 import numpy as np
 
 from rnnlab import checks
-from rnnlab.data import PyDataset, timeseries_dataset_from_array
+from rnnlab.data import (
+    PyDataset,
+    text_dataset_from_directory,
+    timeseries_dataset_from_array,
+    tokenize_batches,
+)
 
 
 def to_categorical(x, num_classes=None) -> np.ndarray:
@@ -46,4 +52,5 @@ def to_categorical(x, num_classes=None) -> np.ndarray:
 #: Keras 3's other name for PyDataset (``keras.utils.Sequence``)
 Sequence = PyDataset
 
-__all__ = ["to_categorical", "PyDataset", "Sequence", "timeseries_dataset_from_array"]
+__all__ = ["to_categorical", "PyDataset", "Sequence", "timeseries_dataset_from_array",
+           "text_dataset_from_directory", "tokenize_batches"]

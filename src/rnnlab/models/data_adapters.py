@@ -332,3 +332,17 @@ class StreamAdapter:
     def close(self) -> None:
         """Stop background loading (a PyDataset's pool)."""
         self._close_pass()
+
+
+def check_joinable(first, outs, index) -> None:
+    """``predict`` joins its batches' outputs along the batch axis: a batch whose output has
+    another shape beyond it (e.g. a sequence output of per-batch padded text) is an error
+    naming the batch, not NumPy's bare concatenation error."""
+    for i, (a, b) in enumerate(zip(first, outs)):
+        if a.shape[1:] != b.shape[1:]:
+            name = "the output" if len(first) == 1 else f"output {i}"
+            raise ValueError(
+                f"predict(): batch {index} gives {name} of shape {b.shape}, but batch 0 gave "
+                f"{a.shape}; predict joins the batches along the batch axis, so every batch "
+                "must give the same shape beyond it (pad the inputs to one length, or call "
+                "predict_on_batch on each batch)")

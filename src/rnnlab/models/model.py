@@ -839,6 +839,8 @@ class Model(Layer):
             with compute_scope(self._step_units()):
                 for bx, _, _ in batches:
                     outs, _ = self._forward_batch(bx, training=False)
+                    if chunks:
+                        DA.check_joinable(chunks[0], outs, len(chunks))
                     chunks.append(outs)
                     if bar is not None:
                         bar.update(1)
