@@ -87,7 +87,8 @@ def wheel_rows(X, y, settings: dict, lecture: dict, trained=None) -> list:
         rows.append(_row(f"{label} (lecture)", lecture[key], IN_SAMPLE, None,
                          "the lecture's printed value", series=n))
     for label, (mse, sec) in (trained or {}).items():
-        rows.append(_row(f"{label} (rnnlab, this run)", mse, IN_SAMPLE, sec, series=n))
+        rows.append(_row(f"{label} (rnnlab, this run)", mse, IN_SAMPLE, sec,
+                         "time: the run of both Keras-style models, shared equally", series=n))
     return rows
 
 
