@@ -28,7 +28,7 @@ __all__ = ["FULL", "QUICK", "classification_rows", "wheel_rows", "verdict"]
 #: ``arima_series``: how many series ARIMA is fitted on (None: all); ``direction_epochs``: the
 #: classifiers' epochs; ``per_series_ks`` / ``pooled_ks``: the linear autoregressions' orders.
 FULL = {"arima_series": None, "direction_epochs": 30, "per_series_ks": (1, 5), "pooled_ks": (5, 20)}
-QUICK = {"arima_series": 50, "direction_epochs": 10, "per_series_ks": (1, 5),
+QUICK = {"arima_series": 40, "direction_epochs": 10, "per_series_ks": (1, 5),
          "pooled_ks": (5, 20)}
 
 ARIMA_ORDER = (1, 1, 0)
