@@ -14,7 +14,7 @@ SRC = ROOT / "src"
 
 # Imports that may sit inside a function: optional extras, imported only where used.
 OPTIONAL = ("matplotlib", "h5py", "onnx", "onnxruntime", "sklearn", "dask", "pandas", "pyarrow",
-            "tensorboardX")
+            "tensorboardX", "statsmodels")
 
 
 def _module_name(path: Path) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from rnnlab import __version__, app
+from rnnlab.app import backtest as app_backtest
 from rnnlab.app import export as app_export
 from rnnlab.lecture import reproduce as lecture_reproduce
 
@@ -40,7 +41,8 @@ def main():
 
     `reproduce` runs the lecture's experiments and writes a report; `train` fits a forecasting
     or text-classification model on a CSV file (or a language model on a text file); `predict`
-    applies it to another CSV; `generate` continues a prompt with a language model; `export`
+    applies it to another CSV; `backtest` scores a forecaster and classical baselines over
+    rolling origins; `generate` continues a prompt with a language model; `export`
     writes a model as ONNX or as a Keras 3 .keras file.  Run
     `rnnlab COMMAND --help` for the options of each command.
     """
@@ -262,6 +264,79 @@ def generate(model_path, prompt, length, temperature, top_k, top_p, greedy, seed
         click.echo(token, nl=False)
         click.get_text_stream("stdout").flush()
     click.echo()
+
+
+# ----------------------------------------------------------------------------- backtest
+@main.command()
+@click.option("--data", required=True, metavar="FILE.csv",
+              help="A CSV file with a header line; --column holds the series, top to bottom.")
+@click.option("--column", required=True, metavar="C", help="The column holding the series.")
+@click.option("--horizon", required=True, type=int, metavar="H",
+              help="Values forecast from each origin (the network has one output per step).")
+@click.option("--folds", required=True, type=int, metavar="K",
+              help="Forecast origins; the last fold ends with the series.")
+@click.option("--stride", type=int, default=1, show_default=True, metavar="S",
+              help="Values between two origins.")
+@click.option("--window", type=int, default=12, show_default=True, metavar="W",
+              help="Past values the network (and the linear autoregression) sees.")
+@click.option("--train-size", type=int, default=None, metavar="N",
+              help="Fit each fold on the last N values before its origin (a sliding window).  "
+                   "[default: all of them, an expanding window]")
+@click.option("--model", "kind", type=click.Choice(list(app_backtest.MODELS)), default="lstm",
+              show_default=True, help="The network (one recurrent layer, then Dense(H)), or none.")
+@click.option("--baselines", is_flag=True,
+              help="Add naive, seasonal naive (with --season M > 1), drift, a linear "
+                   "autoregression on the last W values, and ETS (if statsmodels is installed).")
+@click.option("--season", type=int, default=None, metavar="M",
+              help="The season's length: seasonal naive, ETS's season and MASE's scale.  "
+                   "[default: 1, no season]")
+@click.option("--epochs", type=int, default=20, show_default=True, metavar="N",
+              help="The network's training epochs per fold.")
+@click.option("--units", type=int, default=16, show_default=True, metavar="U",
+              help="Cells of the recurrent layer.")
+@click.option("--learning-rate", type=float, default=0.01, show_default=True, metavar="LR",
+              help="Adam's learning rate.")
+@click.option("--batch-size", type=int, default=32, show_default=True, metavar="B",
+              help="Mini-batch size.")
+@click.option("--seed", type=int, default=0, show_default=True, metavar="N",
+              help="Random seed of the network's weights (the same in every fold).")
+@click.option("--missing", type=click.Choice(["error", "drop", "ffill"]), default="error",
+              show_default=True, help=_MISSING_HELP)
+@click.option("--out", default=None, metavar="FILE.csv",
+              help="Where to write the metrics, one row per model and fold plus an overall "
+                   "row per model (atomically; never the --data file).  "
+                   "[default: standard output]")
+@click.option("--plot", default=None, metavar="FILE.png",
+              help="Draw the series and each fold's forecast of the network (with --model "
+                   "none: of the baseline with the lowest MASE).")
+def backtest(data, column, horizon, folds, stride, window, train_size, kind, baselines, season,
+             epochs, units, learning_rate, batch_size, seed, missing, out, plot):
+    """Rolling-origin backtest: refit at each origin, forecast H values, score them.
+
+    \b
+    Metrics per fold and overall: MAE, RMSE, MAPE and sMAPE (percent), MASE (MAE over the
+    in-sample MAE of the seasonal naive forecast) and the seconds each fold took.
+      rnnlab backtest --data co2.csv --column ppm --horizon 12 --folds 5 --stride 12 \\
+          --season 52 --baselines --out metrics.csv --plot folds.png
+    """
+    t0 = time.perf_counter()
+    try:
+        run = app_backtest.backtest(
+            data, column, horizon, folds, stride=stride, window=window, train_size=train_size,
+            baselines=baselines, season=season, model=kind, epochs=epochs, units=units,
+            learning_rate=learning_rate, batch_size=batch_size, seed=seed, missing=missing,
+            out=out, plot=plot, echo=lambda text: click.echo(text, nl=False))
+    except app.AppError as e:
+        _fail(e)
+    for note in run.notes:
+        click.echo(note, err=True)
+    for name, res in run.results.items():
+        o = res.overall()
+        click.echo(f"{name}: MASE {o['mase']:.3f}, MAE {o['mae']:.4g}, sMAPE {o['smape']:.2f}% "
+                   f"over {len(res.folds)} folds ({o['seconds']:.1f}s)", err=True)
+    done = [f"wrote {out}"] if out is not None else []
+    done += [f"plotted {run.plotted}'s folds in {plot}"] if plot is not None else []
+    click.echo("; ".join(done + [f"{time.perf_counter() - t0:.1f}s"]), err=True)
 
 
 # ----------------------------------------------------------------------------- export

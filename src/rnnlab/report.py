@@ -144,6 +144,56 @@ def _rows(ctx):
     return out
 
 
+_CLS_INTRO = ("The lecture's classification setting: will day 101 close above day 100? One "
+              "example per ticker, a random {test} of {total} tickers held out; accuracy at 0.5 "
+              "and ROC AUC on them (AUC 0.5: no better than chance). {up:.0%} of the held-out "
+              "tickers closed up.")
+_WHEEL_INTRO = ("“Time Series Analysis is a big deal in Statistics. Don't invent the wheel!” - "
+                "classical forecasts of day 101 on the same 502 series next to the lecture's "
+                "RNNs. Per series: fitted on that series' days 1-100 only, a true forecast. "
+                "Pooled: one model over all series' (days → day 101) pairs, scored on the same "
+                "pairs, as the lecture scores its RNNs. Seasonal naive is left out: 100 daily "
+                "closes hold no season. Time: fitting and forecasting all series here.")
+
+
+def _num(v, digits=4) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def _secs(v) -> str:
+    return "-" if v is None else f"{v:.2f} s"
+
+
+def _classification(ctx):
+    """(intro, rows of cells) of the classification table, or None."""
+    ts = ctx.timeseries
+    rows = getattr(ts, "classification", None) if ts is not None else None
+    if not rows:
+        return None
+    r0 = rows[0]
+    intro = _CLS_INTRO.format(test=r0["test_series"], total=r0["test_series"] + r0["train_series"],
+                              up=r0["test_up_share"])
+    epochs = ts.table_settings.get("direction_epochs")
+    if epochs is not None:
+        intro += f" The RNNs trained for {epochs} epochs (seed {ctx.seed})."
+    return intro, [(r["model"], _num(r["accuracy"], 3), _num(r["auc"], 3), _secs(r["seconds"]))
+                   for r in rows]
+
+
+def _wheel(ctx):
+    """(intro, rows of cells, verdict) of the "Don't invent the wheel" table, or None."""
+    ts = ctx.timeseries
+    rows = getattr(ts, "wheel", None) if ts is not None else None
+    if not rows:
+        return None
+    cells = [(r["model"], _num(r["mse"]), r["fit"], _secs(r["seconds"]), r["note"]) for r in rows]
+    return _WHEEL_INTRO, cells, ts.wheel_verdict
+
+
+_CLS_HEAD = ("approach", "accuracy", "AUC", "time")
+_WHEEL_HEAD = ("approach", "MSE, day 101", "fitted on", "time", "note")
+
+
 _NEXT_INTRO = ("The lecture opens with “What is he going to say next?”. A character-level "
                "LSTM answers one character at a time: below, its continuations of the same "
                "prompt at two sampling temperatures (lower: safer, more repetitive), one model "
@@ -209,6 +259,7 @@ def _markdown(ctx) -> str:
     L += ["## Lecture vs rnnlab", "", "| part | experiment | lecture | rnnlab | note |",
           "| --- | --- | --- | --- | --- |"]
     L += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in _rows(ctx)]
+    L += _md_ts_tables(ctx)
     if ctx.language is not None:
         L += ["", "## What is he going to say next?", "", _NEXT_INTRO, ""]
         for t, prompt, text in _samples(ctx):
@@ -228,6 +279,49 @@ def _markdown(ctx) -> str:
     L += ["", "## Versions", ""] + [f"- {k}: {v}" for k, v in ctx.versions.items()]
     L += ["", "## Reproduce this report", "", "```", ctx.command, "```", ""]
     return "\n".join(L)
+
+
+def _md_table(head, rows) -> list:
+    return (["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+            + ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows])
+
+
+def _md_ts_tables(ctx) -> list:
+    L = []
+    cls = _classification(ctx)
+    if cls is not None:
+        L += ["", "## Time series: the classification setting", "", cls[0], ""]
+        L += _md_table(_CLS_HEAD, cls[1])
+    wheel = _wheel(ctx)
+    if wheel is not None:
+        L += ["", "## Time series: don't invent the wheel", "", wheel[0], ""]
+        L += _md_table(_WHEEL_HEAD, wheel[1]) + ["", f"**{wheel[2]}**"]
+    return L
+
+
+def _html_table(head, rows, num=()) -> list:
+    e = html.escape
+    H = ["<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"]
+    for row in rows:
+        H.append("<tr>" + "".join(
+            f'<td class="num">{e(str(c))}</td>' if i in num else f"<td>{e(str(c))}</td>"
+            for i, c in enumerate(row)) + "</tr>")
+    return H + ["</table>"]
+
+
+def _html_ts_tables(ctx) -> list:
+    e = html.escape
+    H = []
+    cls = _classification(ctx)
+    if cls is not None:
+        H += ["<h2>Time series: the classification setting</h2>", f"<p>{e(cls[0])}</p>"]
+        H += _html_table(_CLS_HEAD, cls[1], num=(1, 2, 3))
+    wheel = _wheel(ctx)
+    if wheel is not None:
+        H += ["<h2>Time series: don't invent the wheel</h2>", f"<p>{e(wheel[0])}</p>"]
+        H += _html_table(_WHEEL_HEAD, wheel[1], num=(1, 3))
+        H.append(f"<p><b>{e(wheel[2])}</b></p>")
+    return H
 
 
 _CSS = """
@@ -262,6 +356,7 @@ def _html(ctx) -> str:
         H.append(f"<tr><td>{e(part)}</td><td>{e(exp)}</td><td class=\"num\">{e(lec)}</td>"
                  f"<td class=\"num\">{e(mine)}</td><td>{e(note)}</td></tr>")
     H.append("</table>")
+    H += _html_ts_tables(ctx)
     if ctx.language is not None:
         H += ["<h2>What is he going to say next?</h2>", f"<p>{e(_NEXT_INTRO)}</p>"]
         for t, prompt, text in _samples(ctx):

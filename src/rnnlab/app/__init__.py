@@ -7,6 +7,7 @@
 * :mod:`~rnnlab.app.bundle`   the bundle file (model + preprocessing in one checked zip);
 * :mod:`~rnnlab.app.output`   output files: checked early, written atomically by :mod:`rnnlab.io`;
 * :mod:`~rnnlab.app.jobs`     ``train`` and ``predict``;
+* :mod:`~rnnlab.app.backtest` ``backtest``: rolling-origin metrics of a network and baselines;
 * :mod:`~rnnlab.app.errors`   :class:`AppError`, the one error a job raises for bad input.
 """
 from rnnlab.app.bundle import load_bundle, save_bundle

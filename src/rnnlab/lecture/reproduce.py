@@ -22,6 +22,7 @@ from rnnlab.datasets import cache_dir, data_dirs, yelp_polarity
 from rnnlab.lecture import language as lect_language
 from rnnlab.lecture import text as lect_text
 from rnnlab.lecture import timeseries as lect_ts
+from rnnlab.lecture import ts_tables
 from rnnlab.lecture.results import table
 
 __all__ = ["FULL", "PARTS", "QUICK", "ReproduceError", "reproduce", "versions", "yelp_present"]
@@ -165,6 +166,10 @@ def reproduce(part="all", quick=False, out=Path("rnnlab-report"), data_dir=None,
                          "are for Yelp and are shown for reference.")
     if quick:
         parts = [f"{len(seeds)} seed"]
+        if part in ("timeseries", "all"):
+            q = ts_tables.QUICK
+            parts.append(f"ARIMA on the first {q['arima_series']} series and "
+                         f"{q['direction_epochs']} epochs for the up/down classifiers")
         if part in ("text", "all"):
             parts.append(f"review subsets of {mode['num_train']:,} train / "
                          f"{mode['num_test']:,} test and {mode['text_epochs']} text epochs")
@@ -184,12 +189,14 @@ def reproduce(part="all", quick=False, out=Path("rnnlab-report"), data_dir=None,
     ctx.settings.append(("RNNLAB_DATA_DIR", os.environ.get("RNNLAB_DATA_DIR", "(not set)")))
     if part in ("timeseries", "all"):
         t0 = time.perf_counter()
+        tables = ts_tables.QUICK if quick else ts_tables.FULL
         if workers is None and scheduler is None:
-            res = lect_ts.run(seeds=seeds, progress=say("time series"))
+            res = lect_ts.run(seeds=seeds, progress=say("time series"), tables=tables)
         else:
             map_trials, close = _dask_map(workers, scheduler, timeout, echo)
             try:
-                res = lect_ts.run(seeds=seeds, progress=say("time series"), map_trials=map_trials)
+                res = lect_ts.run(seeds=seeds, progress=say("time series"), map_trials=map_trials,
+                                  tables=tables)
             finally:
                 close()
             ctx.settings.append(("time-series seeds run as Dask tasks",

@@ -14,6 +14,7 @@ import numpy as np
 from rnnlab import config, scratch
 from rnnlab.datasets import DatasetNotFoundError, fortune500, synthetic
 from rnnlab.layers import SimpleRNN
+from rnnlab.lecture import ts_tables
 from rnnlab.lecture.results import Row, fmt
 from rnnlab.models import Sequential
 from rnnlab.optimizers import Adam
@@ -40,6 +41,10 @@ class TimeSeriesResult:
     goog: np.ndarray = None
     summaries: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
+    classification: list = field(default_factory=list)   # ts_tables.classification_rows
+    wheel: list = field(default_factory=list)            # ts_tables.wheel_rows
+    wheel_verdict: str = ""
+    table_settings: dict = field(default_factory=dict)
 
 
 def load(path=None):
@@ -90,8 +95,10 @@ def serial_map(fn, calls):
 
 
 def run(path=None, seeds=(0, 1, 2, 3, 4), scratch_epochs=1000, rnn_epochs=50, stack_epochs=30,
-        progress=None, map_trials=serial_map) -> TimeSeriesResult:
+        progress=None, map_trials=serial_map, tables=None) -> TimeSeriesResult:
     """Run the whole time-series half; ``progress(msg)`` is called before each experiment.
+    ``tables`` (:data:`ts_tables.QUICK` or ``FULL``) also fills the classification and "Don't
+    invent the wheel" tables (None: neither).
     ``map_trials(fn, calls)`` runs the seeds of the Keras-style models (``fn(*args)`` per call,
     results in order): here by default, as Dask tasks with ``rnnlab reproduce --workers``."""
     say = progress or (lambda msg: None)
@@ -150,4 +157,26 @@ def run(path=None, seeds=(0, 1, 2, 3, 4), scratch_epochs=1000, rnn_epochs=50, st
                             extra={"mses": mses, "seeds": list(seeds)}))
         if stack:
             res.rows.append(Row("SimpleRNN 10→5→1: parameters", "207", str(first["params"])))
+    if tables is not None:
+        _extra_tables(res, X, y, tables, seeds[0], say)
     return res
+
+
+def _extra_tables(res, X, y, tables, seed, say):
+    """The classification setting and "Don't invent the wheel" (:mod:`ts_tables`)."""
+    res.table_settings = dict(tables)
+    say(f"classification setting: will day 101 close above day 100? "
+        f"({tables['direction_epochs']} epochs)")
+    res.classification = ts_tables.classification_rows(X, y, tables["direction_epochs"], seed)
+    n = tables["arima_series"]
+    say("don't invent the wheel: naive, drift, linear AR, ARIMA "
+        f"({'all' if n is None else f'the first {n}'} series)")
+    trained = {}
+    for r in res.rows:
+        for key, label in (("simple_rnn", "SimpleRNN(1)"), ("stack", "SimpleRNN 10→5→1")):
+            if r.experiment.startswith(label) and "mses" in r.extra and key in res.seconds:
+                k = len(r.extra["mses"])
+                name = label if k == 1 else f"{label}, median of {k} seeds (time: all {k})"
+                trained[name] = (float(np.median(r.extra["mses"])), res.seconds[key])
+    res.wheel = ts_tables.wheel_rows(X, y, tables, LECTURE, trained)
+    res.wheel_verdict = ts_tables.verdict(res.wheel)

@@ -1,22 +1,28 @@
 """ETS and ARIMA through statsmodels (the optional extra ``rnnlab[timeseries]``).
 
 Thin wrappers with the baselines' ``fit(y)`` / ``predict(h)`` interface, so a backtest treats them
-like any other model.  statsmodels is imported here only: the rest of rnnlab never needs it.
+like any other model.  statsmodels is imported here only, and only when a model is fitted (its
+import takes about a second, which the ``rnnlab`` command should not pay on every start):
+:func:`available` says whether it is installed without importing it.
 statsmodels' fitting warnings (convergence, start values) are kept in ``warnings_`` rather than
 printed once per fold.
 """
 from __future__ import annotations
 
+import importlib.util
 import warnings
 
 import numpy as np
-from statsmodels.tsa.arima.model import ARIMA as _SMARIMA
-from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
 from rnnlab import checks
 from rnnlab.timeseries.baselines import Forecaster
 
-__all__ = ["ETS", "ARIMA"]
+__all__ = ["ETS", "ARIMA", "available"]
+
+
+def available() -> bool:
+    """Whether statsmodels (the ``timeseries`` extra) is installed; nothing is imported."""
+    return importlib.util.find_spec("statsmodels") is not None
 
 
 def _quiet(fit):
@@ -50,6 +56,7 @@ class ETS(Forecaster):
         self.min_length = 2 * (self.seasonal_periods or 1) + 3
 
     def _fit(self, y):
+        from statsmodels.tsa.exponential_smoothing.ets import ETSModel  # optional extra
         model = ETSModel(y, error=self.error, trend=self.trend, damped_trend=self.damped_trend,
                          seasonal=self.seasonal, seasonal_periods=self.seasonal_periods)
         self.result_, self.warnings_ = _quiet(lambda: model.fit(disp=False))
@@ -72,6 +79,7 @@ class ARIMA(Forecaster):
         self.min_length = sum(self.order) + 2
 
     def _fit(self, y):
+        from statsmodels.tsa.arima.model import ARIMA as _SMARIMA  # optional extra
         model = _SMARIMA(y, order=self.order, trend=self.trend)
         self.result_, self.warnings_ = _quiet(lambda: model.fit())
 
