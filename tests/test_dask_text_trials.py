@@ -126,3 +126,25 @@ def test_unknown_model_is_refused_before_any_work():
         raise AssertionError("no trial may run")
     with pytest.raises(ValueError, match="'gru'"):
         lect_text.run(models=("mlp", "gru"), map_trials=never, **TINY)
+
+
+def _accuracy_rows(md: str) -> list:
+    """The report's text rows: (experiment, lecture, rnnlab) without the timing note."""
+    rows = [line.split("|") for line in md.splitlines() if "test accuracy" in line]
+    return [tuple(c.strip() for c in r[1:4]) for r in rows]
+
+
+def test_reproduce_with_workers_writes_the_serial_text_table(tmp_path, monkeypatch):
+    monkeypatch.setattr(lect_reproduce, "QUICK", {"seeds": 1, "num_train": 100, "num_test": 50,
+                                                  "text_epochs": 1})
+    monkeypatch.setattr(lect_reproduce, "yelp_present", lambda: False)   # IMDB only
+    lines = []
+    serial = lect_reproduce.reproduce(part="text", quick=True, out=tmp_path / "serial",
+                                      echo=lambda m: None)
+    tasks = lect_reproduce.reproduce(part="text", quick=True, out=tmp_path / "dask", workers=2,
+                                     echo=lines.append)
+    got = _accuracy_rows(tasks["markdown"].read_text(encoding="utf-8"))
+    assert len(got) == len(lect_text.ALL_MODELS)
+    assert got == _accuracy_rows(serial["markdown"].read_text(encoding="utf-8"))
+    assert any("5 trials (5 models x 1 seeds) as tasks" in line for line in lines)
+    assert "text models run as Dask tasks" in tasks["markdown"].read_text(encoding="utf-8")

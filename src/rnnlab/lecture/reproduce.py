@@ -125,8 +125,9 @@ def reproduce(part="all", quick=False, out=Path("rnnlab-report"), data_dir=None,
     ``quick`` uses :data:`QUICK` (one seed, review subsets, few text epochs) instead of
     :data:`FULL`; ``data_dir`` sets ``$RNNLAB_DATA_DIR`` for the run; ``command`` is the command
     line shown in the report; ``echo`` prints a console line.  ``workers`` (a local cluster of
-    that many processes) or ``scheduler`` (an address) run the time-series seeds as Dask tasks,
-    ``timeout`` seconds being the most waited for the scheduler to answer."""
+    that many processes) or ``scheduler`` (an address) run the time-series seeds and the text
+    models as Dask tasks, ``timeout`` seconds being the most waited for the scheduler to
+    answer."""
     if part not in PARTS:
         raise ReproduceError(f"part must be one of {', '.join(PARTS)}, got {part!r}")
     out = Path(out)
