@@ -221,7 +221,7 @@ def reproduce(part="all", quick=False, out=Path("rnnlab-report"), data_dir=None,
         ctx.settings.append(("time-series epochs", ("from scratch 1000, SimpleRNN(1) 50, "
                                                    "stack 30 (the lecture's)")))
         echo(table(res.rows))
-    text_dask = datasets and (workers is not None or scheduler is not None)
+    text_dask = bool(datasets) and (workers is not None or scheduler is not None)
     map_text, close_text = (_dask_map(workers, scheduler, timeout, echo) if text_dask
                             else (lect_ts.serial_map, lambda: None))
     if text_dask:
