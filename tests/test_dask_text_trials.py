@@ -46,7 +46,10 @@ def _dask_map(client):
 
 @pytest.fixture(scope="module")
 def serial():
-    return lect_text.run(seeds=(0, 1), **TINY)
+    # the tasks run on one thread each; Numba's thread split changes the SimpleRNN kernels'
+    # sums in the last digits, so the serial reference runs on one thread too
+    with runtime.pinned_threads(1):
+        return lect_text.run(seeds=(0, 1), **TINY)
 
 
 def test_text_trials_as_dask_tasks_equal_the_serial_run(client, serial):
