@@ -142,8 +142,9 @@ def test_reproduce_with_workers_writes_the_serial_text_table(tmp_path, monkeypat
                                                   "text_epochs": 1})
     monkeypatch.setattr(lect_reproduce, "yelp_present", lambda: False)   # IMDB only
     lines = []
-    serial = lect_reproduce.reproduce(part="text", quick=True, out=tmp_path / "serial",
-                                      echo=lambda m: None)
+    with runtime.pinned_threads(1):                 # one thread, as each task (see serial())
+        serial = lect_reproduce.reproduce(part="text", quick=True, out=tmp_path / "serial",
+                                          echo=lambda m: None)
     tasks = lect_reproduce.reproduce(part="text", quick=True, out=tmp_path / "dask", workers=2,
                                      echo=lines.append)
     got = _accuracy_rows(tasks["markdown"].read_text(encoding="utf-8"))
