@@ -77,11 +77,11 @@ def _command_line() -> str:
               help="A UTF-8 text file for the language model (the lecture's \"What is he going "
                    "to say next?\").  [default: the IMDB training reviews]")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Run the time-series seeds as Dask tasks on a local cluster of N one-thread "
-                   "processes (needs rnnlab[dask]).")
+              help="Run the time-series seeds and text models as Dask tasks on a local cluster "
+                   "of N one-thread processes (needs rnnlab[dask]).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Run the time-series seeds as Dask tasks on the scheduler at ADDRESS "
-                   "(tcp://host:8786); its workers need rnnlab installed.")
+              help="Run the time-series seeds and text models as Dask tasks on the scheduler "
+                   "at ADDRESS (tcp://host:8786); its workers need rnnlab installed.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0,
               show_default=True, help="Seconds to wait for --scheduler to answer.")
 def reproduce(part, quick, out, data_dir, seed, corpus, workers, scheduler, timeout):

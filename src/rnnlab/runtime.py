@@ -16,7 +16,7 @@ import sys
 
 from threadpoolctl import threadpool_limits
 
-from rnnlab import config
+from rnnlab import checks, config
 
 #: Recurrent units at or above which the per-step product goes to BLAS (and BLAS keeps the cores).
 BLAS_STEP_UNITS = 64
@@ -110,3 +110,28 @@ def _share_cores(max_units):
                 yield
             finally:
                 _split_threads = outer
+
+
+@contextlib.contextmanager
+def pinned_threads(threads: int):
+    """Hold this process's BLAS and OpenMP pools and the calling thread's Numba pool to
+    ``threads`` for a block, then put them back: one trial of several sharing a machine (two
+    Dask workers on two cores) uses its share and no more.  Dask's nanny only sets
+    ``OMP/MKL/OPENBLAS_NUM_THREADS=1`` in its workers; Numba still starts one thread per core,
+    so without this each trial's compiled kernels would split their products over every core.
+    :func:`compute_scope` inside the block only lowers these further."""
+    threads = checks.positive_int(threads, "threads", "rnnlab.runtime.pinned_threads")
+    numba = importlib.import_module("numba")
+    old = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        numba.set_num_threads(old)
+
+
+def call_pinned(threads: int, fn, *args):
+    """``fn(*args)`` under :func:`pinned_threads` (``threads``): what a Dask trial task runs."""
+    with pinned_threads(threads):
+        return fn(*args)

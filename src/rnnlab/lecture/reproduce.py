@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnlab import __version__, config, report
+from rnnlab import __version__, config, report, runtime
 from rnnlab.datasets import cache_dir, data_dirs, yelp_polarity
 from rnnlab.lecture import language as lect_language
 from rnnlab.lecture import text as lect_text
@@ -64,6 +64,22 @@ def _check_out(out: Path) -> None:
                              f"{e.strerror or e}") from None
 
 
+def _scatter_shared(client, calls) -> list:
+    """``calls`` with each distinct NumPy array in them scattered to the cluster once and
+    replaced by its future: the trials that share the data (the padded reviews, the series)
+    do not each carry a copy in their task."""
+    arrays = {}
+    for args in calls:
+        for a in args:
+            if isinstance(a, np.ndarray):
+                arrays.setdefault(id(a), a)
+    if not arrays:
+        return list(calls)
+    futures = dict(zip(arrays, client.scatter(list(arrays.values()), hash=False)))
+    return [tuple(futures[id(a)] if isinstance(a, np.ndarray) else a for a in args)
+            for args in calls]
+
+
 def _dask_map(workers, scheduler, timeout, echo):
     """(map_trials, close) running each trial as a Dask task: on a new local cluster of
     ``workers`` one-thread processes, or on the scheduler at ``scheduler``."""
@@ -87,7 +103,9 @@ def _dask_map(workers, scheduler, timeout, echo):
          f"{client.scheduler.address}")
 
     def map_trials(fn, calls):
-        futures = [client.submit(fn, *args, pure=False) for args in calls]
+        calls = _scatter_shared(client, calls)
+        futures = [client.submit(runtime.call_pinned, 1, fn, *args, pure=False)
+                   for args in calls]
         return client.gather(futures)
 
     def close():
@@ -108,8 +126,9 @@ def reproduce(part="all", quick=False, out=Path("rnnlab-report"), data_dir=None,
     ``quick`` uses :data:`QUICK` (one seed, review subsets, few text epochs) instead of
     :data:`FULL`; ``data_dir`` sets ``$RNNLAB_DATA_DIR`` for the run; ``command`` is the command
     line shown in the report; ``echo`` prints a console line.  ``workers`` (a local cluster of
-    that many processes) or ``scheduler`` (an address) run the time-series seeds as Dask tasks,
-    ``timeout`` seconds being the most waited for the scheduler to answer."""
+    that many processes) or ``scheduler`` (an address) run the time-series seeds and the text
+    models as Dask tasks, ``timeout`` seconds being the most waited for the scheduler to
+    answer."""
     if part not in PARTS:
         raise ReproduceError(f"part must be one of {', '.join(PARTS)}, got {part!r}")
     out = Path(out)
@@ -209,12 +228,23 @@ def reproduce(part="all", quick=False, out=Path("rnnlab-report"), data_dir=None,
         ctx.settings.append(("time-series epochs", ("from scratch 1000, SimpleRNN(1) 50, "
                                                    "stack 30 (the lecture's)")))
         echo(table(res.rows))
+    text_dask = bool(datasets) and (workers is not None or scheduler is not None)
+    map_text, close_text = (_dask_map(workers, scheduler, timeout, echo) if text_dask
+                            else (lect_ts.serial_map, lambda: None))
+    if text_dask:
+        ctx.settings.append(("text models run as Dask tasks",
+                             scheduler or f"a local cluster of {workers} processes"))
     for ds in datasets:
         t0 = time.perf_counter()
         # live per-epoch progress bars (tqdm) on a terminal; plain lines in logs
-        res = lect_text.run(ds, num_train=mode["num_train"], num_test=mode["num_test"],
-                            epochs=mode["text_epochs"], seed=seed, progress=say(f"text/{ds}"),
-                            verbose=1 if sys.stdout.isatty() else 0)
+        try:
+            res = lect_text.run(ds, num_train=mode["num_train"], num_test=mode["num_test"],
+                                epochs=mode["text_epochs"], seed=seed,
+                                progress=say(f"text/{ds}"), map_trials=map_text,
+                                verbose=1 if sys.stdout.isatty() and not text_dask else 0)
+        except BaseException:
+            close_text()
+            raise
         ctx.timings[f"text ({ds})"] = time.perf_counter() - t0
         ctx.texts.append(res)
         sizes = (f"{mode['num_train']:,} train / {mode['num_test']:,} test reviews"
@@ -224,6 +254,7 @@ def reproduce(part="all", quick=False, out=Path("rnnlab-report"), data_dir=None,
                              "val_loss, patience 5), batch 30, max_features 10000, seq_len 100, "
                              f"seed {seed}")))
         echo(table(res.rows))
+    close_text()
     if part in ("language", "all"):
         t0 = time.perf_counter()
         res = lect_language.run(quick=quick, path=corpus, seed=seed,
