@@ -72,6 +72,7 @@ def torch_model(rn, v, units):
         m.lstm.weight_hh_l0.copy_(torch.from_numpy(recurrent.T.copy()))
         m.lstm.bias_ih_l0.copy_(torch.from_numpy(bias))
         m.lstm.bias_hh_l0.zero_()
+    m.lstm.bias_hh_l0.requires_grad_(False)     # one bias vector, as Keras's LSTM has
         m.out.weight.copy_(torch.from_numpy(dense_w.T.copy()))
         m.out.bias.copy_(torch.from_numpy(dense_b))
     return m
@@ -115,7 +116,7 @@ def main(argv=None):
     probs = rn.predict(hx, batch_size=PIECES, verbose=0)
     rn_bits = bits(np.take_along_axis(probs, hy[..., None], axis=-1))
 
-    opt = torch.optim.Adam(tm.parameters(), lr=LR, eps=1e-7)
+    opt = torch.optim.Adam([p for p in tm.parameters() if p.requires_grad], lr=LR, eps=1e-7)
     loss_fn = torch.nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     t0 = time.perf_counter()
