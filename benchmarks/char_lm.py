@@ -72,9 +72,9 @@ def torch_model(rn, v, units):
         m.lstm.weight_hh_l0.copy_(torch.from_numpy(recurrent.T.copy()))
         m.lstm.bias_ih_l0.copy_(torch.from_numpy(bias))
         m.lstm.bias_hh_l0.zero_()
-    m.lstm.bias_hh_l0.requires_grad_(False)     # one bias vector, as Keras's LSTM has
         m.out.weight.copy_(torch.from_numpy(dense_w.T.copy()))
         m.out.bias.copy_(torch.from_numpy(dense_b))
+    m.lstm.bias_hh_l0.requires_grad_(False)     # one bias vector, as Keras's LSTM has
     return m
 
 
