@@ -47,48 +47,57 @@ def perplexity(bits_per_token: float) -> float:
     return float(2.0 ** bits_per_token)
 
 
-class UnigramModel:
-    """Add-α unigram probabilities fitted on training ids (module docs)."""
+class _CountModel:
+    """A count-based baseline: the shared checks of its training and held-out ids, and bits per
+    token from ``log_probs``."""
+
+    _order = 1        # ids a training text needs (1 for unigrams, 2 for bigrams)
 
     def __init__(self, train_ids, vocab_size: int, alpha: float = 1.0):
         who = type(self).__name__
-        v = _vocab_size(vocab_size, who)
-        ids = _ids(train_ids, who, 1)
-        _check_range(ids, v, who, "training")
+        self.vocab_size = _vocab_size(vocab_size, who)
+        ids = _ids(train_ids, who, self._order)
+        _check_range(ids, self.vocab_size, who, "training")
         self.alpha = checks.positive_number(alpha, "alpha", who)
+        self.probs = self._fit(ids)
+
+    def _held_out(self, ids) -> np.ndarray:
+        who = type(self).__name__
+        ids = _ids(ids, f"{who}.log_probs", 2)
+        _check_range(ids, self.vocab_size, who, "held-out")
+        return ids
+
+    def bits_per_token(self, ids) -> float:
+        return bits(self.log_probs(ids))
+
+
+class UnigramModel(_CountModel):
+    """Add-α unigram probabilities fitted on training ids (module docs)."""
+
+    def _fit(self, ids):
+        v = self.vocab_size
         counts = np.bincount(ids, minlength=v).astype(np.float64)
-        self.probs = (counts + self.alpha) / (ids.size + self.alpha * v)
+        return (counts + self.alpha) / (ids.size + self.alpha * v)
 
     def log_probs(self, ids) -> np.ndarray:
         """ln p of every target (all ids but the first)."""
-        ids = _ids(ids, f"{type(self).__name__}.log_probs", 2)
-        _check_range(ids, self.probs.size, type(self).__name__, "held-out")
-        return np.log(self.probs[ids[1:]])
-
-    def bits_per_token(self, ids) -> float:
-        return bits(self.log_probs(ids))
+        return np.log(self.probs[self._held_out(ids)[1:]])
 
 
-class BigramModel:
+class BigramModel(_CountModel):
     """Add-α bigram probabilities p(c | a) fitted on training ids (module docs)."""
 
-    def __init__(self, train_ids, vocab_size: int, alpha: float = 1.0):
-        who = type(self).__name__
-        v = _vocab_size(vocab_size, who)
-        ids = _ids(train_ids, who, 2)
-        _check_range(ids, v, who, "training")
-        self.alpha = checks.positive_number(alpha, "alpha", who)
+    _order = 2
+
+    def _fit(self, ids):
+        v = self.vocab_size
         counts = np.zeros((v, v))
         np.add.at(counts, (ids[:-1], ids[1:]), 1.0)
-        self.probs = (counts + self.alpha) / (counts.sum(axis=1, keepdims=True) + self.alpha * v)
+        return (counts + self.alpha) / (counts.sum(axis=1, keepdims=True) + self.alpha * v)
 
     def log_probs(self, ids) -> np.ndarray:
-        ids = _ids(ids, f"{type(self).__name__}.log_probs", 2)
-        _check_range(ids, self.probs.shape[0], type(self).__name__, "held-out")
+        ids = self._held_out(ids)
         return np.log(self.probs[ids[:-1], ids[1:]])
-
-    def bits_per_token(self, ids) -> float:
-        return bits(self.log_probs(ids))
 
 
 def _one_hot_or_ids(model_input_rank, ids, v, dtype):
