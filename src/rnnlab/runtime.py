@@ -14,7 +14,7 @@ import os
 import platform
 import sys
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from rnnlab import checks, config
 
@@ -27,6 +27,7 @@ _TRIM_DEFAULT = 128 * 1024                          # glibc's default trim thres
 _libc = None                                        # glibc once found, False if not applicable
 _depth = 0                                          # nesting of compute_scope (callbacks, ...)
 _split_threads = 0                                  # see split_threads()
+_controller = None                                  # see _blas_pools()
 
 
 def split_threads() -> int:
@@ -92,6 +93,16 @@ def compute_scope(max_units: int = 0):
             libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_DEFAULT)
 
 
+def _blas_pools() -> ThreadpoolController:
+    """The process's thread pools, found once.  ``threadpool_limits`` scans the loaded libraries
+    (``/proc/self/maps``) on every call, ~1.5 ms: more than a whole single-sequence ``predict``.
+    NumPy's BLAS, the one held here, is loaded before rnnlab, so one scan finds it."""
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller
+
+
 @contextlib.contextmanager
 def _share_cores(max_units):
     global _split_threads
@@ -104,7 +115,7 @@ def _share_cores(max_units):
         finally:
             numba.set_num_threads(old)
     else:
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _blas_pools().limit(limits=1, user_api="blas"):
             outer, _split_threads = _split_threads, numba.get_num_threads()
             try:
                 yield
