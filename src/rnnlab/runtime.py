@@ -63,9 +63,18 @@ def _glibc():
     return _libc or None
 
 
+#: Batches of at most this many samples run serially (one Numba thread, no split products).
+SERIAL_BATCH = 1
+
+
 @contextlib.contextmanager
-def compute_scope(max_units: int = 0):
+def compute_scope(max_units: int = 0, batch: int | None = None):
     """Context for a whole training or inference loop: who gets the cores, and memory reuse.
+
+    ``batch``, when given, is the largest batch the loop will run: at ``SERIAL_BATCH`` or less
+    (a single sequence served by ``predict`` or ``model(x)``) there is nothing to split over
+    samples, and waking a second thread for every parallel kernel costs more than the work, so
+    the kernels run on the calling thread alone and memory is left to malloc.
 
     With the compiled kernels, small recurrences run on Numba's threads (samples in parallel) and
     the big matrix products in BLAS; two thread pools spinning on 2 cores starve each other, so
@@ -76,6 +85,10 @@ def compute_scope(max_units: int = 0):
     handed back at the end (:func:`_glibc`).
     """
     global _depth
+    if batch is not None and batch <= SERIAL_BATCH and config.kernels() == "fast":
+        with _serial():
+            yield
+        return
     libc = _glibc()
     if libc is not None and _depth == 0:
         libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)     # keep freed memory for the next batch
@@ -101,6 +114,20 @@ def _blas_pools() -> ThreadpoolController:
     if _controller is None:
         _controller = ThreadpoolController()
     return _controller
+
+
+@contextlib.contextmanager
+def _serial():
+    global _split_threads
+    numba = importlib.import_module("numba")    # loaded only when the compiled kernels run
+    old = numba.get_num_threads()
+    numba.set_num_threads(1)
+    outer, _split_threads = _split_threads, 0
+    try:
+        yield
+    finally:
+        _split_threads = outer
+        numba.set_num_threads(old)
 
 
 @contextlib.contextmanager

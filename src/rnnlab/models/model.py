@@ -821,6 +821,7 @@ class Model(Layer):
         batch_size = None if batch_size is None else T.check_batch_size(batch_size)
         verbose = T.check_verbose(verbose)
         steps = T.check_steps(steps, "steps")
+        largest = None                      # the largest batch, when known (see compute_scope)
         if streamed:
             data = self._stream_adapter(x, "x", need_y=False, steps=steps)
             batch_size = T.check_batch_size(None)
@@ -828,6 +829,7 @@ class Model(Layer):
             xs, _, _, n = self._prepare(x, None, need_y=False)
             self._ensure_built_for(xs)
             batch_size = self._batch_size_for(batch_size, n, steps, "predict")
+            largest = min(batch_size, n)
             for i, layer in self._input_readers():
                 layer.validate_input(xs[i])
             data = DA.ArrayAdapter(xs, None, None)
@@ -836,7 +838,7 @@ class Model(Layer):
         chunks = []
         snapshot = T.StateSnapshot(self)
         try:
-            with compute_scope(self._step_units()):
+            with compute_scope(self._step_units(), largest):
                 for bx, _, _ in batches:
                     outs, _ = self._forward_batch(bx, training=False)
                     if chunks:
@@ -851,7 +853,11 @@ class Model(Layer):
             data.close()
         if bar is not None:
             bar.close()
-        result = [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
+        if len(chunks) == 1:                # one batch: its outputs, never the caller's arrays
+            result = [out.copy() if any(np.may_share_memory(out, a) for a in bx) else out
+                      for out in chunks[0]]
+        else:
+            result = [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
         return result[0] if len(result) == 1 else result
 
     def __call__(self, x, training=None, **kwargs):
@@ -867,7 +873,8 @@ class Model(Layer):
         self._ensure_built_for(xs)
         snapshot = T.StateSnapshot(self)
         try:
-            outs, _ = self._forward_batch(xs, training=bool(training))
+            with compute_scope(self._step_units(), len(xs[0]) if xs and np.ndim(xs[0]) else None):
+                outs, _ = self._forward_batch(xs, training=bool(training))
         except Exception:
             snapshot.restore()              # a rejected call leaves the carried states as they were
             raise
