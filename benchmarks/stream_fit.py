@@ -113,6 +113,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=150)
     p.add_argument("--csv", action="store_true", help="a CSV corpus rather than Parquet")
     p.add_argument("--workdir", type=Path, default=Path("/tmp/rnnlab_stream"))
+    p.add_argument("--modes", default="memory,stream",
+                   help="runs in this order, e.g. memory,stream,memory to bracket a long stream "
+                        "run between two in-memory ones on a machine whose load drifts")
     p.add_argument("--child", choices=["stream", "memory"])
     p.add_argument("--path", type=Path)
     a = p.parse_args()
@@ -123,13 +126,14 @@ def main() -> None:
     path = build_corpus(a.workdir, a.repeat, a.csv)
     fit_tokenizer(a.workdir)
     print(f"corpus: {path} ({path.stat().st_size / 1e6:.0f} MB, {a.repeat * 25000:,} reviews)")
-    for mode in ("memory", "stream"):
+    for mode in a.modes.split(","):
         out = subprocess.run([sys.executable, __file__, "--child", mode, "--path", str(path),
                               "--steps", str(a.steps)], capture_output=True, text=True,
                              check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"{mode:7s} {r['samples_per_s']:8.1f} samples/s  {r['seconds']:7.1f} s  "
-              f"peak RSS {r['peak_rss_mb']:6.0f} MB  loss {r['loss']:.4f}")
+              f"peak RSS {r['peak_rss_mb']:6.0f} MB  loss {r['loss']:.4f}  load average "
+              f"{os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -224,7 +224,8 @@ def _gru_bwd(d_out, g_last, inp, o, buf, dxw, dhu, g0):
                 v = dhd[k] * rho[n, k] if has_rho else dhd[k]
                 v = v + dh[k] * gates[n, t, k]
                 g[k] = v if keep else v + g[k]
-        g0[n] = g
+        for k in range(u):      # element by element: a row assignment compiles a shape check
+            g0[n, k] = g[k]     # whose error message alone takes seconds to compile
 
 
 def gru_forward(x, states, weights, rec_mask=None, step_mask=None, *, activation="tanh",

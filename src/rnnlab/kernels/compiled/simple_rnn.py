@@ -143,7 +143,8 @@ def _srnn_bwd(d_out, g_last, inp, o, buf, dzs, g0):
                 if has_rho:
                     s *= rho[n, k]
                 g[k] = s if keep else g[k] + s
-        g0[n] = g
+        for k in range(u):      # element by element: a row assignment compiles a shape check
+            g0[n, k] = g[k]     # whose error message alone takes seconds to compile
 
 
 def simple_rnn_forward(x, states, weights, rec_mask=None, step_mask=None, *, activation="tanh"):
