@@ -7,6 +7,15 @@ binary cross-entropy)::
     simplernn  Embedding(10001, 50) → SimpleRNN(10, return_sequences) → SimpleRNN(1, sigmoid)
     gru        Embedding(10001, 50) → GRU(10, return_sequences) → GRU(1, sigmoid)         batch 30
     lstm128    Embedding(10001, 128) → LSTM(128) → Dense(1, sigmoid)                      batch 64
+    charlm     Embedding(100, 32) → LSTM(256, return_sequences) → Dense(100, softmax),
+               next-character ids as targets, sparse categorical cross-entropy           batch 64
+
+The machine: the BLAS kernel in use (threadpoolctl) and NumPy's SGEMM GFLOP/s at each model's
+largest product, ``[X_t, h_{t-1}]·[kernel; recurrent_kernel]`` over all N·T rows of a batch
+((N·T) x (m+u) · (m+u) x G·u), measured in the same run; each model's training rate is also
+given in GFLOP/s (3 x the forward pass's matrix-product FLOPs per sample: forward, and the
+backward's two products) and as a fraction of that peak.  Run with the environment's OpenBLAS
+overrides removed, as a user's NumPy runs: ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE``.
 
 Every (framework, model) pair runs in its own subprocess, so its peak resident memory
 (``resource.getrusage(RUSAGE_SELF).ru_maxrss``: interpreter + libraries + data + training, the
@@ -40,25 +49,59 @@ import sys
 import tempfile
 import time
 
+from machine import blas_kernels, sgemm_gflops
+
 MODELS = {
     # name: (recurrent layer, embedding dim, units, batch size, head)
     "lstm": ("LSTM", 50, 10, 30, "recurrent"),
     "simplernn": ("SimpleRNN", 50, 10, 30, "recurrent"),
     "gru": ("GRU", 50, 10, 30, "recurrent"),
     "lstm128": ("LSTM", 128, 128, 64, "dense"),
+    "charlm": ("LSTM", 32, 256, 64, "softmax"),
 }
-VOCAB, SEQ_LEN = 10001, 100
+VOCAB, SEQ_LEN, CHARS = 10001, 100, 100
+GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
 # PyTorch samples/s measured on this machine when the targets were set (from the issue).
-TARGET_RATIO = {"lstm": 3.0, "simplernn": 3.0, "gru": 3.0, "lstm128": 1.0}
+TARGET_RATIO = {"lstm": 4.0, "simplernn": 10.0, "gru": 10.0, "lstm128": 1.5, "charlm": 1.3}
 KERAS_TARGET_RATIO = {"lstm": 10.0, "simplernn": 10.0, "gru": 10.0}
 
 
-def make_data(n, seed=0):
+def make_data(n, model, seed=0):
     import numpy as np
     rng = np.random.default_rng(seed)
+    if MODELS[model][4] == "softmax":     # windows of a random character stream, shifted by one
+        ids = rng.integers(0, CHARS, size=n * SEQ_LEN + 1).astype(np.int64)
+        return ids[:-1].reshape(n, SEQ_LEN), ids[1:].reshape(n, SEQ_LEN)
     x = rng.integers(1, VOCAB, size=(n, SEQ_LEN)).astype(np.int64)
     y = rng.integers(0, 2, size=(n, 1)).astype(np.float32)
     return x, y
+
+
+def shapes(model):
+    """(m, u, gates, head width): embedding dim, units, gate count, output width."""
+    cell, emb, units, _, head = MODELS[model]
+    return emb, units, GATES[cell], CHARS if head == "softmax" else 1
+
+
+def train_flops(model) -> float:
+    """Matrix-product FLOPs of one training sample: 3 x the forward pass's (the backward pass
+    has two products per forward one).  The lecture's second recurrent layer (1 unit) counts."""
+    cell, _, _, _, head = MODELS[model]
+    m, u, g, out = shapes(model)
+    fwd = 2 * SEQ_LEN * (m + u) * g * u
+    if head == "recurrent":
+        fwd += 2 * SEQ_LEN * (u + 1) * g
+    elif head == "softmax":
+        fwd += 2 * SEQ_LEN * u * out
+    else:
+        fwd += 2 * u * out
+    return 3.0 * fwd
+
+
+def peak_shape(model):
+    """The model's largest product: (N·T) x (m+u) · (m+u) x G·u."""
+    m, u, g, _ = shapes(model)
+    return MODELS[model][3] * SEQ_LEN, m + u, g * u
 
 
 # ------------------------------------------------------------------------------ rnnlab
@@ -73,10 +116,14 @@ def build_rnnlab(model):
     if head == "recurrent":
         layers = [Embedding(VOCAB, emb), X(units, return_sequences=True),
                   X(1, activation="sigmoid")]
+    elif head == "softmax":
+        layers = [Embedding(CHARS, emb), X(units, return_sequences=True),
+                  Dense(CHARS, activation="softmax")]
     else:
         layers = [Embedding(VOCAB, emb), X(units), Dense(1, activation="sigmoid")]
     m = rnnlab.Sequential(layers)
-    m.compile(optimizer=Adam(), loss="binary_crossentropy")
+    m.compile(optimizer=Adam(), loss="sparse_categorical_crossentropy" if head == "softmax"
+              else "binary_crossentropy")
     return m
 
 
@@ -101,13 +148,16 @@ def torch_epoch_fn(model, x, y):
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
-            self.emb = nn.Embedding(VOCAB, emb)
+            self.emb = nn.Embedding(CHARS if head == "softmax" else VOCAB, emb)
             self.r1 = Rnn(emb, units, batch_first=True)
             self.r2 = Rnn(units, 1, batch_first=True) if head == "recurrent" else None
             self.dense = nn.Linear(units, 1) if head == "dense" else None
+            self.logits = nn.Linear(units, CHARS) if head == "softmax" else None
 
         def forward(self, xb):
             h, _ = self.r1(self.emb(xb))
+            if self.logits is not None:
+                return self.logits(h).reshape(-1, CHARS)
             if self.r2 is not None:
                 h, _ = self.r2(h)
                 return torch.sigmoid(h[:, -1])
@@ -115,8 +165,10 @@ def torch_epoch_fn(model, x, y):
 
     net = Net()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
-    loss_fn = nn.BCELoss()
+    loss_fn = nn.CrossEntropyLoss() if head == "softmax" else nn.BCELoss()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    if head == "softmax":
+        yt = yt.reshape(yt.shape[0], -1)
     n = xt.shape[0]
 
     def epoch():
@@ -124,7 +176,8 @@ def torch_epoch_fn(model, x, y):
         for s in range(0, n, batch):
             idx = order[s:s + batch]
             opt.zero_grad()
-            loss = loss_fn(net(xt[idx]), yt[idx])
+            target = yt[idx].reshape(-1) if head == "softmax" else yt[idx]
+            loss = loss_fn(net(xt[idx]), target)
             loss.backward()
             opt.step()
     return epoch
@@ -146,10 +199,14 @@ def keras_epoch_fn(model, x, y):
     if head == "recurrent":
         stack = [layers.Embedding(VOCAB, emb), X(units, return_sequences=True),
                  X(1, activation="sigmoid")]
+    elif head == "softmax":
+        stack = [layers.Embedding(CHARS, emb), X(units, return_sequences=True),
+                 layers.Dense(CHARS, activation="softmax")]
     else:
         stack = [layers.Embedding(VOCAB, emb), X(units), layers.Dense(1, activation="sigmoid")]
     m = keras.Sequential(stack)
-    m.compile(optimizer="adam", loss="binary_crossentropy")
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy" if head == "softmax"
+              else "binary_crossentropy")
     return lambda: m.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True)
 
 
@@ -162,7 +219,7 @@ def keras_available() -> bool:
 def worker(framework, model, samples, repeats):
     """Run in a subprocess: warm-up, timed epochs, peak memory; print one JSON line."""
     import resource
-    x, y = make_data(samples)
+    x, y = make_data(samples, model)
     if framework.startswith("rnnlab"):
         epoch = rnnlab_epoch_fn(model, framework.split("-")[1], x, y)
     elif framework == "torch":
@@ -191,7 +248,7 @@ def worker(framework, model, samples, repeats):
 
 def compile_worker(model):
     """Time the first and the second training step of a fresh process (fast kernels)."""
-    x, y = make_data(MODELS[model][3] * 2)
+    x, y = make_data(MODELS[model][3] * 2, model)
     t0 = time.perf_counter()
     from rnnlab import config
     config.set_kernels("fast")
@@ -268,8 +325,15 @@ def main(argv=None):
     import numpy as np
     import torch
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, torch {torch.__version__} "
-          f"(2 threads), cores {os.cpu_count()}, OPENBLAS_CORETYPE="
-          f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+          f"(2 threads), cores {os.cpu_count()}")
+    print(f"BLAS: {blas_kernels()}")
+    peaks = {}
+    for model in models:
+        shape = peak_shape(model)
+        if shape not in peaks:
+            peaks[shape] = sgemm_gflops(*shape)
+            print(f"SGEMM ({shape[0]}x{shape[1]})·({shape[1]}x{shape[2]}) float32: "
+                  f"{peaks[shape]:.0f} GFLOP/s")
     print(f"{samples} samples of {SEQ_LEN} steps, warm-up epoch excluded, median of {repeats} "
           f"epochs per subprocess; {rounds} round(s) of subprocesses alternating the frameworks "
           f"(the reference kernels: one), samples/s = median over rounds; peak RSS = the "
@@ -292,7 +356,9 @@ def main(argv=None):
         res = {fw: combine(rs) for fw, rs in runs.items()}
         rows.append((model, res))
         peer = res["torch"]["samples_per_s"]
-        print(f"\n== {model}: batch {MODELS[model][3]}")
+        peak = peaks[peak_shape(model)]
+        print(f"\n== {model}: batch {MODELS[model][3]}, {train_flops(model) / 1e6:.2f} MFLOP per "
+              f"training sample, SGEMM peak at its shape {peak:.0f} GFLOP/s")
         for fw in frameworks:
             r = res[fw]
             extra = (f", numpy peak {r['numpy_peak_mb']:.1f} MB (tracemalloc)"
@@ -301,7 +367,9 @@ def main(argv=None):
                   f"(x{r['samples_per_s'] / peer:5.2f}"
                   f" vs torch)  rounds {', '.join(f'{v:.0f}' for v in r['rounds'])}; epochs of "
                   f"round 1 {', '.join(f'{t:.3f}' for t in r['times'])} s, warm-up "
-                  f"{r['warmup']:.2f} s; peak RSS {r['maxrss_mb']:.0f} MB{extra}")
+                  f"{r['warmup']:.2f} s; peak RSS {r['maxrss_mb']:.0f} MB{extra}; "
+                  f"{r['samples_per_s'] * train_flops(model) / 1e9:.1f} GFLOP/s = "
+                  f"{r['samples_per_s'] * train_flops(model) / 1e9 / peak:.0%} of SGEMM peak")
         if not has_keras:
             print("  keras             not installed")
     print("\n== summary (rnnlab fast / torch; target)")
