@@ -1,0 +1,79 @@
+"""The first fit of each lecture model on a fresh install: an empty Numba cache.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/first_fit.py [--models ...]
+
+For each model, two fresh processes share an empty ``NUMBA_CACHE_DIR``.  Each builds the model
+as the lecture does (``rnnlab.lecture``) and times two one-epoch fits: the first process's first
+fit pays the compilation of every kernel the model uses; its second fit, and the second
+process's first fit (kernels loaded from the on-disk cache), show what is left.  Data: the
+Fortune 500 shape (502 series of 100 days) for the time-series models, 1,000 reviews of 100
+token ids for the text models.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from machine import blas_kernels
+
+MODELS = ("ts-simple_rnn", "ts-stack", "mlp", "simple_rnn", "conv1d_rnn", "lstm", "lstm_masked")
+
+
+def worker(model):
+    t0 = time.perf_counter()
+    import numpy as np
+
+    from rnnlab.lecture import text, timeseries
+    rng = np.random.default_rng(0)
+    if model.startswith("ts-"):
+        m = timeseries.simple_rnn_model(model == "ts-stack")
+        x = rng.random((502, 100, 1)).astype("float32")
+        y = rng.random((502, 1)).astype("float32")
+    else:
+        m = text.build_model(model)
+        x = rng.integers(1, 10001, size=(1000, 100))
+        y = rng.integers(0, 2, size=(1000, 1))
+    build = time.perf_counter() - t0
+    fits = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        m.fit(x, y, epochs=1, verbose=0)
+        fits.append(time.perf_counter() - t0)
+    print("RESULT " + json.dumps({"build": build, "first": fits[0], "second": fits[1]}))
+
+
+def run_sub(args, env):
+    out = subprocess.run([sys.executable, __file__] + args, capture_output=True, text=True,
+                         env=env, timeout=1800)
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise RuntimeError(f"worker {args} failed:\n{out.stdout}\n{out.stderr}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.worker:
+        return worker(a.worker)
+    print(f"BLAS: {blas_kernels()}; cores {os.cpu_count()}")
+    print("seconds: import + build | fresh cache: first fit, second fit | cache loaded: first fit")
+    for model in a.models.split(","):
+        with tempfile.TemporaryDirectory() as cache:
+            env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+            one = run_sub(["--worker", model], env)
+            two = run_sub(["--worker", model], env)
+        print(f"  {model:14s} {one['build']:5.2f} | {one['first']:6.2f} {one['second']:6.2f} | "
+              f"{two['first']:6.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
