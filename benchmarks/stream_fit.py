@@ -30,6 +30,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from rnnlab import Sequential, config
+from rnnlab.callbacks import LambdaCallback
 from rnnlab.data.text_files import TextFileDataset
 from rnnlab.layers import LSTM, Dense, Embedding
 from rnnlab.optimizers import Adam
@@ -98,10 +99,14 @@ def run(mode: str, path: Path, steps: int) -> dict:
         del table
         args = (x, y)
         kwargs = dict(batch_size=BATCH, steps_per_epoch=steps or None)
+    rows = (pq.ParquetFile(path).metadata.num_rows if mode == "stream"
+            and path.suffix == ".parquet" else len(args[0]) if mode == "memory" else None)
+    batches = []
+    count = LambdaCallback(on_train_batch_end=lambda batch, logs: batches.append(batch))
     t0 = time.perf_counter()
-    hist = m.fit(*args, epochs=1, verbose=0, **kwargs)
+    hist = m.fit(*args, epochs=1, verbose=0, callbacks=[count], **kwargs)
     seconds = time.perf_counter() - t0
-    samples = (steps or hist.params["steps"] or 0) * BATCH
+    samples = len(batches) * BATCH if rows is None else min(len(batches) * BATCH, rows)
     return {"mode": mode, "samples_per_s": samples / seconds, "seconds": seconds,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "loss": hist.history["loss"][-1]}

@@ -82,8 +82,10 @@ class TextFileDataset:
     def _record_batches(self):
         columns = self._columns()
         if self.format == "parquet":
-            yield from pq.ParquetFile(self.path).iter_batches(batch_size=self.chunk_rows,
-                                                              columns=columns)
+            # pre_buffer=False: with pyarrow's default the reader keeps every range it has read
+            # buffered until the file is closed, so a pass over the file held all of it
+            reader = pq.ParquetFile(self.path, pre_buffer=False)
+            yield from reader.iter_batches(batch_size=self.chunk_rows, columns=columns)
         else:
             with self._csv_reader(columns) as reader:
                 yield from reader
