@@ -8,11 +8,13 @@ itself never depends on the package.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
 
-LOCAL = Path("/usr/share/javascript/katex")
+# RNNLAB_KATEX_DIR points elsewhere (or at nothing, to try the CDN fallback)
+LOCAL = Path(os.environ.get("RNNLAB_KATEX_DIR", "/usr/share/javascript/katex"))
 CDN = "https://cdn.jsdelivr.net/npm/katex@0.16.4/dist"
 # (file under LOCAL, the same file on the CDN)
 FILES = {

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import rnnlab
+from rnnlab import cli
 
 API = Path(__file__).resolve().parents[1] / "docs" / "api"
 DIRECTIVE = re.compile(r"^:::\s*(rnnlab[\w.]*)\s*$")
@@ -88,3 +89,14 @@ TOP_LEVEL = ["rnnlab." + m.name for m in pkgutil.iter_modules(rnnlab.__path__)
 def test_every_top_level_module_has_a_reference_entry(name):
     """Modules without ``__all__`` (losses, callbacks, ...) still get their own entry."""
     assert name in documented(API.glob("*.md")), f"add `::: {name}` to a page in docs/api/"
+
+
+def test_every_cli_command_has_a_generated_page():
+    """docs/cli/<command>.md renders each subcommand of the click group from the CLI itself."""
+    pages = API.parent / "cli"
+    for name in cli.main.commands:
+        page = pages / f"{name}.md"
+        assert page.exists(), f"add docs/cli/{name}.md (and to mkdocs.yml's nav)"
+        text = page.read_text(encoding="utf-8")
+        assert "::: mkdocs-click" in text and f":command: {name}\n" in text, page
+        assert f"cli/{name}.md" in (API.parents[1] / "mkdocs.yml").read_text(encoding="utf-8")
