@@ -23,15 +23,19 @@ def code(text):
     return new_code_cell(text.strip("\n"))
 
 
-QUICK_CELL = '''
+def first_cell(imports, sizes):
+    """The setup cell: inline plots, imports, the quick switch and the sizes it picks."""
+    return code('''
 %matplotlib inline
 import os
 
 import numpy as np
 
+''' + imports.strip("\n") + '''
+
 # RNNLAB_NOTEBOOK_QUICK=1: small sizes, for a quick check that everything runs (CI sets it)
 QUICK = os.environ.get("RNNLAB_NOTEBOOK_QUICK", "0") not in ("", "0")
-'''
+''' + sizes.strip("\n"))
 
 TIMESERIES = [
     md('''
@@ -44,12 +48,12 @@ NumPy.  The data are read by `rnnlab.datasets` from `RNNLAB_DATA_DIR` (or the us
 
 Set `RNNLAB_NOTEBOOK_QUICK=1` before starting Jupyter for a quick run with fewer epochs.
 '''),
-    code(QUICK_CELL + '''
+    first_cell('''
 from rnnlab import config
 from rnnlab.datasets import fortune500
 from rnnlab.notebook import LivePlot
-from rnnlab.plotting import plot_history, plot_losses, plot_predictions, plot_series
-
+from rnnlab.plotting import plot_losses, plot_predictions, plot_series
+''', '''
 SCRATCH_EPOCHS = 100 if QUICK else 1000   # the lecture: 1000
 RNN_EPOCHS = 10 if QUICK else 50          # the lecture: 50
 STACK_EPOCHS = 8 if QUICK else 30         # the lecture: 30
@@ -311,9 +315,9 @@ opening question: *What is he going to say next?*
 
 Set `RNNLAB_NOTEBOOK_QUICK=1` before starting Jupyter for a quick run (fewer reviews, epochs).
 '''),
-    code(QUICK_CELL + '''
+    first_cell('''
 from rnnlab import config
-
+''', '''
 NUM_TRAIN = 1000 if QUICK else 25000   # IMDB training reviews (the lecture: 448,000 Yelp)
 NUM_TEST = 500 if QUICK else 25000
 EPOCHS = 2 if QUICK else 100           # the lecture: 100, with early stopping
@@ -578,8 +582,14 @@ the review text (`rnnlab.generation`), judged by held-out bits per character aga
 baselines that know only character frequencies (unigram) or the previous character (bigram).
 '''),
     code('''
-from rnnlab.generation import (BigramModel, CharVocabulary, TextGenerator, UnigramModel,
-                               bits_per_token, sequence_windows)
+from rnnlab.generation import (
+    BigramModel,
+    CharVocabulary,
+    TextGenerator,
+    UnigramModel,
+    bits_per_token,
+    sequence_windows,
+)
 from rnnlab.optimizers import Adam
 
 corpus = "\\n".join(x_train)[:LM_CHARS]
