@@ -17,7 +17,8 @@ import numpy as np
 from rnnlab import io as rio
 from rnnlab import plotting
 
-__all__ = ["Figure", "ReportContext", "make_figures", "write_report"]
+__all__ = ["Figure", "ReportContext", "Table", "make_figures", "results_table", "tables",
+           "write_report"]
 
 
 @dataclass
@@ -129,18 +130,80 @@ def _goog_figure(ctx, out, plotting) -> Figure:
 # ----------------------------------------------------------------------------- content
 def _rows(ctx):
     """(part, experiment, lecture, rnnlab, note) for the main table."""
+    return _result_rows(ctx.timeseries, ctx.texts, ctx.language)
+
+
+def _result_rows(timeseries, texts, language):
     out = []
-    if ctx.timeseries is not None:
-        for r in ctx.timeseries.rows:
-            out.append((f"time series ({ctx.timeseries.source})", r.experiment, r.lecture,
+    if timeseries is not None:
+        for r in timeseries.rows:
+            out.append((f"time series ({timeseries.source})", r.experiment, r.lecture,
                         r.rnnlab, r.note))
-    for res in ctx.texts:
+    for res in texts:
         for r in res.rows:
             out.append((f"text ({res.dataset})", r.experiment, r.lecture, r.rnnlab, r.note))
-    if ctx.language is not None:
-        for r in ctx.language.rows:
-            out.append((f"next character ({ctx.language.source})", r.experiment, r.lecture,
+    if language is not None:
+        for r in language.rows:
+            out.append((f"next character ({language.source})", r.experiment, r.lecture,
                         r.rnnlab, r.note))
+    return out
+
+
+@dataclass
+class Table:
+    """One of the report's tables: Markdown in report.md and in ``str()``, HTML in report.html
+    and in a notebook (``_repr_html_``).  ``num``: the columns holding numbers (monospaced)."""
+    head: tuple
+    rows: list
+    num: tuple = ()
+    title: str = ""
+    intro: str = ""
+    verdict: str = ""
+
+    def markdown(self) -> list:
+        L = [f"## {self.title}", ""] if self.title else []
+        L += [self.intro, ""] if self.intro else []
+        L += _md_table(self.head, self.rows)
+        return L + (["", f"**{self.verdict}**"] if self.verdict else [])
+
+    def html(self) -> list:
+        e = html.escape
+        H = [f"<h2>{e(self.title)}</h2>"] if self.title else []
+        H += [f"<p>{e(self.intro)}</p>"] if self.intro else []
+        H += _html_table(self.head, self.rows, self.num)
+        return H + ([f"<p><b>{e(self.verdict)}</b></p>"] if self.verdict else [])
+
+    def _repr_html_(self) -> str:
+        return "\n".join(self.html()).replace(
+            'class="num"', 'class="num" style="font-family:monospace;text-align:right"')
+
+    def __str__(self) -> str:
+        return "\n".join(self.markdown())
+
+
+_MAIN_HEAD = ("part", "experiment", "lecture", "rnnlab", "note")
+
+
+def results_table(timeseries=None, texts=(), language=None, rows=(), part="") -> Table:
+    """The table "Lecture vs rnnlab" of the lecture's results (``rnnlab.lecture`` results, or
+    ``rows`` of :class:`rnnlab.lecture.results.Row` under the heading ``part``)."""
+    cells = _result_rows(timeseries, list(texts), language)
+    cells += [(part, r.experiment, r.lecture, r.rnnlab, r.note) for r in rows]
+    return Table(_MAIN_HEAD, cells, num=(2, 3), title="Lecture vs rnnlab")
+
+
+def tables(ctx) -> list:
+    """The report's tables as :class:`Table` objects, in the report's order."""
+    out = [results_table(ctx.timeseries, ctx.texts, ctx.language)]
+    cls = _classification(ctx)
+    if cls is not None:
+        out.append(Table(_CLS_HEAD, cls[1], num=(1, 2, 3),
+                         title="Time series: the classification setting", intro=cls[0]))
+    wheel = _wheel(ctx)
+    if wheel is not None:
+        out.append(Table(_WHEEL_HEAD, wheel[1], num=(1, 3),
+                         title="Time series: don't invent the wheel", intro=wheel[0],
+                         verdict=wheel[2]))
     return out
 
 
@@ -256,10 +319,8 @@ def _markdown(ctx) -> str:
         L += [f"> **{note}**", ""]
     L += [f"Command: `{ctx.command}`  ", f"Started: {ctx.started}; experiments took "
           f"{ctx.seconds_total:.1f} s; mode: {'quick (--quick)' if ctx.quick else 'full'}", ""]
-    L += ["## Lecture vs rnnlab", "", "| part | experiment | lecture | rnnlab | note |",
-          "| --- | --- | --- | --- | --- |"]
-    L += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in _rows(ctx)]
-    L += _md_ts_tables(ctx)
+    for i, table in enumerate(tables(ctx)):
+        L += ([] if i == 0 else [""]) + table.markdown()
     if ctx.language is not None:
         L += ["", "## What is he going to say next?", "", _NEXT_INTRO, ""]
         for t, prompt, text in _samples(ctx):
@@ -286,19 +347,6 @@ def _md_table(head, rows) -> list:
             + ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows])
 
 
-def _md_ts_tables(ctx) -> list:
-    L = []
-    cls = _classification(ctx)
-    if cls is not None:
-        L += ["", "## Time series: the classification setting", "", cls[0], ""]
-        L += _md_table(_CLS_HEAD, cls[1])
-    wheel = _wheel(ctx)
-    if wheel is not None:
-        L += ["", "## Time series: don't invent the wheel", "", wheel[0], ""]
-        L += _md_table(_WHEEL_HEAD, wheel[1]) + ["", f"**{wheel[2]}**"]
-    return L
-
-
 def _html_table(head, rows, num=()) -> list:
     e = html.escape
     H = ["<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"]
@@ -307,21 +355,6 @@ def _html_table(head, rows, num=()) -> list:
             f'<td class="num">{e(str(c))}</td>' if i in num else f"<td>{e(str(c))}</td>"
             for i, c in enumerate(row)) + "</tr>")
     return H + ["</table>"]
-
-
-def _html_ts_tables(ctx) -> list:
-    e = html.escape
-    H = []
-    cls = _classification(ctx)
-    if cls is not None:
-        H += ["<h2>Time series: the classification setting</h2>", f"<p>{e(cls[0])}</p>"]
-        H += _html_table(_CLS_HEAD, cls[1], num=(1, 2, 3))
-    wheel = _wheel(ctx)
-    if wheel is not None:
-        H += ["<h2>Time series: don't invent the wheel</h2>", f"<p>{e(wheel[0])}</p>"]
-        H += _html_table(_WHEEL_HEAD, wheel[1], num=(1, 3))
-        H.append(f"<p><b>{e(wheel[2])}</b></p>")
-    return H
 
 
 _CSS = """
@@ -350,13 +383,8 @@ def _html(ctx) -> str:
     H += [f"<p>Command: <code>{e(ctx.command)}</code><br>"
           f"Started: {e(ctx.started)}; experiments took "
           f"{ctx.seconds_total:.1f} s; mode: {'quick (--quick)' if ctx.quick else 'full'}</p>"]
-    H += ["<h2>Lecture vs rnnlab</h2>", "<table><tr><th>part</th><th>experiment</th>"
-          "<th>lecture</th><th>rnnlab</th><th>note</th></tr>"]
-    for part, exp, lec, mine, note in _rows(ctx):
-        H.append(f"<tr><td>{e(part)}</td><td>{e(exp)}</td><td class=\"num\">{e(lec)}</td>"
-                 f"<td class=\"num\">{e(mine)}</td><td>{e(note)}</td></tr>")
-    H.append("</table>")
-    H += _html_ts_tables(ctx)
+    for table in tables(ctx):
+        H += table.html()
     if ctx.language is not None:
         H += ["<h2>What is he going to say next?</h2>", f"<p>{e(_NEXT_INTRO)}</p>"]
         for t, prompt, text in _samples(ctx):

@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from rnnlab import callbacks as _cb
-from rnnlab import checks, config
+from rnnlab import checks, config, display
 from rnnlab import losses as _losses
 from rnnlab import metrics as _metrics
 from rnnlab import optimizers as _opt
@@ -30,6 +30,7 @@ from rnnlab.models import data_adapters as DA
 from rnnlab.models import onnx_export, saving
 from rnnlab.models import training as T
 from rnnlab.models.serialization import MODELS, serialize_model
+from rnnlab.models.summary import SummaryTable
 from rnnlab.runtime import compute_scope
 
 
@@ -931,30 +932,35 @@ class Model(Layer):
         """(name (type), output shape, params, connected-to) per layer."""
         raise NotImplementedError
 
-    def summary(self, print_fn=None, line_length=None):
-        """Print Keras's table: layer name and type, output shape, parameter count, totals."""
+    def summary(self, line_length=None, positions=None, print_fn=None):
+        """Keras's table: layer name and type, output shape, parameter count, totals.
+
+        Printed (or passed to ``print_fn``) as text; in a Jupyter kernel, with no ``print_fn``,
+        shown as an HTML table instead (as Keras's rich table renders there).  ``line_length``
+        and ``positions`` are Keras's (:class:`rnnlab.models.summary.SummaryTable`).  Returns
+        None, as Keras."""
+        table = self.summary_table(line_length=line_length, positions=positions)
+        if print_fn is not None:
+            if not callable(print_fn):
+                raise TypeError(f"summary(): print_fn must be callable (e.g. print or a list's "
+                                f"append), got {print_fn!r}")
+            print_fn(table.text())
+        elif not display.show(table):
+            print(table.text())
+        return None
+
+    def summary_table(self, line_length=None, positions=None) -> SummaryTable:
+        """The summary as an object: ``str()`` is the printed table, ``_repr_html_()`` the HTML
+        one (a notebook cell ending in ``model.summary_table()`` shows it)."""
         rows = self._summary_rows()
         connected = any(r[3] is not None for r in rows)
-        headers = (["Layer (type)", "Output Shape", "Param #"]
-                   + (["Connected to"] if connected else []))
-        cells = [[r[0], r[1], f"{r[2]:,}"] + ([r[3] or ""] if connected else []) for r in rows]
-        widths = [max([len(h)] + [len(c[i]) for c in cells]) + 3 for i, h in enumerate(headers)]
-        total = sum(widths)
-        if line_length:
-            total = max(total, int(line_length))
-        line = lambda vals: "".join(str(v).ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa
+        headers = (("Layer (type)", "Output Shape", "Param #")
+                   + (("Connected to",) if connected else ()))
+        cells = tuple((r[0], r[1], f"{r[2]:,}") + ((r[3] or "",) if connected else ())
+                      for r in rows)
         trainable = sum(layer.params[p].size for _, layer, p in self._param_items())
-        count = self.count_params()
-        out = [f'Model: "{self.name}"', "_" * total, line(headers), "=" * total]
-        for i, c in enumerate(cells):
-            out.append(line(c))
-            if i < len(cells) - 1:
-                out.append("")
-        out += ["=" * total, f"Total params: {count:,}", f"Trainable params: {trainable:,}",
-                f"Non-trainable params: {count - trainable:,}", "_" * total]
-        text = "\n".join(out)
-        (print_fn or print)(text)
-        return None
+        return SummaryTable(self.name, headers, cells, self.count_params(), trainable,
+                            line_length=line_length, positions=positions)
 
     # ------------------------------------------------------------------ saving
     def save(self, filepath, *, metadata=None, include_states=False) -> None:

@@ -222,10 +222,18 @@ class MeanTracker:
         return out
 
 
+def notebook_bars() -> bool:
+    """True when tqdm.auto chose tqdm's notebook (ipywidgets) bar: in a Jupyter kernel with
+    ipywidgets installed (the ``notebooks`` extra); elsewhere tqdm's text bar."""
+    return any(c.__module__ == "tqdm.notebook" for c in tqdm.__mro__)
+
+
 def progress_bar(total, desc, verbose):
     """A tqdm bar per epoch for verbose=1 (Keras's live bar), nothing otherwise."""
     if verbose != 1:
         return None
+    if notebook_bars():   # a widget: its width is the cell's, not a terminal's columns
+        return tqdm(total=total, desc=desc, unit="step", leave=True, mininterval=0.2)
     width = shutil.get_terminal_size((100, 20)).columns or 100  # a pty may report 0 columns
     return tqdm(total=total, desc=desc, unit="step", file=sys.stdout, leave=True,
                 ncols=min(width, 120), mininterval=0.2)
