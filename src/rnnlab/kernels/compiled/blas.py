@@ -36,6 +36,8 @@ from threadpoolctl import threadpool_info
 from rnnlab.runtime import split_threads
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+#: CBLAS's flags for an operand as stored / transposed (for callers of :func:`gemm`)
+NO_TRANS, TRANS = _NO_TRANS, _TRANS
 #: products of fewer multiply-adds (m·n·k) stay in one np.matmul call: splitting costs a
 #: parallel region (~10 µs)
 SPLIT_MIN_MACS = 200_000
@@ -149,6 +151,10 @@ def _gemm(gemm, ta, tb, m, n, k, a, a0, lda, b, ldb, c, c0):
     the GEMM at address ``gemm`` (single or double by C's dtype, its index type that of ``lda``;
     compiled code only)."""
     raise NotImplementedError("_gemm runs inside compiled code only")
+
+
+#: one single-threaded GEMM on rows of C, for compiled kernels that split their own work
+gemm = _gemm
 
 
 @overload(_gemm)
