@@ -446,65 +446,81 @@ class SeqGemm(NamedTuple):
     ltg: np.integer
 
 
-@njit(parallel=True, **JIT)
-def _lstm_seq_fwd(inp, o, buf, st, sg):
-    """Large units, the whole sequence in one parallel region: the batch in ``sg.parts`` blocks
-    of rows, each block running the complete recurrence on its own thread: per step its
-    (b × u)·(u × 4u) product ``hu = (h_{t-1}⊙ρ)·U`` by one single-threaded GEMM, then the gates
-    of its rows (:func:`_step_row`).  The blocks share nothing, so no thread waits for another
-    between steps (the per-step path pays a BLAS call and a parallel region per step)."""
-    n_, t_, g4 = inp.xw.shape
+@njit(**JIT)
+def _seq_fwd_rows(r0, r1, inp, o, buf, st, sg):
+    """Large units: the whole recurrence of rows [r0, r1) of the batch on the calling thread:
+    per step one single-threaded GEMM ``hu = (h_{t-1}⊙ρ)·U`` of the rows, then their gates
+    (:func:`_step_row`)."""
+    t_, g4 = inp.xw.shape[1], inp.xw.shape[2]
     u = g4 // 4
     hcur = st.hcur
     hd = st.hd
     rho = inp.rho
+    for t in range(t_):
+        if o.has_rho:
+            for n in range(r0, r1):
+                for j in range(u):
+                    hd[n, j] = hcur[n, j] * rho[n, j]
+            gemm(sg.fn, NO_TRANS, NO_TRANS, r1 - r0, g4, u, hd, r0 * u, sg.lu, inp.U, sg.lg,
+                 st.hu, r0 * g4)
+        else:
+            gemm(sg.fn, NO_TRANS, NO_TRANS, r1 - r0, g4, u, hcur, r0 * u, sg.lu, inp.U, sg.lg,
+                 st.hu, r0 * g4)
+        for n in range(r0, r1):
+            _step_row(n, t, inp, o, buf, st)
+
+
+@njit(parallel=True, **JIT)
+def _lstm_seq_fwd(inp, o, buf, st, sg):
+    """Large units, the whole sequence in one parallel region: the batch in ``sg.parts`` blocks
+    of rows, each block running its complete recurrence on its own thread
+    (:func:`_seq_fwd_rows`).  The blocks share nothing, so no thread waits for another between
+    steps (the per-step path pays a BLAS call and a parallel region per step)."""
+    n_ = inp.xw.shape[0]
     parts = sg.parts
     size = (n_ + parts - 1) // parts
     for p in prange(parts):
         r0 = p * size
         r1 = min(n_, r0 + size)
         if r1 > r0:
-            for t in range(t_):
-                if o.has_rho:
-                    for n in range(r0, r1):
-                        for j in range(u):
-                            hd[n, j] = hcur[n, j] * rho[n, j]
-                    gemm(sg.fn, NO_TRANS, NO_TRANS, r1 - r0, g4, u, hd, r0 * u, sg.lu, inp.U,
-                         sg.lg, st.hu, r0 * g4)
-                else:
-                    gemm(sg.fn, NO_TRANS, NO_TRANS, r1 - r0, g4, u, hcur, r0 * u, sg.lu, inp.U,
-                         sg.lg, st.hu, r0 * g4)
-                for n in range(r0, r1):
-                    _step_row(n, t, inp, o, buf, st)
+            _seq_fwd_rows(r0, r1, inp, o, buf, st, sg)
+
+
+@njit(**JIT)
+def _seq_bwd_rows(r0, r1, gr, inp, o, buf, gd, sd, dhd, sg):
+    """Large units: BPTT of rows [r0, r1) on the calling thread: per step dZ_t of the rows
+    (:func:`_bwd_row`), then dL/dh_{t-1} = (dZ_t·Uᵀ)⊙ρ by one GEMM straight from ``dzs`` (rows
+    T·4u apart) into ``dhd``; gh becomes it at a live step and gets it added at a masked one
+    (h_{t-1} passed through)."""
+    dzs = gr.dzs
+    gh = gr.gh
+    rho = inp.rho
+    t_, g4 = dzs.shape[1], dzs.shape[2]
+    u = g4 // 4
+    for t in range(t_ - 1, -1, -1):
+        for n in range(r0, r1):
+            _bwd_row(n, t, gr, inp, o, buf, gd, sd)
+        gemm(sg.fn, NO_TRANS, TRANS, r1 - r0, u, g4, dzs, r0 * t_ * g4 + t * g4, sg.ltg, inp.U,
+             sg.lg, dhd, r0 * u)
+        for n in range(r0, r1):
+            keep = (not o.has_sm) or inp.sm[n, t]
+            for j in range(u):
+                d = dhd[n, j] * rho[n, j] if o.has_rho else dhd[n, j]
+                gh[n, j] = d if keep else gh[n, j] + d
 
 
 @njit(parallel=True, **JIT)
 def _lstm_seq_bwd(gr, inp, o, buf, gd, sd, dhd, sg):
-    """Large units, BPTT in one parallel region, the batch in ``sg.parts`` blocks of rows as in
-    :func:`_lstm_seq_fwd`: per step dZ_t of the block's rows (:func:`_bwd_row`), then
-    dL/dh_{t-1} = (dZ_t·Uᵀ)⊙ρ by one GEMM straight from ``dzs`` (rows T·4u apart) into ``dhd``;
-    gh becomes it at a live step and gets it added at a masked one (h_{t-1} passed through)."""
-    dzs = gr.dzs
-    gh = gr.gh
-    rho = inp.rho
-    n_, t_, g4 = dzs.shape
-    u = g4 // 4
+    """Large units, BPTT in one parallel region, the batch in blocks as in
+    :func:`_lstm_seq_fwd` (:func:`_seq_bwd_rows`)."""
+    n_ = gr.dzs.shape[0]
     parts = sg.parts
     size = (n_ + parts - 1) // parts
     for p in prange(parts):
         r0 = p * size
         r1 = min(n_, r0 + size)
         if r1 > r0:
-            for t in range(t_ - 1, -1, -1):
-                for n in range(r0, r1):
-                    _bwd_row(n, t, gr, inp, o, buf, gd, sd)
-                gemm(sg.fn, NO_TRANS, TRANS, r1 - r0, u, g4, dzs, r0 * t_ * g4 + t * g4, sg.ltg,
-                     inp.U, sg.lg, dhd, r0 * u)
-                for n in range(r0, r1):
-                    keep = (not o.has_sm) or inp.sm[n, t]
-                    for j in range(u):
-                        d = dhd[n, j] * rho[n, j] if o.has_rho else dhd[n, j]
-                        gh[n, j] = d if keep else gh[n, j] + d
+            _seq_bwd_rows(r0, r1, gr, inp, o, buf, gd, sd, dhd, sg)
 
 
 #: False makes the large-units LSTM take the per-step path (one BLAS call and one compiled step
@@ -513,13 +529,14 @@ SEQUENCE_KERNELS = True
 
 
 def _seq_gemm(n, t, u, dt):
-    """The :class:`SeqGemm` for a batch of n on Numba's threads, or None for the per-step path:
-    when NumPy's GEMM cannot be called from compiled code, or outside a
-    :func:`~rnnlab.runtime.compute_scope` (there BLAS has its threads: a GEMM inside Numba's
-    threads would spin up BLAS's own pool on the same cores)."""
-    parts = split_threads()
-    if not (SEQUENCE_KERNELS and blas.AVAILABLE and parts):
+    """The :class:`SeqGemm` for a batch of n, or None for the per-step path (NumPy's GEMM cannot
+    be called from compiled code).  One block per Numba thread inside a
+    :func:`~rnnlab.runtime.compute_scope` (BLAS held to one thread); outside one (BLAS has its
+    threads, and a GEMM inside Numba's threads would wake BLAS's own pool on the same cores) and
+    for one sample, a single block on the calling thread."""
+    if not (SEQUENCE_KERNELS and blas.AVAILABLE):
         return None
+    parts = split_threads() or 1
     index = blas.BOUND.index
     fn = blas.BOUND.sgemm if dt == np.float32 else blas.BOUND.dgemm
     return SeqGemm(fn, min(parts, n), index(u), index(4 * u), index(t * 4 * u))
@@ -553,7 +570,9 @@ def lstm_forward(x, states, weights, rec_mask=None, step_mask=None, *, activatio
                       np.empty((n, u) if p.has_rho else (1, 1), dt),
                       np.empty((n, g4) if not keep_pre else (1, 1), dt))
         sg = _seq_gemm(n, t, u, dt)
-        if sg is not None:
+        if sg is not None and sg.parts == 1:
+            _seq_fwd_rows(0, n, inp, o, buf, st, sg)
+        elif sg is not None:
             _lstm_seq_fwd(inp, o, buf, st, sg)
         else:
             step = resolved(_lstm_step_fwd, 0, inp, o, buf, st)
@@ -584,7 +603,10 @@ def lstm_backward(d_outputs, d_final_states, cache: LSTMCache):
             np.empty((n, g4), dt), np.empty((n, u), dt))
         sg = _seq_gemm(n, t, u, dt)
         if sg is not None:
-            _lstm_seq_bwd(gr, inp, o, buf, gd, sd, dhd, sg)
+            if sg.parts == 1:
+                _seq_bwd_rows(0, n, gr, inp, o, buf, gd, sd, dhd, sg)
+            else:
+                _lstm_seq_bwd(gr, inp, o, buf, gd, sd, dhd, sg)
             return _wide_grads(x, gr, kernel, inp, o, buf, has_bias)
         UT = np.ascontiguousarray(inp.U.T)
         step = resolved(_lstm_step_bwd, 0, gr, inp, o, buf, gd, sd)
