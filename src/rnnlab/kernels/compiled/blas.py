@@ -1,6 +1,6 @@
 """Matrix products split over Numba's threads, each part one single-threaded BLAS call.
 
-While the small recurrences run on Numba's threads, :func:`rnnlab.runtime.compute_scope` holds
+While the recurrences run on Numba's threads, :func:`rnnlab.runtime.compute_scope` holds
 BLAS to one thread (two spinning thread pools on 2 cores starve each other), so the big
 products around the recurrences (``X·kernel``, ``Xᵀ·dZ``, ``dZ·kernelᵀ``) would use one core.
 :func:`matmul` instead splits the rows of the result into one block per Numba thread and calls
@@ -153,7 +153,8 @@ def _gemm(gemm, ta, tb, m, n, k, a, a0, lda, b, ldb, c, c0):
     raise NotImplementedError("_gemm runs inside compiled code only")
 
 
-#: one single-threaded GEMM on rows of C, for compiled kernels that split their own work
+#: one single-threaded GEMM on rows of C, for compiled kernels that split their own work (the
+#: wide LSTM's blocks of the batch)
 gemm = _gemm
 
 

@@ -4,9 +4,13 @@ the split of the work between BLAS and the compiled loops is in
 :mod:`rnnlab.kernels.compiled.common`.
 
 Small ``units``: the whole recurrence of each sample is one compiled loop, samples in parallel.
-At or above :data:`rnnlab.runtime.BLAS_STEP_UNITS` the per-step product ``(h_{t-1}⊙ρ)·U`` goes to
-BLAS instead (a Python loop over steps calling a compiled gate kernel), where a tuned GEMM beats
-a scalar matvec.
+At or above :data:`rnnlab.runtime.BLAS_STEP_UNITS` the per-step product ``(h_{t-1}⊙ρ)·U`` is a
+GEMM of NumPy's BLAS instead, where a tuned GEMM beats a scalar matvec: the batch is cut into
+one block of rows per Numba thread and each block runs its whole recurrence, forward and
+backward, on its own thread, calling the single-threaded GEMM from compiled code
+(:data:`rnnlab.kernels.compiled.blas.gemm`) for its rows at every step; one parallel region per
+pass, no Python and no cross-thread wait per step.  Where that GEMM cannot be called from
+compiled code, a Python loop over steps calls ``np.matmul`` and a compiled gate kernel.
 """
 from __future__ import annotations
 
@@ -536,10 +540,10 @@ def _seq_gemm(n, t, u, dt):
     for one sample, a single block on the calling thread."""
     if not (SEQUENCE_KERNELS and blas.AVAILABLE):
         return None
-    parts = split_threads() or 1
+    parts = max(1, min(split_threads(), n))
     index = blas.BOUND.index
     fn = blas.BOUND.sgemm if dt == np.float32 else blas.BOUND.dgemm
-    return SeqGemm(fn, min(parts, n), index(u), index(4 * u), index(t * 4 * u))
+    return SeqGemm(fn, parts, index(u), index(4 * u), index(t * 4 * u))
 
 
 def lstm_forward(x, states, weights, rec_mask=None, step_mask=None, *, activation="tanh",
