@@ -3,7 +3,7 @@
 :func:`compute_scope` wraps a whole training or inference loop.  The compiled kernels ask
 :func:`split_threads` how many of Numba's threads they may split their big matrix products over,
 and read :data:`BLAS_STEP_UNITS` to choose between a fused per-sample recurrence and per-step
-BLAS products.
+GEMMs.
 """
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from rnnlab import checks, config
 
-#: Recurrent units at or above which the per-step product goes to BLAS (and BLAS keeps the cores).
+#: Recurrent units at or above which the LSTM's per-step product (h_{t-1}⊙ρ)·U is a GEMM of
+#: NumPy's BLAS (called from the compiled kernels, one per block of the batch) rather than a
+#: compiled scalar matvec per sample.
 BLAS_STEP_UNITS = 64
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3      # glibc's mallopt parameter numbers
@@ -76,13 +78,15 @@ def compute_scope(max_units: int = 0, batch: int | None = None):
     samples, and waking a second thread for every parallel kernel costs more than the work, so
     the kernels run on the calling thread alone and memory is left to malloc.
 
-    With the compiled kernels, small recurrences run on Numba's threads (samples in parallel) and
-    the big matrix products in BLAS; two thread pools spinning on 2 cores starve each other, so
-    one of them is held to a single thread for the duration.  Models whose widest recurrent layer
-    has ``max_units`` >= BLAS_STEP_UNITS spend their time in BLAS (per-step GEMMs), so BLAS keeps
-    its threads and Numba gets one; otherwise Numba keeps its threads and BLAS gets one.  The
-    reference kernels keep both pools.  Either way freed memory is kept for the next batch and
-    handed back at the end (:func:`_glibc`).
+    With the compiled kernels, the recurrences run on Numba's threads (blocks of the batch in
+    parallel) and two thread pools spinning on 2 cores starve each other, so Numba keeps its
+    threads and BLAS is held to a single thread for the duration; the big products split their
+    rows over Numba's threads instead (:func:`split_threads`), and a wide LSTM's per-step GEMMs
+    run single-threaded inside each block's thread.  ``max_units``, the widest recurrence of the
+    model, does not change that split (a wide LSTM was given BLAS's threads for its per-step
+    products until its steps ran in one parallel region per sequence); it stays for the callers.
+    The reference kernels keep both pools.  Either way freed memory is kept for the next batch
+    and handed back at the end (:func:`_glibc`).
     """
     global _depth
     if batch is not None and batch <= SERIAL_BATCH and config.kernels() == "fast":
@@ -132,22 +136,16 @@ def _serial():
 
 @contextlib.contextmanager
 def _share_cores(max_units):
+    """Hold BLAS to one thread and give the compiled kernels Numba's threads (see
+    :func:`compute_scope`; ``max_units`` is not used)."""
     global _split_threads
     numba = importlib.import_module("numba")    # loaded only when the compiled kernels run
-    if max_units >= BLAS_STEP_UNITS:
-        old = numba.get_num_threads()
-        numba.set_num_threads(1)
+    with _blas_pools().limit(limits=1, user_api="blas"):
+        outer, _split_threads = _split_threads, numba.get_num_threads()
         try:
             yield
         finally:
-            numba.set_num_threads(old)
-    else:
-        with _blas_pools().limit(limits=1, user_api="blas"):
-            outer, _split_threads = _split_threads, numba.get_num_threads()
-            try:
-                yield
-            finally:
-                _split_threads = outer
+            _split_threads = outer
 
 
 @contextlib.contextmanager

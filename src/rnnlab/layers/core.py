@@ -10,6 +10,7 @@ from rnnlab import constraints as _con
 from rnnlab import initializers as _init
 from rnnlab import regularizers as _reg
 from rnnlab.kernels import activations as _act
+from rnnlab.kernels.ops import get_ops
 from rnnlab.layers.base import Layer
 
 
@@ -52,7 +53,11 @@ class Dense(Layer):
     def forward(self, x, training=False, mask=None):
         W = self.params["kernel"]
         x = self._float_input(x, min_ndim=2, last_dim=W.shape[0])
-        z = x @ W
+        # all leading axes as rows of one product (a (N, T, m) input is one GEMM over N·T rows,
+        # split over the compiled kernels' threads while BLAS is held to one: Ops.matmul)
+        mm = get_ops().matmul
+        x2 = x.reshape(-1, x.shape[-1])
+        z = mm(x2, W).reshape(x.shape[:-1] + (W.shape[1],))
         if self.use_bias:
             z += self.params["bias"]
         act = self.activation
@@ -61,10 +66,10 @@ class Dense(Layer):
         def backward(dy):
             dz = act.backward(z, y, dy)
             dz2 = dz.reshape(-1, dz.shape[-1])
-            self.grads["kernel"] += x.reshape(-1, x.shape[-1]).T @ dz2
+            self.grads["kernel"] += mm(x2.T, dz2)
             if self.use_bias:
                 self.grads["bias"] += dz2.sum(axis=0)
-            return dz @ W.T
+            return mm(dz2, W.T).reshape(x.shape)
 
         return y, backward
 

@@ -1,6 +1,6 @@
 """Matrix products split over Numba's threads, each part one single-threaded BLAS call.
 
-While the small recurrences run on Numba's threads, :func:`rnnlab.runtime.compute_scope` holds
+While the recurrences run on Numba's threads, :func:`rnnlab.runtime.compute_scope` holds
 BLAS to one thread (two spinning thread pools on 2 cores starve each other), so the big
 products around the recurrences (``X·kernel``, ``Xᵀ·dZ``, ``dZ·kernelᵀ``) would use one core.
 :func:`matmul` instead splits the rows of the result into one block per Numba thread and calls
@@ -36,6 +36,8 @@ from threadpoolctl import threadpool_info
 from rnnlab.runtime import split_threads
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+#: CBLAS's flags for an operand as stored / transposed (for callers of :func:`gemm`)
+NO_TRANS, TRANS = _NO_TRANS, _TRANS
 #: products of fewer multiply-adds (m·n·k) stay in one np.matmul call: splitting costs a
 #: parallel region (~10 µs)
 SPLIT_MIN_MACS = 200_000
@@ -149,6 +151,11 @@ def _gemm(gemm, ta, tb, m, n, k, a, a0, lda, b, ldb, c, c0):
     the GEMM at address ``gemm`` (single or double by C's dtype, its index type that of ``lda``;
     compiled code only)."""
     raise NotImplementedError("_gemm runs inside compiled code only")
+
+
+#: one single-threaded GEMM on rows of C, for compiled kernels that split their own work (the
+#: wide LSTM's blocks of the batch)
+gemm = _gemm
 
 
 @overload(_gemm)

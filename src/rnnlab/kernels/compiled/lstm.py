@@ -4,9 +4,13 @@ the split of the work between BLAS and the compiled loops is in
 :mod:`rnnlab.kernels.compiled.common`.
 
 Small ``units``: the whole recurrence of each sample is one compiled loop, samples in parallel.
-At or above :data:`rnnlab.runtime.BLAS_STEP_UNITS` the per-step product ``(h_{t-1}⊙ρ)·U`` goes to
-BLAS instead (a Python loop over steps calling a compiled gate kernel), where a tuned GEMM beats
-a scalar matvec.
+At or above :data:`rnnlab.runtime.BLAS_STEP_UNITS` the per-step product ``(h_{t-1}⊙ρ)·U`` is a
+GEMM of NumPy's BLAS instead, where a tuned GEMM beats a scalar matvec: the batch is cut into
+one block of rows per Numba thread and each block runs its whole recurrence, forward and
+backward, on its own thread, calling the single-threaded GEMM from compiled code
+(:data:`rnnlab.kernels.compiled.blas.gemm`) for its rows at every step; one parallel region per
+pass, no Python and no cross-thread wait per step.  Where that GEMM cannot be called from
+compiled code, a Python loop over steps calls ``np.matmul`` and a compiled gate kernel.
 """
 from __future__ import annotations
 
@@ -15,7 +19,9 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
+from rnnlab.kernels.compiled import blas
 from rnnlab.kernels.compiled.activations import SIGMOID, TANH, act_range, code, deriv_range, tanh32
+from rnnlab.kernels.compiled.blas import NO_TRANS, TRANS, gemm
 from rnnlab.kernels.compiled.common import (
     JIT,
     cell_args,
@@ -31,7 +37,7 @@ from rnnlab.kernels.compiled.common import (
 )
 
 #: units at or above which the per-step recurrent product uses BLAS
-from rnnlab.runtime import BLAS_STEP_UNITS
+from rnnlab.runtime import BLAS_STEP_UNITS, split_threads
 
 
 class LSTMIn(NamedTuple):
@@ -355,80 +361,189 @@ def _lstm_bwd(gr, inp, o, buf, d_rec_n, d_bias_n):
 
 
 class LSTMStep(NamedTuple):
-    """Large units, per step: hu = (h_{t-1}⊙ρ)·U from BLAS (N, 4u), the current states (N, u),
-    and an (N, 4u) scratch for the pre-activations when they are not kept."""
+    """Large units: hu = (h_{t-1}⊙ρ)·U (N, 4u) from a GEMM, the current states (N, u), h_{t-1}⊙ρ
+    (N, u) when there is a ρ, and an (N, 4u) scratch for the pre-activations when they are not
+    kept."""
     hu: np.ndarray
     hcur: np.ndarray
     ccur: np.ndarray
+    hd: np.ndarray
     scratch: np.ndarray
+
+
+@njit(inline="always", **JIT)
+def _step_row(n, t, inp, o, buf, st):
+    """Large units: sample n at step t from ``st.hu[n]`` = (h_{t-1}⊙ρ)·U.  Same math as
+    :func:`_lstm_cell`, written straight into the step's rows.  The pre-activations are kept, if
+    needed, in ``xw`` itself (``xw[n, t] += hu[n]``); otherwise they pass through the (N, 4u)
+    ``scratch`` (a separate buffer: in-place activations would not vectorise)."""
+    xw = inp.xw
+    b = inp.b
+    hu = st.hu
+    hcur = st.hcur
+    ccur = st.ccur
+    gates = buf.gates
+    out = buf.out
+    cs = buf.cs
+    g4 = xw.shape[2]
+    u = g4 // 4
+    g = gates[n, t]
+    if o.keep_pre:
+        a = xw[n, t]
+        for j in range(g4):
+            a[j] = (a[j] + b[j]) + hu[n, j]
+    else:
+        a = st.scratch[n]
+        for j in range(g4):
+            a[j] = (xw[n, t, j] + b[j]) + hu[n, j]
+    _gate_acts(a, g, o, u)
+    cv = buf.cnew[n, t]
+    sv = buf.snew[n, t]
+    for j in range(u):
+        cv[j] = g[u + j] * ccur[n, j] + g[j] * g[2 * u + j]
+    act_range(o.c, o.fast, cv, sv, 0, u)
+    keep = (not o.has_sm) or inp.sm[n, t]
+    if keep:
+        for j in range(u):
+            hcur[n, j] = g[3 * u + j] * sv[j]
+            ccur[n, j] = cv[j]
+    for j in range(u):
+        out[n, t, j] = hcur[n, j]
+        cs[n, t, j] = ccur[n, j]
 
 
 @njit(parallel=True, **JIT)
 def _lstm_step_fwd(t, inp, o, buf, st):
-    """Large units: one step for the whole batch, from ``st.hu`` = (h_{t-1}⊙ρ)·U computed by BLAS.
-    Same math as :func:`_lstm_cell`, written straight into the step's rows.  The pre-activations
-    are kept, if needed, in ``xw`` itself (``xw[:, t] += hu``); otherwise they pass through the
-    (N, 4u) ``scratch`` (a separate buffer: in-place activations would not vectorise)."""
-    xw = inp.xw
-    b = inp.b
-    sm = inp.sm
-    hu = st.hu
-    hcur = st.hcur
-    ccur = st.ccur
-    scratch = st.scratch
-    gates = buf.gates
-    cnew = buf.cnew
-    snew = buf.snew
-    out = buf.out
-    cs = buf.cs
-    has_sm = o.has_sm
-    keep_pre = o.keep_pre
-    c = o.c
-    fast = o.fast
-    n_, _, g4 = xw.shape
-    u = g4 // 4
-    for n in prange(n_):
-        g = gates[n, t]
-        if keep_pre:
-            a = xw[n, t]
-            for j in range(g4):
-                a[j] = (a[j] + b[j]) + hu[n, j]
-        else:
-            a = scratch[n]
-            for j in range(g4):
-                a[j] = (xw[n, t, j] + b[j]) + hu[n, j]
-        _gate_acts(a, g, o, u)
-        cv = cnew[n, t]
-        sv = snew[n, t]
-        for j in range(u):
-            cv[j] = g[u + j] * ccur[n, j] + g[j] * g[2 * u + j]
-        act_range(c, fast, cv, sv, 0, u)
-        keep = (not has_sm) or sm[n, t]
-        if keep:
-            for j in range(u):
-                hcur[n, j] = g[3 * u + j] * sv[j]
-                ccur[n, j] = cv[j]
-        for j in range(u):
-            out[n, t, j] = hcur[n, j]
-            cs[n, t, j] = ccur[n, j]
+    """Large units without the in-kernel GEMM: one step for the whole batch (:func:`_step_row`),
+    ``st.hu`` computed by BLAS before the call."""
+    for n in prange(inp.xw.shape[0]):
+        _step_row(n, t, inp, o, buf, st)
+
+
+@njit(inline="always", **JIT)
+def _bwd_row(n, t, gr, inp, o, buf, gd, sd):
+    """Large units: dZ_t of sample n straight into ``gr.dzs[n, t]``; gh[n] gets d_out added; gc[n]
+    becomes dC·f.  Same math as :func:`_lstm_cell_bwd`; ``gd`` (N, 4u) and ``sd`` (N, u) are
+    scratch for the activations' derivatives of cells other than the standard one."""
+    keep = (not o.has_sm) or inp.sm[n, t]
+    dz = gr.dzs[n, t]
+    if (o.c == TANH or o.c == SIGMOID) and o.rc == SIGMOID:
+        _lstm_std_bwd(n, t, dz, keep, gr, inp.c0, o, buf)
+    else:
+        _lstm_gen_bwd(n, t, LSTMBackScratch(dz, gd[n], sd[n]), keep, gr, inp.c0, o, buf)
 
 
 @njit(parallel=True, **JIT)
 def _lstm_step_bwd(t, gr, inp, o, buf, gd, sd):
-    """Large units: dZ_t for the whole batch; gh gets d_out added; gc becomes dC·f.  Same math
-    as :func:`_lstm_cell_bwd`, dZ written straight into ``gr.dzs[:, t]``; ``gd`` (N, 4u) and
-    ``sd`` (N, u) are scratch for the activations' derivatives."""
-    c0 = inp.c0
-    sm = inp.sm
-    dzs = gr.dzs
-    n_ = dzs.shape[0]
-    for n in prange(n_):
-        keep = (not o.has_sm) or sm[n, t]
-        dz = dzs[n, t]
-        if (o.c == TANH or o.c == SIGMOID) and o.rc == SIGMOID:
-            _lstm_std_bwd(n, t, dz, keep, gr, c0, o, buf)
+    """Large units without the in-kernel GEMM: dZ_t for the whole batch (:func:`_bwd_row`)."""
+    for n in prange(gr.dzs.shape[0]):
+        _bwd_row(n, t, gr, inp, o, buf, gd, sd)
+
+
+class SeqGemm(NamedTuple):
+    """The in-kernel GEMM of the sequence kernels: its address, the number of row blocks, and the
+    leading dimensions u, 4u and T·4u in the GEMM's index type."""
+    fn: int
+    parts: int
+    lu: np.integer
+    lg: np.integer
+    ltg: np.integer
+
+
+@njit(**JIT)
+def _seq_fwd_rows(r0, r1, inp, o, buf, st, sg):
+    """Large units: the whole recurrence of rows [r0, r1) of the batch on the calling thread:
+    per step one single-threaded GEMM ``hu = (h_{t-1}⊙ρ)·U`` of the rows, then their gates
+    (:func:`_step_row`)."""
+    t_, g4 = inp.xw.shape[1], inp.xw.shape[2]
+    u = g4 // 4
+    hcur = st.hcur
+    hd = st.hd
+    rho = inp.rho
+    for t in range(t_):
+        if o.has_rho:
+            for n in range(r0, r1):
+                for j in range(u):
+                    hd[n, j] = hcur[n, j] * rho[n, j]
+            gemm(sg.fn, NO_TRANS, NO_TRANS, r1 - r0, g4, u, hd, r0 * u, sg.lu, inp.U, sg.lg,
+                 st.hu, r0 * g4)
         else:
-            _lstm_gen_bwd(n, t, LSTMBackScratch(dz, gd[n], sd[n]), keep, gr, c0, o, buf)
+            gemm(sg.fn, NO_TRANS, NO_TRANS, r1 - r0, g4, u, hcur, r0 * u, sg.lu, inp.U, sg.lg,
+                 st.hu, r0 * g4)
+        for n in range(r0, r1):
+            _step_row(n, t, inp, o, buf, st)
+
+
+@njit(parallel=True, **JIT)
+def _lstm_seq_fwd(inp, o, buf, st, sg):
+    """Large units, the whole sequence in one parallel region: the batch in ``sg.parts`` blocks
+    of rows, each block running its complete recurrence on its own thread
+    (:func:`_seq_fwd_rows`).  The blocks share nothing, so no thread waits for another between
+    steps (the per-step path pays a BLAS call and a parallel region per step)."""
+    n_ = inp.xw.shape[0]
+    parts = sg.parts
+    size = (n_ + parts - 1) // parts
+    for p in prange(parts):
+        r0 = p * size
+        r1 = min(n_, r0 + size)
+        if r1 > r0:
+            _seq_fwd_rows(r0, r1, inp, o, buf, st, sg)
+
+
+@njit(**JIT)
+def _seq_bwd_rows(r0, r1, gr, inp, o, buf, gd, sd, dhd, sg):
+    """Large units: BPTT of rows [r0, r1) on the calling thread: per step dZ_t of the rows
+    (:func:`_bwd_row`), then dL/dh_{t-1} = (dZ_t·Uᵀ)⊙ρ by one GEMM straight from ``dzs`` (rows
+    T·4u apart) into ``dhd``; gh becomes it at a live step and gets it added at a masked one
+    (h_{t-1} passed through)."""
+    dzs = gr.dzs
+    gh = gr.gh
+    rho = inp.rho
+    t_, g4 = dzs.shape[1], dzs.shape[2]
+    u = g4 // 4
+    for t in range(t_ - 1, -1, -1):
+        for n in range(r0, r1):
+            _bwd_row(n, t, gr, inp, o, buf, gd, sd)
+        gemm(sg.fn, NO_TRANS, TRANS, r1 - r0, u, g4, dzs, r0 * t_ * g4 + t * g4, sg.ltg, inp.U,
+             sg.lg, dhd, r0 * u)
+        for n in range(r0, r1):
+            keep = (not o.has_sm) or inp.sm[n, t]
+            for j in range(u):
+                d = dhd[n, j] * rho[n, j] if o.has_rho else dhd[n, j]
+                gh[n, j] = d if keep else gh[n, j] + d
+
+
+@njit(parallel=True, **JIT)
+def _lstm_seq_bwd(gr, inp, o, buf, gd, sd, dhd, sg):
+    """Large units, BPTT in one parallel region, the batch in blocks as in
+    :func:`_lstm_seq_fwd` (:func:`_seq_bwd_rows`)."""
+    n_ = gr.dzs.shape[0]
+    parts = sg.parts
+    size = (n_ + parts - 1) // parts
+    for p in prange(parts):
+        r0 = p * size
+        r1 = min(n_, r0 + size)
+        if r1 > r0:
+            _seq_bwd_rows(r0, r1, gr, inp, o, buf, gd, sd, dhd, sg)
+
+
+#: False makes the large-units LSTM take the per-step path (one BLAS call and one compiled step
+#: a step) even where the in-kernel GEMM is available: for A/B timing only
+SEQUENCE_KERNELS = True
+
+
+def _seq_gemm(n, t, u, dt):
+    """The :class:`SeqGemm` for a batch of n, or None for the per-step path (NumPy's GEMM cannot
+    be called from compiled code).  One block per Numba thread inside a
+    :func:`~rnnlab.runtime.compute_scope` (BLAS held to one thread); outside one (BLAS has its
+    threads, and a GEMM inside Numba's threads would wake BLAS's own pool on the same cores) and
+    for one sample, a single block on the calling thread."""
+    if not (SEQUENCE_KERNELS and blas.AVAILABLE):
+        return None
+    parts = max(1, min(split_threads(), n))
+    index = blas.BOUND.index
+    fn = blas.BOUND.sgemm if dt == np.float32 else blas.BOUND.dgemm
+    return SeqGemm(fn, parts, index(u), index(4 * u), index(t * 4 * u))
 
 
 def lstm_forward(x, states, weights, rec_mask=None, step_mask=None, *, activation="tanh",
@@ -455,12 +570,20 @@ def lstm_forward(x, states, weights, rec_mask=None, step_mask=None, *, activatio
     cnew = np.empty((n, t, u), dt) if p.has_sm else cs    # C_t before masking = C_t unmasked
     if u >= BLAS_STEP_UNITS:
         buf = LSTMBuf(xw if keep_pre else gates, gates, cnew, snew, out, cs)
-        st = LSTMStep(np.empty((n, g4), dt), inp.h0.copy(), inp.c0.copy(), np.empty((n, g4), dt))
-        step = resolved(_lstm_step_fwd, 0, inp, o, buf, st)
-        for s in range(t):
-            hd = st.hcur * p.rho if p.has_rho else st.hcur
-            np.matmul(hd, inp.U, out=st.hu)
-            step(s, inp, o, buf, st)
+        st = LSTMStep(np.empty((n, g4), dt), inp.h0.copy(), inp.c0.copy(),
+                      np.empty((n, u) if p.has_rho else (1, 1), dt),
+                      np.empty((n, g4) if not keep_pre else (1, 1), dt))
+        sg = _seq_gemm(n, t, u, dt)
+        if sg is not None and sg.parts == 1:
+            _seq_fwd_rows(0, n, inp, o, buf, st, sg)
+        elif sg is not None:
+            _lstm_seq_fwd(inp, o, buf, st, sg)
+        else:
+            step = resolved(_lstm_step_fwd, 0, inp, o, buf, st)
+            for s in range(t):
+                hd = np.multiply(st.hcur, p.rho, out=st.hd) if p.has_rho else st.hcur
+                np.matmul(hd, inp.U, out=st.hu)
+                step(s, inp, o, buf, st)
     else:
         buf = LSTMBuf(np.empty_like(xw) if keep_pre else gates, gates, cnew, snew, out, cs)
         _lstm_fwd(inp, o, buf)
@@ -478,9 +601,18 @@ def lstm_backward(d_outputs, d_final_states, cache: LSTMCache):
     gh, gc = d_states(d_final_states, 2, (n, u), dt, "lstm_backward")
     gr = LSTMGrad(gh, gc, np.ascontiguousarray(d_outputs, dtype=dt), np.empty_like(pre))
     if u >= BLAS_STEP_UNITS:
-        UT = np.ascontiguousarray(inp.U.T)
         dhd = np.empty((n, u), dt)
-        gd, sd = np.empty((n, g4), dt), np.empty((n, u), dt)
+        std = (o.c == TANH or o.c == SIGMOID) and o.rc == SIGMOID
+        gd, sd = (np.empty((1, 1), dt), np.empty((1, 1), dt)) if std else (
+            np.empty((n, g4), dt), np.empty((n, u), dt))
+        sg = _seq_gemm(n, t, u, dt)
+        if sg is not None:
+            if sg.parts == 1:
+                _seq_bwd_rows(0, n, gr, inp, o, buf, gd, sd, dhd, sg)
+            else:
+                _lstm_seq_bwd(gr, inp, o, buf, gd, sd, dhd, sg)
+            return _wide_grads(x, gr, kernel, inp, o, buf, has_bias)
+        UT = np.ascontiguousarray(inp.U.T)
         step = resolved(_lstm_step_bwd, 0, gr, inp, o, buf, gd, sd)
         for s in range(t - 1, -1, -1):
             step(s, gr, inp, o, buf, gd, sd)
@@ -494,11 +626,16 @@ def lstm_backward(d_outputs, d_final_states, cache: LSTMCache):
                 old = gr.gh
                 gr = gr._replace(gh=dhd)
                 dhd = old
-        dx, d_kernel, d_rec, d_bias = weight_grads(x, gr.dzs, kernel, buf.out, inp.h0, inp.rho,
-                                                   o.has_rho, has_bias)
-        return dx, (gr.gh, gr.gc), grads_dict(d_kernel, d_rec, d_bias)
+        return _wide_grads(x, gr, kernel, inp, o, buf, has_bias)
     d_rec_n, d_bias_n = np.empty((n, u, g4), dt), np.empty((n, g4), dt)
     _lstm_bwd(gr, inp, o, buf, d_rec_n, d_bias_n)
     dz2, d_kernel, dx = param_grads(x, gr.dzs, kernel)
     d_bias = d_bias_n.sum(axis=0) if has_bias else None
     return dx, (gr.gh, gr.gc), grads_dict(d_kernel, d_rec_n.sum(axis=0), d_bias)
+
+
+def _wide_grads(x, gr, kernel, inp, o, buf, has_bias):
+    """The large-units backward's result: the weight gradients in one GEMM over all steps."""
+    dx, d_kernel, d_rec, d_bias = weight_grads(x, gr.dzs, kernel, buf.out, inp.h0, inp.rho,
+                                               o.has_rho, has_bias)
+    return dx, (gr.gh, gr.gc), grads_dict(d_kernel, d_rec, d_bias)
