@@ -307,6 +307,7 @@ def main(argv=None):
                     help="a Python with keras (and its backend) installed, for the Keras runs "
                          "(default: this one if it can import keras); e.g. a venv with "
                          "tensorflow-cpu and keras, whose NumPy may differ from this one's")
+    ap.add_argument("--no-keras", action="store_true", help="skip the Keras peer")
     ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--compile-worker", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -339,7 +340,8 @@ def main(argv=None):
           f"(the reference kernels: one), samples/s = median over rounds; peak RSS = the "
           f"largest of a (framework, model)'s subprocesses")
     frameworks = ["rnnlab-fast"] + ([] if a.no_reference else ["rnnlab-reference"]) + ["torch"]
-    keras_python = a.keras_python or (sys.executable if keras_available() else None)
+    keras_python = None if a.no_keras else (
+        a.keras_python or (sys.executable if keras_available() else None))
     has_keras = keras_python is not None
     if has_keras:
         frameworks.append("keras")
