@@ -12,14 +12,13 @@ token ids for the text models.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
 from machine import blas_kernels
+from workers import report, run_worker
 
 MODELS = ("ts-simple_rnn", "ts-stack", "mlp", "simple_rnn", "conv1d_rnn", "lstm", "lstm_masked")
 
@@ -44,16 +43,9 @@ def worker(model):
         t0 = time.perf_counter()
         m.fit(x, y, epochs=1, verbose=0)
         fits.append(time.perf_counter() - t0)
-    print("RESULT " + json.dumps({"build": build, "first": fits[0], "second": fits[1]}))
+    report({"build": build, "first": fits[0], "second": fits[1]})
 
 
-def run_sub(args, env):
-    out = subprocess.run([sys.executable, __file__] + args, capture_output=True, text=True,
-                         env=env, timeout=1800)
-    for line in out.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    raise RuntimeError(f"worker {args} failed:\n{out.stdout}\n{out.stderr}")
 
 
 def main(argv=None):
@@ -68,8 +60,8 @@ def main(argv=None):
     for model in a.models.split(","):
         with tempfile.TemporaryDirectory() as cache:
             env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-            one = run_sub(["--worker", model], env)
-            two = run_sub(["--worker", model], env)
+            one = run_worker(__file__, ["--worker", model], env)
+            two = run_worker(__file__, ["--worker", model], env)
         print(f"  {model:14s} {one['build']:5.2f} | {one['first']:6.2f} {one['second']:6.2f} | "
               f"{two['first']:6.2f}", flush=True)
     return 0

@@ -17,9 +17,7 @@ each engine's outputs from rnnlab's ``predict`` is printed as a check that all r
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 from machine import describe
+from workers import report, run_worker
 
 T, VOCAB, SINGLE, BIG = 100, 10001, 300, 256
 ENGINES = ("rnnlab-predict", "rnnlab-call", "torch", "onnxruntime")
@@ -127,17 +126,10 @@ def worker(engine, model, workdir: Path):
         t0 = time.perf_counter()
         run(x[:BIG])
         times.append(time.perf_counter() - t0)
-    print("RESULT " + json.dumps({"single": single, "big": BIG / statistics.median(times),
-                                  "diff": diff}))
+    report({"single": single, "big": BIG / statistics.median(times),
+                                  "diff": diff})
 
 
-def run_sub(args):
-    out = subprocess.run([sys.executable, __file__] + args, capture_output=True, text=True,
-                         timeout=1800)
-    for line in out.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    raise RuntimeError(f"worker {args} failed:\n{out.stdout}\n{out.stderr}")
 
 
 def main(argv=None):
@@ -157,7 +149,8 @@ def main(argv=None):
             runs = {e: [] for e in ENGINES}
             for _ in range(a.rounds):
                 for engine in ENGINES:
-                    runs[engine].append(run_sub(["--worker", engine, model, str(workdir)]))
+                    runs[engine].append(run_worker(__file__, ["--worker", engine, model,
+                                                              str(workdir)]))
             med = {e: {k: statistics.median(r[k] for r in rs) for k in ("single", "big")}
                    for e, rs in runs.items()}
             print(f"\n== {model} (samples/s, median of {a.rounds} rounds; ratio to PyTorch)")

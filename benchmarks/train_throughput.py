@@ -41,15 +41,14 @@ whether the on-disk cache (``cache=True``) removed it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 from machine import blas_kernels, sgemm_gflops
+from workers import report, run_worker
 
 MODELS = {
     # name: (recurrent layer, embedding dim, units, batch size, head)
@@ -243,7 +242,7 @@ def worker(framework, model, samples, repeats):
         epoch()
         res["numpy_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2 ** 20
         tracemalloc.stop()
-    print("RESULT " + json.dumps(res))
+    report(res)
 
 
 def compile_worker(model):
@@ -263,8 +262,8 @@ def compile_worker(model):
         t0 = time.perf_counter()
         m.fit(x[i * b:(i + 1) * b], y[i * b:(i + 1) * b], batch_size=b, epochs=1, verbose=0)
         steps.append(time.perf_counter() - t0)
-    print("RESULT " + json.dumps({"import_build": build, "first_step": steps[0],
-                                  "second_step": steps[1]}))
+    report({"import_build": build, "first_step": steps[0],
+                                  "second_step": steps[1]})
 
 
 def combine(results):
@@ -278,13 +277,6 @@ def combine(results):
     return out
 
 
-def run_sub(args, env=None, timeout=3600, python=None):
-    out = subprocess.run([python or sys.executable, __file__] + args, capture_output=True,
-                         text=True, env=env, timeout=timeout)
-    for line in out.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    raise RuntimeError(f"worker {args} failed:\n{out.stdout}\n{out.stderr}")
 
 
 # ------------------------------------------------------------------------------ main
@@ -352,9 +344,10 @@ def main(argv=None):
             for fw in frameworks:
                 if fw == "rnnlab-reference" and rnd:
                     continue                      # slow and not a target: one round
-                runs[fw].append(run_sub(["--worker", fw, model, "--samples", str(samples),
-                                         "--repeats", str(repeats)],
-                                        python=keras_python if fw == "keras" else None))
+                args = ["--worker", fw, model, "--samples", str(samples), "--repeats",
+                        str(repeats)]
+                runs[fw].append(run_worker(__file__, args,
+                                           python=keras_python if fw == "keras" else None))
         res = {fw: combine(rs) for fw, rs in runs.items()}
         rows.append((model, res))
         peer = res["torch"]["samples_per_s"]
@@ -393,8 +386,8 @@ def main(argv=None):
         with tempfile.TemporaryDirectory() as cache:
             env = dict(os.environ, NUMBA_CACHE_DIR=cache)
             for model in models:
-                first = run_sub(["--compile-worker", model], env=env)
-                second = run_sub(["--compile-worker", model], env=env)
+                first = run_worker(__file__, ["--compile-worker", model], env=env)
+                second = run_worker(__file__, ["--compile-worker", model], env=env)
                 print(f"  {model:10s} process 1: first step {first['first_step']:.2f} s, second "
                       f"{first['second_step']:.3f} s | process 2 (cache): first step "
                       f"{second['first_step']:.2f} s, second {second['second_step']:.3f} s")

@@ -12,10 +12,10 @@ import io
 from IPython.display import Image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from rnnlab import checks, display
 from rnnlab.callbacks import Callback
+from rnnlab.plotting import draw_curves
 
 __all__ = ["LivePlot"]
 
@@ -79,18 +79,10 @@ class LivePlot(Callback):
         panels = [m for m in self._panels() if m in self.history or f"val_{m}" in self.history]
         fig = Figure(figsize=(self.figsize[0], self.figsize[1] * max(len(panels), 1)))
         FigureCanvasAgg(fig)
-        for i, name in enumerate(panels):
-            ax = fig.add_subplot(len(panels), 1, i + 1)
-            for key, style in ((name, ".-"), (f"val_{name}", ".--")):
-                points = self.history.get(key)
-                if points:
-                    ax.plot([e for e, _ in points], [v for _, v in points], style, label=key)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_xlabel("Epoch")
-            ax.set_ylabel(name)
-            ax.grid(True)
-            ax.legend()
-        fig.tight_layout()
+        curves = {name: {key: ([e for e, _ in self.history[key]], [v for _, v in self.history[key]])
+                         for key in (name, f"val_{name}") if self.history.get(key)}
+                  for name in panels}
+        draw_curves(fig, curves, (".-", ".--"))
         return fig
 
     def _show(self) -> None:

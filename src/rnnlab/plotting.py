@@ -136,21 +136,32 @@ def plot_history(history, metrics=None, path=None):
         for m in names:
             if m not in h and f"val_{m}" not in h:
                 raise KeyError(f"metric {m!r} is not in the history; it has {sorted(h)}")
+    fig = _new_figure(figsize=(6.4, 3.6 * len(names)))
+    curves = {name: {key: (np.arange(1, h[key].size + 1), h[key])
+                     for key in (name, f"val_{name}") if key in h} for name in names}
+    draw_curves(fig, curves, ("-", "--"))
+    return _save(fig, path)
+
+
+def draw_curves(fig, curves, styles=("-", "--")):
+    """One panel per metric on ``fig``, stacked: ``curves`` maps a metric to its
+    ``{key: (epochs, values)}`` (the training key drawn in ``styles[0]``, its ``val_`` key in
+    ``styles[1]``), integer epochs on the x axis.  Shared by :func:`plot_history` and the live
+    notebook plot (rnnlab.notebook.LivePlot)."""
     from matplotlib.ticker import MaxNLocator
 
-    fig = _new_figure(figsize=(6.4, 3.6 * len(names)))
-    for i, name in enumerate(names):
-        ax = fig.add_subplot(len(names), 1, i + 1)
-        for key, style in ((name, "-"), (f"val_{name}", "--")):
-            if key in h:
-                ax.plot(np.arange(1, h[key].size + 1), h[key], style, label=key)
+    for i, (name, series) in enumerate(curves.items()):
+        ax = fig.add_subplot(len(curves), 1, i + 1)
+        for key, style in ((name, styles[0]), (f"val_{name}", styles[1])):
+            if key in series:
+                epochs, values = series[key]
+                ax.plot(epochs, values, style, label=key)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("Epoch")
         ax.set_ylabel(name)
         ax.grid(True)
         ax.legend()
     fig.tight_layout()
-    return _save(fig, path)
 
 
 def plot_predictions(y_true, y_pred, path=None, title=None):
