@@ -76,7 +76,7 @@ def phases(name, epochs):
     config.set_random_seed(0)
     model = tt.build_rnnlab(name)
     batch = tt.MODELS[name][3]
-    x, y = tt.make_data(3000)
+    x, y = tt.make_data(3000, name)
     model.fit(x[:600], y[:600], batch_size=batch, epochs=1, verbose=0)     # compile, warm up
     log = defaultdict(list)
     _instrument(model, log)
