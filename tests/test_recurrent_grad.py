@@ -351,7 +351,7 @@ def test_kernel_dispatch_hook(float64, monkeypatch):
             calls.append("b")
             return gru_k.gru_backward(*a)
 
-    monkeypatch.setitem(ops_mod._OPS, "fast", SpyOps())
+    monkeypatch.setitem(ops_mod._OPS, ("fast", config.compile_mode()), SpyOps())
     config.set_kernels("fast")
     layer, x, _ = _make("gru", 2)
     check_layer(layer, x)

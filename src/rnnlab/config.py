@@ -1,4 +1,5 @@
-"""Global numeric settings: the float type, the random generator and the kernel choice.
+"""Global numeric settings: the float type, the random generator, the kernel choice and when the
+compiled kernels are compiled.
 
 Keras keeps these as process-wide state (``keras.config.floatx``, ``keras.utils.set_random_seed``);
 rnnlab does the same so that the lecture's code runs unchanged.  Every random draw in the library
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 
 import numpy as np
 
@@ -20,6 +22,17 @@ _RNG = np.random.default_rng()
 _KERNELS = "fast" if importlib.util.find_spec("numba") is not None else "reference"
 _VALID_FLOATX = ("float32", "float64")
 _VALID_KERNELS = ("reference", "fast")
+_VALID_COMPILE_MODES = ("background", "blocking")
+
+
+def _env_compile_mode() -> str:
+    value = os.environ.get("RNNLAB_COMPILE_MODE", "background")
+    if value not in _VALID_COMPILE_MODES:
+        raise ValueError(f"RNNLAB_COMPILE_MODE={value!r}: expected one of {_VALID_COMPILE_MODES}")
+    return value
+
+
+_COMPILE_MODE = _env_compile_mode()
 
 
 def floatx() -> str:
@@ -77,6 +90,29 @@ def make_rng(seed: int | None = None) -> np.random.Generator:
 def kernels() -> str:
     """Which implementation the layers run: "reference" (plain NumPy) or "fast" (compiled)."""
     return _KERNELS
+
+
+def compile_mode() -> str:
+    """When a compiled kernel missing from Numba's on-disk cache is compiled.
+
+    "background" (the default, or ``$RNNLAB_COMPILE_MODE``): on a worker thread, while the calls
+    that need it run on the reference kernels, so that the first fit after an install starts at
+    once (see :mod:`rnnlab.kernels.compiled.lazy`).  Until every kernel a model uses is in the
+    cache, a run mixes reference and compiled results, which agree to rounding but not bit for
+    bit.  "blocking": compiled on first call, before that call returns; a seeded run then gives
+    the same numbers from the very first run on.  Kernels already in the cache are used at once
+    in both modes.
+    """
+    return _COMPILE_MODE
+
+
+def set_compile_mode(value: str) -> None:
+    """Choose "background" or "blocking" compilation (see :func:`compile_mode`)."""
+    global _COMPILE_MODE
+    if value not in _VALID_COMPILE_MODES:
+        raise ValueError(f"Unknown compile mode {value!r}: expected one of "
+                         f"{_VALID_COMPILE_MODES}")
+    _COMPILE_MODE = value
 
 
 def set_kernels(value: str) -> None:

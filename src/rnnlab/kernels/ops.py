@@ -77,24 +77,27 @@ class ReferenceOps:
         return f"<{type(self).__name__} kind={self.kind!r}>"
 
 
-_OPS: dict[str, ReferenceOps] = {}
+_OPS: dict = {}      # kind, or ("fast", compile mode) -> its Ops
 
 
 def get_ops(kind: str | None = None) -> ReferenceOps:
     """The (cached) Ops of ``kind``: "reference" or "fast"; default ``rnnlab.config.kernels()``.
+    "fast" is the compiled Ops of ``rnnlab.config.compile_mode()``
+    (:func:`rnnlab.kernels.compiled.make_ops`).
 
     RuntimeError if "fast" is asked for and Numba is not installed.
     """
     kind = kind or config.kernels()
-    ops = _OPS.get(kind)
+    key = (kind, config.compile_mode()) if kind == "fast" else kind
+    ops = _OPS.get(key)
     if ops is None:
         if kind == "reference":
             ops = ReferenceOps()
         elif kind == "fast":
-            ops = _load_compiled().CompiledOps()
+            ops = _load_compiled().make_ops()
         else:
             raise ValueError(f"Unknown kernels {kind!r}: expected one of {KINDS}")
-        _OPS[kind] = ops
+        _OPS[key] = ops
     return ops
 
 
