@@ -15,7 +15,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from rnnlab import checks
-from rnnlab.data.bucketing import pad_batch
+from rnnlab.preprocessing.text import sequence_lookup
 
 _WHO = "TextFileDataset()"
 _FORMATS = ("csv", "parquet")
@@ -90,41 +90,102 @@ class TextFileDataset:
             with self._csv_reader(columns) as reader:
                 yield from reader
 
-    def _samples_of(self, record_batch):
+    def _texts_of(self, record_batch) -> list:
         texts = record_batch.column(self.text_column).to_pylist()
         bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
         if bad is not None:
             raise ValueError(f"{_WHO} {self.path}: a row has no text ({texts[bad]!r} in column "
                              f"{self.text_column!r})")
-        seqs = self.tokenizer.texts_to_sequences(texts)
-        if self.maxlen is not None:
-            cut = self.maxlen
-            seqs = [s[:cut] if self.truncating == "post" else s[-cut:] for s in seqs]
-        labels = (None if self.label_column is None
-                  else record_batch.column(self.label_column).to_numpy(zero_copy_only=False))
-        return seqs, labels
+        return texts
 
-    def _batch(self, seqs, labels):
-        length = max((len(s) for s in seqs), default=0) or 1
-        x = pad_batch(seqs, length, self.padding, 0, self.dtype)
-        return x if labels is None else (x, np.asarray(labels))
+    def _labels_of(self, record_batch):
+        return (None if self.label_column is None
+                else record_batch.column(self.label_column).to_numpy(zero_copy_only=False))
+
+    def _lookup(self):
+        """The compiled texts-to-ids lookup of the tokenizer as it is now (one per pass), or None
+        when it does not apply (see :func:`~rnnlab.preprocessing.text.sequence_lookup`) or its
+        ids would not fit ``dtype``: then ``texts_to_sequences`` and :func:`pad_batch`."""
+        lookup = sequence_lookup(self.tokenizer, self.maxlen, self.truncating)
+        if lookup is None:
+            return None
+        kind = self.dtype.kind
+        if kind in "iu":
+            fits = lookup.max_id <= np.iinfo(self.dtype).max
+        else:
+            fits = kind == "f" and lookup.max_id <= 2 ** (np.finfo(self.dtype).nmant + 1)
+        return lookup if fits else None
+
+    def _chunks(self):
+        """``(ids, offsets, labels)`` per record batch: text ``j``'s kept token ids are
+        ``ids[offsets[j]:offsets[j+1]]`` (already cut to ``maxlen``)."""
+        lookup = self._lookup()
+        for record_batch in self._record_batches():
+            texts = self._texts_of(record_batch)
+            if lookup is not None:
+                ids, offsets = lookup(texts)
+            else:
+                seqs = self.tokenizer.texts_to_sequences(texts)
+                if self.maxlen is not None:
+                    cut = self.maxlen
+                    seqs = [s[:cut] if self.truncating == "post" else s[-cut:] for s in seqs]
+                offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
+                np.cumsum([len(s) for s in seqs], out=offsets[1:])
+                ids = np.fromiter((i for s in seqs for i in s), dtype=np.int64,
+                                  count=int(offsets[-1]))
+            del texts
+            yield ids, offsets, self._labels_of(record_batch)
+
+    def _batch(self, ids, offsets, lo, hi, labels):
+        """Texts ``lo..hi-1`` padded to the longest of them (at least 1)."""
+        lens = offsets[lo + 1:hi + 1] - offsets[lo:hi]
+        width = int(lens.max(initial=0)) or 1
+        out = _padded(ids, offsets, lo, hi, width, self.padding == "pre", self.dtype)
+        return out if labels is None else (out, np.asarray(labels[lo:hi]))
 
     def __iter__(self):
-        keep_seqs, keep_labels = [], np.zeros(0)
         bs = self.batch_size
-        for record_batch in self._record_batches():
-            seqs, labels = self._samples_of(record_batch)
+        keep = None                      # (ids, offsets, labels) of texts left from a chunk
+        for ids, offsets, labels in self._chunks():
             if bs is None:
-                for i, s in enumerate(seqs):
-                    yield s if labels is None else (s, labels[i])
+                for j in range(len(offsets) - 1):
+                    seq = ids[offsets[j]:offsets[j + 1]].tolist()
+                    yield seq if labels is None else (seq, labels[j])
                 continue
-            seqs = keep_seqs + seqs
-            if labels is not None:
-                labels = np.concatenate([keep_labels.astype(labels.dtype), labels])
-            full = len(seqs) // bs * bs
+            if keep is not None:
+                ids, offsets, labels = _joined(keep, (ids, offsets, labels))
+            n = len(offsets) - 1
+            full = n // bs * bs
             for k in range(0, full, bs):
-                yield self._batch(seqs[k:k + bs], None if labels is None else labels[k:k + bs])
-            keep_seqs = seqs[full:]
-            keep_labels = keep_labels if labels is None else labels[full:]
-        if bs is not None and keep_seqs:
-            yield self._batch(keep_seqs, None if self.label_column is None else keep_labels)
+                yield self._batch(ids, offsets, k, k + bs, labels)
+            keep = None if full == n else _tail((ids, offsets, labels), full)
+        if keep is not None:
+            yield self._batch(*keep[:2], 0, len(keep[1]) - 1, keep[2])
+
+
+def _padded(ids, offsets, lo, hi, width, pre, dtype):
+    """Texts ``lo..hi-1`` of ``(ids, offsets)`` in the rows of a zero ``(hi - lo, width)`` array,
+    at their start or (``pre``) their end: one scatter, no loop over the texts."""
+    out = np.zeros((hi - lo, width), dtype=dtype)
+    starts = offsets[lo:hi]
+    lens = offsets[lo + 1:hi + 1] - starts
+    rows = np.repeat(np.arange(hi - lo), lens)
+    cols = np.arange(offsets[hi] - offsets[lo]) - np.repeat(starts - offsets[lo], lens)
+    if pre:
+        cols += (width - lens)[rows]
+    out[rows, cols] = ids[offsets[lo]:offsets[hi]]
+    return out
+
+
+def _tail(chunk, start):
+    """Texts ``start..`` of a chunk, as a chunk."""
+    ids, offsets, labels = chunk
+    return (ids[offsets[start]:], offsets[start:] - offsets[start],
+            None if labels is None else labels[start:])
+
+
+def _joined(a, b):
+    """Two chunks as one."""
+    offsets = np.concatenate([a[1][:-1], b[1] + a[1][-1]])
+    labels = None if b[2] is None else np.concatenate([a[2].astype(b[2].dtype, copy=False), b[2]])
+    return np.concatenate([a[0], b[0].astype(a[0].dtype, copy=False)]), offsets, labels

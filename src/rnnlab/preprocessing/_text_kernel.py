@@ -157,3 +157,108 @@ def index_corpus(texts, btable, sep):
     words = [raw[s:s + n].decode("utf-8", "surrogatepass")
              for s, n in zip(info[:, 0].tolist(), info[:, 1].tolist())]
     return ids, offsets, words, info[:, 2], info[:, 3]
+
+
+# -- a fixed vocabulary: texts straight to (truncated) id sequences, for streamed text ----------
+
+@njit(cache=True, nogil=True)
+def _hash(buf, s, e):
+    h = _FNV_OFFSET
+    for i in range(s, e):
+        h = (h ^ np.uint64(buf[i])) * _FNV_PRIME
+    return h
+
+
+@njit(cache=True, nogil=True)
+def vocab_table(wbuf, wstarts, wlens, values):
+    """An open-addressing table (at most a quarter full, linear probing) of the words
+    ``wbuf[wstarts[v]:wstarts[v] + wlens[v]]``: row ``s`` is ``(hash, start, length, value)``
+    of the word in slot ``s`` (length -1: empty), all a probe reads in one cache line."""
+    n = wstarts.shape[0]
+    cap = 1 << 10
+    while cap < 4 * n:
+        cap *= 2
+    table = np.zeros((cap, 4), dtype=np.int64)
+    table[:, 2] = -1
+    for v in range(n):
+        h = _hash(wbuf, wstarts[v], wstarts[v] + wlens[v])
+        sl = np.int64(h & np.uint64(cap - 1))
+        while table[sl, 2] >= 0:
+            sl = (sl + 1) & (cap - 1)
+        table[sl, 0] = np.int64(h)
+        table[sl, 1] = wstarts[v]
+        table[sl, 2] = wlens[v]
+        table[sl, 3] = values[v]
+    return table
+
+
+@njit(cache=True, nogil=True)
+def lookup_sequences(buf, starts, ends, sep, table, wbuf, default, maxlen, keep_last, bound):
+    """Each document ``buf[starts[d]:ends[d]]`` as the output ids of its tokens (maximal runs of
+    non-``sep`` bytes): a token that is a word of ``table`` (:func:`vocab_table`, over the bytes
+    ``wbuf``) gives that word's value, any other ``default``; 0 drops the token.  At most
+    ``maxlen`` ids are kept per document, its first ones (``keep_last`` False; the scan of the
+    document stops there) or its last ones.  Returns ``(ids int32, offsets int64 (n+1,))``;
+    ``bound`` is an upper bound of the ids kept."""
+    n_docs = starts.shape[0]
+    ids = np.empty(bound, dtype=np.int32)
+    offsets = np.empty(n_docs + 1, dtype=np.int64)
+    cap = table.shape[0]
+    mask = np.uint64(cap - 1)
+    ring = np.empty(maxlen if keep_last and maxlen < bound else 1, dtype=np.int32)
+    k = 0
+    for d in range(n_docs):
+        offsets[d] = k
+        i = starts[d]
+        end = ends[d]
+        c = 0                                   # ids kept so far in this document
+        r = 0                                   # with keep_last: c % maxlen, the ring's head
+        while i < end:
+            while i < end and buf[i] == sep:
+                i += 1
+            if i >= end:
+                break
+            s = i
+            h = _FNV_OFFSET
+            while i < end and buf[i] != sep:
+                h = (h ^ np.uint64(buf[i])) * _FNV_PRIME
+                i += 1
+            length = i - s
+            hs = np.int64(h)
+            out = default
+            sl = np.int64(h & mask)
+            while True:
+                wl = table[sl, 2]
+                if wl < 0:
+                    break
+                if table[sl, 0] == hs and wl == length:
+                    ws = table[sl, 1]
+                    same = True
+                    for b in range(length):
+                        if wbuf[ws + b] != buf[s + b]:
+                            same = False
+                            break
+                    if same:
+                        out = table[sl, 3]
+                        break
+                sl = (sl + 1) & (cap - 1)
+            if out == 0:
+                continue
+            if c < maxlen:
+                ids[k + c] = out
+            elif keep_last:                     # a ring of the last maxlen ids
+                ids[k + r] = out
+                r += 1
+                if r == maxlen:
+                    r = 0
+            else:
+                break
+            c += 1
+        if c > maxlen:                          # unroll the ring: oldest kept id first
+            ring[:maxlen - r] = ids[k + r:k + maxlen]
+            ring[maxlen - r:maxlen] = ids[k:k + r]
+            ids[k:k + maxlen] = ring[:maxlen]
+            c = maxlen
+        k += c
+    offsets[n_docs] = k
+    return ids[:k].copy(), offsets

@@ -55,6 +55,7 @@ import numpy as np
 from rnnlab import checks
 from rnnlab import io as _io
 from rnnlab.preprocessing.indexer import FitCache, compiled_indexer, replacer
+from rnnlab.preprocessing.indexer import sequence_lookup as _sequence_lookup
 from rnnlab.registry import Registry
 
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
@@ -375,6 +376,16 @@ class Tokenizer:
         """``(split_get, list_get, oov)``: ``get(w, oov)`` is the output index of token ``w``, with
         0/None meaning "drop", following Keras's num_words/oov rules.  ``split_get`` also drops
         the '' that ``str.split`` leaves between adjacent separators."""
+        table, oov = self._output_table()
+        split_table = table
+        if oov is not None or "" in table:
+            split_table = dict(table)
+            split_table[""] = 0
+        return split_table.get, table.get, oov
+
+    def _output_table(self):
+        """``(table, oov)``: ``table.get(w, oov)`` is the output index of token ``w`` (None:
+        drop it), following Keras's num_words/oov rules."""
         wi = self.word_index
         nw = self.num_words
         if self.oov_token is None:
@@ -386,11 +397,7 @@ class Tokenizer:
                 raise ValueError(f"oov_token {self.oov_token!r} has no index yet: fit the "
                                  "tokenizer on some texts first")
             table = wi if not nw else {w: (i if i < nw else oov) for w, i in wi.items()}
-        split_table = table
-        if oov is not None or "" in table:
-            split_table = dict(table)
-            split_table[""] = 0
-        return split_table.get, table.get, oov
+        return table, oov
 
     def texts_to_sequences(self, texts):
         """Each text as a list of word indices (unknown words dropped, or ``oov_token``'s)."""
@@ -556,6 +563,22 @@ class Tokenizer:
     def to_json(self, **kwargs):
         """The config as a JSON string (readable by Keras's ``tokenizer_from_json`` too)."""
         return _json.dumps(TOKENIZERS.serialize(self), **kwargs)
+
+
+def sequence_lookup(tokenizer, maxlen=None, truncating="pre"):
+    """A compiled ``texts -> (ids, offsets)`` function giving exactly the sequences of
+    ``tokenizer.texts_to_sequences(texts)`` for str texts, each cut to its first
+    (``truncating="post"``) or last ``maxlen`` ids as ``pad_sequences`` does: text ``j``'s are
+    ``ids[offsets[j]:offsets[j+1]]`` (a :class:`~rnnlab.preprocessing.indexer.SequenceLookup`).
+    The vocabulary is the tokenizer's now (fitting it again afterwards does not change it).
+    None when the compiled indexer does not apply (reference kernels, no Numba, character-level
+    tokens, non-ASCII filters or separator): use ``texts_to_sequences`` then."""
+    if not isinstance(tokenizer, Tokenizer):
+        raise TypeError(f"sequence_lookup() needs a Tokenizer, got {type(tokenizer).__name__}")
+    table, oov = tokenizer._output_table()
+    filters, lower, split, char_level = tokenizer._settings()
+    return _sequence_lookup(table, 0 if oov is None else oov, filters, split, lower, char_level,
+                            maxlen, truncating)
 
 
 _SETTINGS = {"num_words": (int, type(None)), "filters": (str, list, type(None)),
