@@ -15,7 +15,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from rnnlab import checks
-from rnnlab.preprocessing.text import sequence_lookup
+from rnnlab.data.background import background
 
 _WHO = "TextFileDataset()"
 _FORMATS = ("csv", "parquet")
@@ -32,11 +32,18 @@ class TextFileDataset:
     """``(ids, labels)`` batches (``ids`` only without ``label_column``) from a CSV or Parquet
     file; iterable again (each pass re-reads the file), so ``fit`` runs several epochs over it.
     ``batch_size=None`` yields single ``(id list, label)`` samples, e.g. for
-    :func:`~rnnlab.data.bucket_by_sequence_length`."""
+    :func:`~rnnlab.data.bucket_by_sequence_length`.
+
+    A batch's ids are exactly ``pad_sequences(tokenizer.texts_to_sequences(texts), maxlen=n,
+    padding=padding, truncating=truncating)`` with ``n`` its longest text's length (at most
+    ``maxlen``): a chunk of texts goes through the tokenizer's compiled lookup at once
+    (``Tokenizer.sequence_lookup``, with the tokenizer's vocabulary at the start of each pass).
+    ``prefetch`` chunks are read and tokenized ahead by a background thread while the model
+    trains (0: on the caller's thread)."""
 
     def __init__(self, path, tokenizer, text_column="text", label_column="label", batch_size=32,
                  maxlen=None, padding="post", truncating="post", format=None,
-                 chunk_rows=4096, dtype="int32"):
+                 chunk_rows=4096, dtype="int32", prefetch=1):
         self.path = os.fspath(path)
         if not os.path.isfile(self.path):
             raise FileNotFoundError(f"{_WHO} no such file: {self.path}")
@@ -60,6 +67,7 @@ class TextFileDataset:
             format, "format", _FORMATS, who=_WHO)
         self.chunk_rows = checks.positive_int(chunk_rows, "chunk_rows", who=_WHO)
         self.dtype = np.dtype(dtype)
+        self.prefetch = checks.non_negative_int(prefetch, "prefetch", who=_WHO)
         self._columns()                       # a missing column fails here, not mid-fit
 
     def _columns(self) -> list[str]:
@@ -104,9 +112,10 @@ class TextFileDataset:
 
     def _lookup(self):
         """The compiled texts-to-ids lookup of the tokenizer as it is now (one per pass), or None
-        when it does not apply (see :func:`~rnnlab.preprocessing.text.sequence_lookup`) or its
-        ids would not fit ``dtype``: then ``texts_to_sequences`` and :func:`pad_batch`."""
-        lookup = sequence_lookup(self.tokenizer, self.maxlen, self.truncating)
+        when it does not apply (see ``Tokenizer.sequence_lookup``) or its ids would not fit
+        ``dtype``: then ``texts_to_sequences``."""
+        make = getattr(self.tokenizer, "sequence_lookup", None)
+        lookup = None if make is None else make(self.maxlen, self.truncating)
         if lookup is None:
             return None
         kind = self.dtype.kind
@@ -144,6 +153,13 @@ class TextFileDataset:
         return out if labels is None else (out, np.asarray(labels[lo:hi]))
 
     def __iter__(self):
+        if not self.prefetch:
+            return self._batches()
+        per_chunk = -(-self.chunk_rows // (self.batch_size or 1))
+        return background(self._batches, self.prefetch * per_chunk + 1,
+                          f"{_WHO} {self.path}", name="rnnlab-text-files")
+
+    def _batches(self):
         bs = self.batch_size
         keep = None                      # (ids, offsets, labels) of texts left from a chunk
         for ids, offsets, labels in self._chunks():

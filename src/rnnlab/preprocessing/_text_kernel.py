@@ -171,21 +171,21 @@ def _hash(buf, s, e):
 
 @njit(cache=True, nogil=True)
 def vocab_table(wbuf, wstarts, wlens, values):
-    """An open-addressing table (at most a quarter full, linear probing) of the words
+    """An open-addressing table (at most half full, linear probing) of the words
     ``wbuf[wstarts[v]:wstarts[v] + wlens[v]]``: row ``s`` is ``(hash, start, length, value)``
     of the word in slot ``s`` (length -1: empty), all a probe reads in one cache line."""
     n = wstarts.shape[0]
     cap = 1 << 10
-    while cap < 4 * n:
+    while cap < 2 * n:
         cap *= 2
-    table = np.zeros((cap, 4), dtype=np.int64)
+    table = np.zeros((cap, 4), dtype=np.int32)
     table[:, 2] = -1
     for v in range(n):
         h = _hash(wbuf, wstarts[v], wstarts[v] + wlens[v])
         sl = np.int64(h & np.uint64(cap - 1))
         while table[sl, 2] >= 0:
             sl = (sl + 1) & (cap - 1)
-        table[sl, 0] = np.int64(h)
+        table[sl, 0] = np.int32(np.int64(h & np.uint64(0x7FFFFFFF)))
         table[sl, 1] = wstarts[v]
         table[sl, 2] = wlens[v]
         table[sl, 3] = values[v]
@@ -224,7 +224,7 @@ def lookup_sequences(buf, starts, ends, sep, table, wbuf, default, maxlen, keep_
                 h = (h ^ np.uint64(buf[i])) * _FNV_PRIME
                 i += 1
             length = i - s
-            hs = np.int64(h)
+            hs = np.int32(np.int64(h & np.uint64(0x7FFFFFFF)))
             out = default
             sl = np.int64(h & mask)
             while True:

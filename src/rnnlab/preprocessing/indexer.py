@@ -157,8 +157,8 @@ class SequenceLookup:
     """Texts to id sequences through a fixed vocabulary, compiled: ``table`` maps a token to its
     output id (0: drop it); a token not in it gives ``default``.  At most ``maxlen`` ids are kept
     per text, its first (``truncating="post"``) or its last ones (``"pre"``), as
-    ``pad_sequences`` cuts them.  Made by :func:`rnnlab.preprocessing.text.sequence_lookup`,
-    which gives the table of a Tokenizer's ``texts_to_sequences``."""
+    ``pad_sequences`` cuts them.  Made by :meth:`rnnlab.preprocessing.text.Tokenizer.
+    sequence_lookup`, which gives the table of its ``texts_to_sequences``."""
 
     def __init__(self, kernels, table: dict, default: int, btable: bytes | None, split: str,
                  lower: bool, maxlen: int | None, truncating: str):

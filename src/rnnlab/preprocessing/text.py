@@ -54,8 +54,7 @@ import numpy as np
 
 from rnnlab import checks
 from rnnlab import io as _io
-from rnnlab.preprocessing.indexer import FitCache, compiled_indexer, replacer
-from rnnlab.preprocessing.indexer import sequence_lookup as _sequence_lookup
+from rnnlab.preprocessing.indexer import FitCache, compiled_indexer, replacer, sequence_lookup
 from rnnlab.registry import Registry
 
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
@@ -459,6 +458,22 @@ class Tokenizer:
             batch.fill(out, [(slot, k) for k, (slot, _) in enumerate(misses)],
                        batch.lut(split_get, oov))
 
+    def sequence_lookup(self, maxlen=None, truncating="pre"):
+        """A compiled ``texts -> (ids, offsets)`` function giving exactly the sequences of
+        :meth:`texts_to_sequences` for str texts, each cut to its first (``truncating="post"``)
+        or last ``maxlen`` ids as ``pad_sequences`` cuts them: text ``j``'s are
+        ``ids[offsets[j]:offsets[j+1]]`` (a :class:`~rnnlab.preprocessing.indexer.SequenceLookup`,
+        no Python list per text; for text streamed from files).  It keeps the vocabulary of now
+        (fitting again afterwards does not change it).  None when the compiled indexer does not
+        apply (reference kernels, no Numba, character-level tokens, non-ASCII filters or
+        separator): use :meth:`texts_to_sequences` then."""
+        maxlen = checks.positive_int(maxlen, "maxlen", who="sequence_lookup()", allow_none=True)
+        checks.one_of(truncating, "truncating", ("pre", "post"), who="sequence_lookup()")
+        table, oov = self._output_table()
+        filters, lower, split, char_level = self._settings()
+        return sequence_lookup(table, 0 if oov is None else oov, filters, split, lower,
+                               char_level, maxlen, truncating)
+
     def sequences_to_texts(self, sequences):
         """Each sequence of indices back to a space-joined string of its words."""
         return list(self.sequences_to_texts_generator(sequences))
@@ -563,22 +578,6 @@ class Tokenizer:
     def to_json(self, **kwargs):
         """The config as a JSON string (readable by Keras's ``tokenizer_from_json`` too)."""
         return _json.dumps(TOKENIZERS.serialize(self), **kwargs)
-
-
-def sequence_lookup(tokenizer, maxlen=None, truncating="pre"):
-    """A compiled ``texts -> (ids, offsets)`` function giving exactly the sequences of
-    ``tokenizer.texts_to_sequences(texts)`` for str texts, each cut to its first
-    (``truncating="post"``) or last ``maxlen`` ids as ``pad_sequences`` does: text ``j``'s are
-    ``ids[offsets[j]:offsets[j+1]]`` (a :class:`~rnnlab.preprocessing.indexer.SequenceLookup`).
-    The vocabulary is the tokenizer's now (fitting it again afterwards does not change it).
-    None when the compiled indexer does not apply (reference kernels, no Numba, character-level
-    tokens, non-ASCII filters or separator): use ``texts_to_sequences`` then."""
-    if not isinstance(tokenizer, Tokenizer):
-        raise TypeError(f"sequence_lookup() needs a Tokenizer, got {type(tokenizer).__name__}")
-    table, oov = tokenizer._output_table()
-    filters, lower, split, char_level = tokenizer._settings()
-    return _sequence_lookup(table, 0 if oov is None else oov, filters, split, lower, char_level,
-                            maxlen, truncating)
 
 
 _SETTINGS = {"num_words": (int, type(None)), "filters": (str, list, type(None)),
