@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from rnnlab import Sequential, config
 from rnnlab.callbacks import LambdaCallback
-from rnnlab.data.text_files import TextFileDataset
+from rnnlab.data.text_files import TextFileDataset, _utf8_of
 from rnnlab.layers import LSTM, Dense, Embedding
 from rnnlab.optimizers import Adam
 from rnnlab.preprocessing.sequence import pad_sequences
@@ -119,6 +119,18 @@ def test_lookup_equals_texts_to_sequences_on_any_texts(fit, texts, kwargs, maxle
     assert _unflat(*lookup(texts)) == _cut(tok.texts_to_sequences(texts), maxlen, truncating)
 
 
+@given(texts=st.lists(_TEXT, min_size=1, max_size=12), start=st.integers(0, 3),
+       kwargs=st.sampled_from(SETTINGS[:5]), large=st.booleans())
+def test_arrow_columns_are_read_in_place_with_the_same_sequences(texts, start, kwargs, large):
+    """An Arrow string column (a slice of one, as a reader may hand over) read through its
+    buffers: non-ASCII texts lowered in Python, ASCII ones by the compiled lookup."""
+    tok = _tok(**kwargs)
+    column = pa.array(texts, type=pa.large_string() if large else pa.string())[start:]
+    lookup = tok.sequence_lookup(3, "pre")
+    got = _unflat(*lookup.utf8(*_utf8_of(column, lookup.lower)))
+    assert got == _cut(tok.texts_to_sequences(texts[start:]), 3, "pre")
+
+
 # ---------------------------------------------------------------- the dataset's batches
 def _files(tmp_path, texts):
     table = pa.table({"text": texts, "label": np.arange(len(texts)) % 2})
@@ -138,7 +150,7 @@ def _expected(tok, texts, batch, maxlen, padding, truncating):
     return out
 
 
-@pytest.mark.parametrize("kwargs", SETTINGS[:4])
+@pytest.mark.parametrize("kwargs", SETTINGS[:5])
 @pytest.mark.parametrize("padding,truncating", [("post", "post"), ("pre", "pre"),
                                                 ("pre", "post")])
 @pytest.mark.parametrize("prefetch,chunk_rows", [(0, 3), (1, 3), (2, 64)])
@@ -241,11 +253,11 @@ def test_a_reader_error_surfaces_in_the_fit_naming_the_batch(tmp_path):
 class _Interrupted(TextFileDataset):
     """Raises KeyboardInterrupt while reading its third chunk."""
 
-    def _texts_of(self, record_batch):
-        self.reads = getattr(self, "reads", 0) + 1
-        if self.reads == 3:
-            raise KeyboardInterrupt
-        return super()._texts_of(record_batch)
+    def _record_batches(self):
+        for k, record_batch in enumerate(super()._record_batches()):
+            if k == 2:
+                raise KeyboardInterrupt
+            yield record_batch
 
 
 def test_an_interrupt_in_the_reader_or_in_training_stops_the_thread(tmp_path):

@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
@@ -19,6 +20,7 @@ from rnnlab.data.background import background
 
 _WHO = "TextFileDataset()"
 _FORMATS = ("csv", "parquet")
+_STRINGS = (pa.string(), pa.large_string())
 
 
 def _format_of(path) -> str:
@@ -130,10 +132,13 @@ class TextFileDataset:
         ``ids[offsets[j]:offsets[j+1]]`` (already cut to ``maxlen``)."""
         lookup = self._lookup()
         for record_batch in self._record_batches():
-            texts = self._texts_of(record_batch)
-            if lookup is not None:
-                ids, offsets = lookup(texts)
+            column = record_batch.column(self.text_column)
+            if lookup is not None and column.type in _STRINGS and not column.null_count:
+                ids, offsets = lookup.utf8(*_utf8_of(column, lookup.lower))
+            elif lookup is not None:
+                ids, offsets = lookup(self._texts_of(record_batch))
             else:
+                texts = self._texts_of(record_batch)
                 seqs = self.tokenizer.texts_to_sequences(texts)
                 if self.maxlen is not None:
                     cut = self.maxlen
@@ -142,7 +147,6 @@ class TextFileDataset:
                 np.cumsum([len(s) for s in seqs], out=offsets[1:])
                 ids = np.fromiter((i for s in seqs for i in s), dtype=np.int64,
                                   count=int(offsets[-1]))
-            del texts
             yield ids, offsets, self._labels_of(record_batch)
 
     def _batch(self, ids, offsets, lo, hi, labels):
@@ -177,6 +181,32 @@ class TextFileDataset:
             keep = None if full == n else _tail((ids, offsets, labels), full)
         if keep is not None:
             yield self._batch(*keep[:2], 0, len(keep[1]) - 1, keep[2])
+
+
+def _utf8_of(column, lower: bool):
+    """``(buf, starts, ends)``: the UTF-8 bytes of an Arrow string column's texts, read in place
+    (no Python str per text); with ``lower``, texts that are not all ASCII are ``str.lower``-ed
+    in Python and appended (the compiled lookup lowers ASCII letters itself)."""
+    width = np.int32 if column.type == pa.string() else np.int64
+    _, offsets_buf, data_buf = column.buffers()
+    n = len(column)
+    offsets = np.frombuffer(offsets_buf, dtype=width)[column.offset:column.offset + n + 1]
+    buf = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None and data_buf.size \
+        else np.zeros(1, dtype=np.uint8)
+    starts = offsets[:-1].astype(np.int64)
+    ends = offsets[1:].astype(np.int64)
+    if lower:
+        ascii_ = pc.string_is_ascii(column).to_numpy(zero_copy_only=False)
+        if not ascii_.all():
+            rows = np.flatnonzero(~ascii_)
+            lowered = [t.lower().encode("utf-8", "surrogatepass")
+                       for t in column.take(pa.array(rows)).to_pylist()]
+            lens = np.fromiter(map(len, lowered), dtype=np.int64, count=len(lowered))
+            starts[rows] = buf.size
+            starts[rows[1:]] += np.cumsum(lens[:-1])
+            ends[rows] = starts[rows] + lens
+            buf = np.concatenate([buf, np.frombuffer(b"".join(lowered), dtype=np.uint8)])
+    return buf, starts, ends
 
 
 def _padded(ids, offsets, lo, hi, width, pre, dtype):

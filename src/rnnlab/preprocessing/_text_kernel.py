@@ -193,10 +193,12 @@ def vocab_table(wbuf, wstarts, wlens, values):
 
 
 @njit(cache=True, nogil=True)
-def lookup_sequences(buf, starts, ends, sep, table, wbuf, default, maxlen, keep_last, bound):
-    """Each document ``buf[starts[d]:ends[d]]`` as the output ids of its tokens (maximal runs of
-    non-``sep`` bytes): a token that is a word of ``table`` (:func:`vocab_table`, over the bytes
-    ``wbuf``) gives that word's value, any other ``default``; 0 drops the token.  At most
+def lookup_sequences(buf, starts, ends, bytemap, sep, table, wbuf, default, maxlen, keep_last,
+                     bound):
+    """Each document ``buf[starts[d]:ends[d]]``, its bytes ``b`` read as ``bytemap[b]`` (which
+    lowers ASCII letters and turns the filters into ``sep``), as the output ids of its tokens
+    (maximal runs of non-``sep`` bytes): a token that is a word of ``table`` (:func:`vocab_table`,
+    over the bytes ``wbuf``) gives that word's value, any other ``default``; 0 drops it.  At most
     ``maxlen`` ids are kept per document, its first ones (``keep_last`` False; the scan of the
     document stops there) or its last ones.  Returns ``(ids int32, offsets int64 (n+1,))``;
     ``bound`` is an upper bound of the ids kept."""
@@ -214,14 +216,17 @@ def lookup_sequences(buf, starts, ends, sep, table, wbuf, default, maxlen, keep_
         c = 0                                   # ids kept so far in this document
         r = 0                                   # with keep_last: c % maxlen, the ring's head
         while i < end:
-            while i < end and buf[i] == sep:
+            while i < end and bytemap[buf[i]] == sep:
                 i += 1
             if i >= end:
                 break
             s = i
             h = _FNV_OFFSET
-            while i < end and buf[i] != sep:
-                h = (h ^ np.uint64(buf[i])) * _FNV_PRIME
+            while i < end:
+                byte = bytemap[buf[i]]
+                if byte == sep:
+                    break
+                h = (h ^ np.uint64(byte)) * _FNV_PRIME
                 i += 1
             length = i - s
             hs = np.int32(np.int64(h & np.uint64(0x7FFFFFFF)))
@@ -235,7 +240,7 @@ def lookup_sequences(buf, starts, ends, sep, table, wbuf, default, maxlen, keep_
                     ws = table[sl, 1]
                     same = True
                     for b in range(length):
-                        if wbuf[ws + b] != buf[s + b]:
+                        if wbuf[ws + b] != bytemap[buf[s + b]]:
                             same = False
                             break
                     if same:

@@ -160,10 +160,11 @@ class SequenceLookup:
     ``pad_sequences`` cuts them.  Made by :meth:`rnnlab.preprocessing.text.Tokenizer.
     sequence_lookup`, which gives the table of its ``texts_to_sequences``."""
 
-    def __init__(self, kernels, table: dict, default: int, btable: bytes | None, split: str,
+    def __init__(self, kernels, table: dict, default: int, filters: str, split: str,
                  lower: bool, maxlen: int | None, truncating: str):
         self._k = kernels
-        self.btable, self.split, self.lower = btable, split, lower
+        self.split, self.lower = split, bool(lower)
+        self.bytemap = _bytemap(filters, split, self.lower)
         self.maxlen, self.keep_last = maxlen, truncating == "pre"
         self.default = int(default)
         sep = split.encode("ascii")
@@ -189,16 +190,32 @@ class SequenceLookup:
         lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
         raw = sep.join(encoded)
         del encoded
-        if self.btable is not None:
-            raw = raw.translate(self.btable)
-        buf = np.frombuffer(raw or sep, dtype=np.uint8)
         starts = np.zeros(len(lengths), dtype=np.int64)
         np.cumsum(lengths[:-1] + 1, out=starts[1:])
-        cap = (lengths + 1) // 2                    # at most this many tokens per text
+        return self.utf8(np.frombuffer(raw or sep, dtype=np.uint8), starts, starts + lengths)
+
+    def utf8(self, buf, starts, ends):
+        """:meth:`__call__` on texts given as UTF-8 bytes ``buf[starts[j]:ends[j]]`` (e.g. an
+        Arrow string column's buffer, with no copy).  With ``lower``, ASCII letters are lowered
+        here; a text with other characters must already be ``str.lower``-ed (its UTF-8 bytes):
+        lowering again its ASCII bytes changes nothing."""
+        cap = (ends - starts + 1) // 2                # at most this many tokens per text
         maxlen = (1 << 62) if self.maxlen is None else self.maxlen
         bound = int(np.minimum(cap, maxlen).sum())
-        return self._k.lookup_sequences(buf, starts, starts + lengths, self.sep, self.table,
+        return self._k.lookup_sequences(buf, starts, ends, self.bytemap, self.sep, self.table,
                                         self.wbuf, self.default, maxlen, self.keep_last, bound)
+
+
+def _bytemap(filters: str, split: str, lower: bool) -> np.ndarray:
+    """What the lookup reads for each byte: ASCII letters lowered (with ``lower``), then the
+    (ASCII) filters and the separator as the separator; other bytes as they are.  Lowering then
+    filtering is the order of ``texts_to_sequences`` (``str.lower``, then the filters)."""
+    table = bytearray(range(256))
+    if lower:
+        table = bytearray(bytes(table).lower())
+    sep = ord(split)
+    cut = set(filters.encode("ascii")) | {sep}
+    return np.frombuffer(bytes(sep if b in cut else b for b in table), dtype=np.uint8).copy()
 
 
 def sequence_lookup(table: dict, default: int, filters: str, split: str, lower: bool,
@@ -208,5 +225,4 @@ def sequence_lookup(table: dict, default: int, filters: str, split: str, lower: 
     if compiled_indexer(filters, split, char_level) is None:
         return None
     module = _module()
-    return SequenceLookup(module, table, default, _byte_table(filters, split) if filters else None,
-                          split, lower, maxlen, truncating)
+    return SequenceLookup(module, table, default, filters, split, lower, maxlen, truncating)
