@@ -224,7 +224,8 @@ def _long_file(tmp_path, n=400, null_at=None):
 
 def test_the_thread_stops_after_a_fit_a_partial_pass_and_an_abandoned_iterator(tmp_path):
     tok = _tok(num_words=30)
-    ds = TextFileDataset(_long_file(tmp_path), tok, batch_size=8, maxlen=6, chunk_rows=16)
+    ds = TextFileDataset(_long_file(tmp_path), tok, batch_size=8, maxlen=6, chunk_rows=16,
+                         prefetch=1)
     _model().fit(ds, epochs=2, shuffle=False, verbose=0)
     assert not _threads()
     _model().fit(ds, epochs=2, shuffle=False, steps_per_epoch=3, verbose=0)  # inside the pass
@@ -236,13 +237,14 @@ def test_the_thread_stops_after_a_fit_a_partial_pass_and_an_abandoned_iterator(t
     assert not _threads()
 
 
-def test_a_reader_error_surfaces_in_the_fit_naming_the_batch(tmp_path):
+@pytest.mark.parametrize("prefetch", [0, 1])
+def test_a_reader_error_surfaces_in_the_fit_naming_the_batch(tmp_path, prefetch):
     tok = _tok(num_words=30)
     # chunks of 16 rows, batches of 8: row 37 is in chunk 2, whose first batch is batch 4
     path = _long_file(tmp_path, null_at=37)
     model = _model()
     before = [w.copy() for w in model.get_weights()]
-    ds = TextFileDataset(path, tok, batch_size=8, maxlen=6, chunk_rows=16)
+    ds = TextFileDataset(path, tok, batch_size=8, maxlen=6, chunk_rows=16, prefetch=prefetch)
     with pytest.raises(ValueError, match=r"long.parquet: batch 4: .*a row has no text") as info:
         model.fit(ds, epochs=1, shuffle=False, verbose=0)
     del info
@@ -263,7 +265,7 @@ class _Interrupted(TextFileDataset):
 def test_an_interrupt_in_the_reader_or_in_training_stops_the_thread(tmp_path):
     tok = _tok(num_words=30)
     path = _long_file(tmp_path)
-    ds = _Interrupted(path, tok, batch_size=8, maxlen=6, chunk_rows=16)
+    ds = _Interrupted(path, tok, batch_size=8, maxlen=6, chunk_rows=16, prefetch=1)
     with pytest.raises(KeyboardInterrupt) as info:
         _model().fit(ds, epochs=1, shuffle=False, verbose=0)
     assert any("batch 4" in note for note in info.value.__notes__)
@@ -274,7 +276,7 @@ def test_an_interrupt_in_the_reader_or_in_training_stops_the_thread(tmp_path):
         if batch == 5:
             raise KeyboardInterrupt
 
-    ds = TextFileDataset(path, tok, batch_size=8, maxlen=6, chunk_rows=16)
+    ds = TextFileDataset(path, tok, batch_size=8, maxlen=6, chunk_rows=16, prefetch=1)
     with pytest.raises(KeyboardInterrupt):
         _model().fit(ds, epochs=1, shuffle=False, verbose=0,
                      callbacks=[LambdaCallback(on_train_batch_end=stop)])
@@ -294,7 +296,8 @@ def test_a_bad_batch_from_the_thread_is_refused_and_the_thread_stops(tmp_path):
     """Token ids beyond the Embedding's input_dim (a tokenizer with more words than the model)
     are refused by the fit's per-batch check; the thread is stopped."""
     tok = _tok()
-    ds = TextFileDataset(_long_file(tmp_path), tok, batch_size=8, maxlen=6, chunk_rows=16)
+    ds = TextFileDataset(_long_file(tmp_path), tok, batch_size=8, maxlen=6, chunk_rows=16,
+                         prefetch=1)
     model = Sequential([Embedding(3, 2), LSTM(2), Dense(1)])
     model.compile("adam", "mse")
     with pytest.raises(ValueError, match="batch 0"):

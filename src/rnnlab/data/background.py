@@ -31,6 +31,26 @@ def _named(exc: BaseException, where: str) -> BaseException:
     return exc
 
 
+def named_errors(make_batches, what: str):
+    """Yield the items of ``make_batches()`` on this thread, an exception in it raised as in
+    :func:`background`, naming the batch."""
+    index = 0
+    batches = make_batches()
+    try:
+        while True:
+            try:
+                item = next(batches)
+            except StopIteration:
+                return
+            except BaseException as exc:
+                raise _named(exc, f"{what}: batch {index}")
+            yield item
+            del item
+            index += 1
+    finally:
+        batches.close()
+
+
 def background(make_batches, max_ahead: int, what: str, name: str = "rnnlab-prefetch"):
     """Yield the items of ``make_batches()`` (a generator function), produced by a daemon thread
     at most ``max_ahead`` items ahead.  An exception there is raised here as

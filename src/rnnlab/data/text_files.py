@@ -16,7 +16,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from rnnlab import checks
-from rnnlab.data.background import background
+from rnnlab.data.background import background, named_errors
 
 _WHO = "TextFileDataset()"
 _FORMATS = ("csv", "parquet")
@@ -40,12 +40,14 @@ class TextFileDataset:
     padding=padding, truncating=truncating)`` with ``n`` its longest text's length (at most
     ``maxlen``): a chunk of texts goes through the tokenizer's compiled lookup at once
     (``Tokenizer.sequence_lookup``, with the tokenizer's vocabulary at the start of each pass).
-    ``prefetch`` chunks are read and tokenized ahead by a background thread while the model
-    trains (0: on the caller's thread)."""
+    With ``prefetch=n`` a background thread reads and tokenizes up to ``n`` chunks ahead while
+    the model trains; the default 0 does it on the caller's thread, which costs about 20 µs a
+    review and measured as fast on 2 cores, where the training kernels already use both (see
+    benchmarks/README.md); a machine with spare cores can hide that cost with ``prefetch=1``."""
 
     def __init__(self, path, tokenizer, text_column="text", label_column="label", batch_size=32,
                  maxlen=None, padding="post", truncating="post", format=None,
-                 chunk_rows=4096, dtype="int32", prefetch=1):
+                 chunk_rows=4096, dtype="int32", prefetch=0):
         self.path = os.fspath(path)
         if not os.path.isfile(self.path):
             raise FileNotFoundError(f"{_WHO} no such file: {self.path}")
@@ -158,7 +160,7 @@ class TextFileDataset:
 
     def __iter__(self):
         if not self.prefetch:
-            return self._batches()
+            return named_errors(self._batches, f"{_WHO} {self.path}")
         per_chunk = -(-self.chunk_rows // (self.batch_size or 1))
         return background(self._batches, self.prefetch * per_chunk + 1,
                           f"{_WHO} {self.path}", name="rnnlab-text-files")
