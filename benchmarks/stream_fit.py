@@ -10,8 +10,11 @@ batches of 64 (``--steps 0``: the whole file, one epoch):
 - ``stream``: ``fit(TextFileDataset(file, tokenizer, batch_size=64, maxlen=200))``;
 - ``memory``: the first 50,000 reviews tokenized and padded to 200 in memory, ``fit(x, y)``.
 
-It prints samples/s and peak RSS (ru_maxrss) for each.  Needs pyarrow (``rnnlab[arrow]``) and
-RNNLAB_DATA_DIR pointing at the IMDB files.
+(``stream:N``: with ``prefetch=N``, the chunks read ahead by a background thread.)
+
+It prints samples/s over the whole fit, samples/s after the first 10 batches (without the fixed
+start-up: the stream's first chunk, Numba loading its cached kernels) and peak RSS (ru_maxrss).
+Needs pyarrow (``rnnlab[arrow]``) and RNNLAB_DATA_DIR pointing at the IMDB files.
 """
 from __future__ import annotations
 
