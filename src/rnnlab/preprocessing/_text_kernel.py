@@ -15,8 +15,15 @@ compiled loop walks it once:
 
 Because the separator is one ASCII byte and ASCII bytes never occur inside a multi-byte UTF-8
 sequence, the byte tokens are exactly the UTF-8 encodings of ``str.split``'s tokens.  Python
-decodes only the distinct words (``words_of``).  Used when Numba is installed and the fast
-kernels are selected; :mod:`rnnlab.preprocessing.text` keeps the pure-Python path as reference.
+decodes only the distinct words (``words_of``).
+
+For text streamed from files, :func:`vocab_table` and :func:`lookup_sequences` do the same walk
+against a fixed vocabulary instead (the tokenizer's words with their output ids), reading each
+byte through a 256-byte map (ASCII lowering, filters to the separator) so that an Arrow column's
+UTF-8 buffer needs no copy, and cut each text to ``maxlen`` ids as it goes.
+
+Used when Numba is installed and the fast kernels are selected; :mod:`rnnlab.preprocessing.text`
+keeps the pure-Python path as reference.
 """
 from __future__ import annotations
 
