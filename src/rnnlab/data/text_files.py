@@ -11,14 +11,16 @@ import os
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from rnnlab import checks
-from rnnlab.data.bucketing import pad_batch
+from rnnlab.data.background import background, named_errors
 
 _WHO = "TextFileDataset()"
 _FORMATS = ("csv", "parquet")
+_STRINGS = (pa.string(), pa.large_string())
 
 
 def _format_of(path) -> str:
@@ -32,11 +34,20 @@ class TextFileDataset:
     """``(ids, labels)`` batches (``ids`` only without ``label_column``) from a CSV or Parquet
     file; iterable again (each pass re-reads the file), so ``fit`` runs several epochs over it.
     ``batch_size=None`` yields single ``(id list, label)`` samples, e.g. for
-    :func:`~rnnlab.data.bucket_by_sequence_length`."""
+    :func:`~rnnlab.data.bucket_by_sequence_length`.
+
+    A batch's ids are exactly ``pad_sequences(tokenizer.texts_to_sequences(texts), maxlen=n,
+    padding=padding, truncating=truncating)`` with ``n`` its longest text's length (at most
+    ``maxlen``): a chunk of texts goes through the tokenizer's compiled lookup at once
+    (``Tokenizer.sequence_lookup``, with the tokenizer's vocabulary at the start of each pass).
+    With ``prefetch=n`` a background thread reads and tokenizes up to ``n`` chunks ahead while
+    the model trains; the default 0 does it on the caller's thread, which costs about 20 µs a
+    review and measured as fast on 2 cores, where the training kernels already use both (see
+    benchmarks/README.md); a machine with spare cores can hide that cost with ``prefetch=1``."""
 
     def __init__(self, path, tokenizer, text_column="text", label_column="label", batch_size=32,
                  maxlen=None, padding="post", truncating="post", format=None,
-                 chunk_rows=4096, dtype="int32"):
+                 chunk_rows=4096, dtype="int32", prefetch=0):
         self.path = os.fspath(path)
         if not os.path.isfile(self.path):
             raise FileNotFoundError(f"{_WHO} no such file: {self.path}")
@@ -60,6 +71,7 @@ class TextFileDataset:
             format, "format", _FORMATS, who=_WHO)
         self.chunk_rows = checks.positive_int(chunk_rows, "chunk_rows", who=_WHO)
         self.dtype = np.dtype(dtype)
+        self.prefetch = checks.non_negative_int(prefetch, "prefetch", who=_WHO)
         self._columns()                       # a missing column fails here, not mid-fit
 
     def _columns(self) -> list[str]:
@@ -90,41 +102,138 @@ class TextFileDataset:
             with self._csv_reader(columns) as reader:
                 yield from reader
 
-    def _samples_of(self, record_batch):
+    def _texts_of(self, record_batch) -> list:
         texts = record_batch.column(self.text_column).to_pylist()
         bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
         if bad is not None:
             raise ValueError(f"{_WHO} {self.path}: a row has no text ({texts[bad]!r} in column "
                              f"{self.text_column!r})")
-        seqs = self.tokenizer.texts_to_sequences(texts)
-        if self.maxlen is not None:
-            cut = self.maxlen
-            seqs = [s[:cut] if self.truncating == "post" else s[-cut:] for s in seqs]
-        labels = (None if self.label_column is None
-                  else record_batch.column(self.label_column).to_numpy(zero_copy_only=False))
-        return seqs, labels
+        return texts
 
-    def _batch(self, seqs, labels):
-        length = max((len(s) for s in seqs), default=0) or 1
-        x = pad_batch(seqs, length, self.padding, 0, self.dtype)
-        return x if labels is None else (x, np.asarray(labels))
+    def _labels_of(self, record_batch):
+        return (None if self.label_column is None
+                else record_batch.column(self.label_column).to_numpy(zero_copy_only=False))
+
+    def _lookup(self):
+        """The compiled texts-to-ids lookup of the tokenizer as it is now (one per pass), or None
+        when it does not apply (see ``Tokenizer.sequence_lookup``) or its ids would not fit
+        ``dtype``: then ``texts_to_sequences``."""
+        make = getattr(self.tokenizer, "sequence_lookup", None)
+        lookup = None if make is None else make(self.maxlen, self.truncating)
+        if lookup is None:
+            return None
+        kind = self.dtype.kind
+        if kind in "iu":
+            fits = lookup.max_id <= np.iinfo(self.dtype).max
+        else:
+            fits = kind == "f" and lookup.max_id <= 2 ** (np.finfo(self.dtype).nmant + 1)
+        return lookup if fits else None
+
+    def _chunks(self):
+        """``(ids, offsets, labels)`` per record batch: text ``j``'s kept token ids are
+        ``ids[offsets[j]:offsets[j+1]]`` (already cut to ``maxlen``)."""
+        lookup = self._lookup()
+        for record_batch in self._record_batches():
+            column = record_batch.column(self.text_column)
+            if lookup is not None and column.type in _STRINGS and not column.null_count:
+                ids, offsets = lookup.utf8(*_utf8_of(column, lookup.lower))
+            elif lookup is not None:
+                ids, offsets = lookup(self._texts_of(record_batch))
+            else:
+                texts = self._texts_of(record_batch)
+                seqs = self.tokenizer.texts_to_sequences(texts)
+                if self.maxlen is not None:
+                    cut = self.maxlen
+                    seqs = [s[:cut] if self.truncating == "post" else s[-cut:] for s in seqs]
+                offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
+                np.cumsum([len(s) for s in seqs], out=offsets[1:])
+                ids = np.fromiter((i for s in seqs for i in s), dtype=np.int64,
+                                  count=int(offsets[-1]))
+            yield ids, offsets, self._labels_of(record_batch)
+
+    def _batch(self, ids, offsets, lo, hi, labels):
+        """Texts ``lo..hi-1`` padded to the longest of them (at least 1)."""
+        lens = offsets[lo + 1:hi + 1] - offsets[lo:hi]
+        width = int(lens.max(initial=0)) or 1
+        out = _padded(ids, offsets, lo, hi, width, self.padding == "pre", self.dtype)
+        return out if labels is None else (out, np.asarray(labels[lo:hi]))
 
     def __iter__(self):
-        keep_seqs, keep_labels = [], np.zeros(0)
+        if not self.prefetch:
+            return named_errors(self._batches, f"{_WHO} {self.path}")
+        per_chunk = -(-self.chunk_rows // (self.batch_size or 1))
+        return background(self._batches, self.prefetch * per_chunk + 1,
+                          f"{_WHO} {self.path}", name="rnnlab-text-files")
+
+    def _batches(self):
         bs = self.batch_size
-        for record_batch in self._record_batches():
-            seqs, labels = self._samples_of(record_batch)
+        keep = None                      # (ids, offsets, labels) of texts left from a chunk
+        for ids, offsets, labels in self._chunks():
             if bs is None:
-                for i, s in enumerate(seqs):
-                    yield s if labels is None else (s, labels[i])
+                for j in range(len(offsets) - 1):
+                    seq = ids[offsets[j]:offsets[j + 1]].tolist()
+                    yield seq if labels is None else (seq, labels[j])
                 continue
-            seqs = keep_seqs + seqs
-            if labels is not None:
-                labels = np.concatenate([keep_labels.astype(labels.dtype), labels])
-            full = len(seqs) // bs * bs
+            if keep is not None:
+                ids, offsets, labels = _joined(keep, (ids, offsets, labels))
+            n = len(offsets) - 1
+            full = n // bs * bs
             for k in range(0, full, bs):
-                yield self._batch(seqs[k:k + bs], None if labels is None else labels[k:k + bs])
-            keep_seqs = seqs[full:]
-            keep_labels = keep_labels if labels is None else labels[full:]
-        if bs is not None and keep_seqs:
-            yield self._batch(keep_seqs, None if self.label_column is None else keep_labels)
+                yield self._batch(ids, offsets, k, k + bs, labels)
+            keep = None if full == n else _tail((ids, offsets, labels), full)
+        if keep is not None:
+            yield self._batch(*keep[:2], 0, len(keep[1]) - 1, keep[2])
+
+
+def _utf8_of(column, lower: bool):
+    """``(buf, starts, ends)``: the UTF-8 bytes of an Arrow string column's texts, read in place
+    (no Python str per text); with ``lower``, texts that are not all ASCII are ``str.lower``-ed
+    in Python and appended (the compiled lookup lowers ASCII letters itself)."""
+    width = np.int32 if column.type == pa.string() else np.int64
+    _, offsets_buf, data_buf = column.buffers()
+    n = len(column)
+    offsets = np.frombuffer(offsets_buf, dtype=width)[column.offset:column.offset + n + 1]
+    buf = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None and data_buf.size \
+        else np.zeros(1, dtype=np.uint8)
+    starts = offsets[:-1].astype(np.int64)
+    ends = offsets[1:].astype(np.int64)
+    if lower:
+        ascii_ = pc.string_is_ascii(column).to_numpy(zero_copy_only=False)
+        if not ascii_.all():
+            rows = np.flatnonzero(~ascii_)
+            lowered = [t.lower().encode("utf-8", "surrogatepass")
+                       for t in column.take(pa.array(rows)).to_pylist()]
+            lens = np.fromiter(map(len, lowered), dtype=np.int64, count=len(lowered))
+            starts[rows] = buf.size
+            starts[rows[1:]] += np.cumsum(lens[:-1])
+            ends[rows] = starts[rows] + lens
+            buf = np.concatenate([buf, np.frombuffer(b"".join(lowered), dtype=np.uint8)])
+    return buf, starts, ends
+
+
+def _padded(ids, offsets, lo, hi, width, pre, dtype):
+    """Texts ``lo..hi-1`` of ``(ids, offsets)`` in the rows of a zero ``(hi - lo, width)`` array,
+    at their start or (``pre``) their end: one scatter, no loop over the texts."""
+    out = np.zeros((hi - lo, width), dtype=dtype)
+    starts = offsets[lo:hi]
+    lens = offsets[lo + 1:hi + 1] - starts
+    rows = np.repeat(np.arange(hi - lo), lens)
+    cols = np.arange(offsets[hi] - offsets[lo]) - np.repeat(starts - offsets[lo], lens)
+    if pre:
+        cols += (width - lens)[rows]
+    out[rows, cols] = ids[offsets[lo]:offsets[hi]]
+    return out
+
+
+def _tail(chunk, start):
+    """Texts ``start..`` of a chunk, as a chunk."""
+    ids, offsets, labels = chunk
+    return (ids[offsets[start]:], offsets[start:] - offsets[start],
+            None if labels is None else labels[start:])
+
+
+def _joined(a, b):
+    """Two chunks as one."""
+    offsets = np.concatenate([a[1][:-1], b[1] + a[1][-1]])
+    labels = None if b[2] is None else np.concatenate([a[2].astype(b[2].dtype, copy=False), b[2]])
+    return np.concatenate([a[0], b[0].astype(a[0].dtype, copy=False)]), offsets, labels

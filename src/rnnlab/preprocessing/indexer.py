@@ -6,7 +6,10 @@
 * :func:`compiled_indexer`: the compiled corpus indexer (:mod:`._text_kernel`) for a tokenizer's
   settings when it applies, chosen by :func:`rnnlab.config.kernels` (``"fast"``), or None;
 * :class:`FitCache`: the token ids of the last fitted texts, which let ``texts_to_sequences`` on
-  those very text objects skip tokenizing them again (one NumPy gather).
+  those very text objects skip tokenizing them again (one NumPy gather);
+* :class:`SequenceLookup`: a fixed vocabulary's compiled table, which turns a chunk of texts
+  straight into truncated id sequences (flat ids and offsets, no Python list per text), for
+  text streamed from files (:mod:`rnnlab.data.text_files`).
 
 Nothing here imports the engine (kernels, layers, models); Numba is imported on first use only.
 """
@@ -19,7 +22,8 @@ import numpy as np
 
 from rnnlab import config
 
-__all__ = ["CompiledIndexer", "FitCache", "compiled_indexer", "replacer"]
+__all__ = ["CompiledIndexer", "FitCache", "SequenceLookup", "compiled_indexer", "replacer",
+           "sequence_lookup"]
 
 
 @lru_cache(maxsize=64)
@@ -58,14 +62,20 @@ def replacer(filters: str, split: str):
 
 
 @lru_cache(maxsize=1)
-def _kernel():
-    """``_text_kernel.index_corpus``, or None without Numba.  Loaded on first use: a lazy load for
-    start-up time (importing Numba costs about a second), as ``rnnlab.kernels.ops`` loads the
-    compiled kernels; not a way around an import cycle."""
+def _module():
+    """``_text_kernel``, or None without Numba.  Loaded on first use: a lazy load for start-up
+    time (importing Numba costs about a second), as ``rnnlab.kernels.ops`` loads the compiled
+    kernels; not a way around an import cycle."""
     try:
-        return importlib.import_module("rnnlab.preprocessing._text_kernel").index_corpus
+        return importlib.import_module("rnnlab.preprocessing._text_kernel")
     except ImportError:                                 # pragma: no cover - Numba not installed
         return None
+
+
+def _kernel():
+    """``_text_kernel.index_corpus``, or None without Numba."""
+    module = _module()
+    return None if module is None else module.index_corpus
 
 
 class CompiledIndexer:
@@ -141,3 +151,78 @@ class FitCache:
         cuts = kept_before[bounds].tolist()
         for k, slot in enumerate(slots):
             out[slot] = values[cuts[k]:cuts[k + 1]]
+
+
+class SequenceLookup:
+    """Texts to id sequences through a fixed vocabulary, compiled: ``table`` maps a token to its
+    output id (0: drop it); a token not in it gives ``default``.  At most ``maxlen`` ids are kept
+    per text, its first (``truncating="post"``) or its last ones (``"pre"``), as
+    ``pad_sequences`` cuts them.  Made by :meth:`rnnlab.preprocessing.text.Tokenizer.
+    sequence_lookup`, which gives the table of its ``texts_to_sequences``."""
+
+    def __init__(self, kernels, table: dict, default: int, filters: str, split: str,
+                 lower: bool, maxlen: int | None, truncating: str):
+        self._k = kernels
+        self.split, self.lower = split, bool(lower)
+        self.bytemap = _bytemap(filters, split, self.lower)
+        self.maxlen, self.keep_last = maxlen, truncating == "pre"
+        self.default = int(default)
+        sep = split.encode("ascii")
+        # a word that holds the separator is never one token: it could never match
+        words = [(w.encode("utf-8", "surrogatepass"), v) for w, v in table.items()
+                 if v != self.default and w and split not in w]
+        self.wbuf = np.frombuffer(b"".join(w for w, _ in words) or sep, dtype=np.uint8)
+        self.wlens = np.fromiter((len(w) for w, _ in words), dtype=np.int64, count=len(words))
+        self.wstarts = np.zeros(len(words), dtype=np.int64)
+        np.cumsum(self.wlens[:-1], out=self.wstarts[1:])
+        self.values = np.fromiter((v for _, v in words), dtype=np.int64, count=len(words))
+        self.max_id = int(max(self.values.max(initial=0), self.default))
+        self.table = kernels.vocab_table(self.wbuf, self.wstarts, self.wlens, self.values)
+        self.sep = np.uint8(sep[0])
+
+    def __call__(self, texts: list):
+        """``(ids int32, offsets int64)`` of a list of str: text ``j``'s kept ids are
+        ``ids[offsets[j]:offsets[j+1]]``."""
+        sep = self.split.encode("ascii")
+        if self.lower:
+            texts = map(str.lower, texts)
+        encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        raw = sep.join(encoded)
+        del encoded
+        starts = np.zeros(len(lengths), dtype=np.int64)
+        np.cumsum(lengths[:-1] + 1, out=starts[1:])
+        return self.utf8(np.frombuffer(raw or sep, dtype=np.uint8), starts, starts + lengths)
+
+    def utf8(self, buf, starts, ends):
+        """:meth:`__call__` on texts given as UTF-8 bytes ``buf[starts[j]:ends[j]]`` (e.g. an
+        Arrow string column's buffer, with no copy).  With ``lower``, ASCII letters are lowered
+        here; a text with other characters must already be ``str.lower``-ed (its UTF-8 bytes):
+        lowering again its ASCII bytes changes nothing."""
+        cap = (ends - starts + 1) // 2                # at most this many tokens per text
+        maxlen = (1 << 62) if self.maxlen is None else self.maxlen
+        bound = int(np.minimum(cap, maxlen).sum())
+        return self._k.lookup_sequences(buf, starts, ends, self.bytemap, self.sep, self.table,
+                                        self.wbuf, self.default, maxlen, self.keep_last, bound)
+
+
+def _bytemap(filters: str, split: str, lower: bool) -> np.ndarray:
+    """What the lookup reads for each byte: ASCII letters lowered (with ``lower``), then the
+    (ASCII) filters and the separator as the separator; other bytes as they are.  Lowering then
+    filtering is the order of ``texts_to_sequences`` (``str.lower``, then the filters)."""
+    table = bytearray(range(256))
+    if lower:
+        table = bytearray(bytes(table).lower())
+    sep = ord(split)
+    cut = set(filters.encode("ascii")) | {sep}
+    return np.frombuffer(bytes(sep if b in cut else b for b in table), dtype=np.uint8).copy()
+
+
+def sequence_lookup(table: dict, default: int, filters: str, split: str, lower: bool,
+                    char_level: bool, maxlen: int | None, truncating: str):
+    """A :class:`SequenceLookup` for these settings, or None when the compiled indexer does not
+    apply (see :func:`compiled_indexer`)."""
+    if compiled_indexer(filters, split, char_level) is None:
+        return None
+    module = _module()
+    return SequenceLookup(module, table, default, filters, split, lower, maxlen, truncating)

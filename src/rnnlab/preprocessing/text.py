@@ -54,7 +54,7 @@ import numpy as np
 
 from rnnlab import checks
 from rnnlab import io as _io
-from rnnlab.preprocessing.indexer import FitCache, compiled_indexer, replacer
+from rnnlab.preprocessing.indexer import FitCache, compiled_indexer, replacer, sequence_lookup
 from rnnlab.registry import Registry
 
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
@@ -375,6 +375,16 @@ class Tokenizer:
         """``(split_get, list_get, oov)``: ``get(w, oov)`` is the output index of token ``w``, with
         0/None meaning "drop", following Keras's num_words/oov rules.  ``split_get`` also drops
         the '' that ``str.split`` leaves between adjacent separators."""
+        table, oov = self._output_table()
+        split_table = table
+        if oov is not None or "" in table:
+            split_table = dict(table)
+            split_table[""] = 0
+        return split_table.get, table.get, oov
+
+    def _output_table(self):
+        """``(table, oov)``: ``table.get(w, oov)`` is the output index of token ``w`` (None:
+        drop it), following Keras's num_words/oov rules."""
         wi = self.word_index
         nw = self.num_words
         if self.oov_token is None:
@@ -386,11 +396,7 @@ class Tokenizer:
                 raise ValueError(f"oov_token {self.oov_token!r} has no index yet: fit the "
                                  "tokenizer on some texts first")
             table = wi if not nw else {w: (i if i < nw else oov) for w, i in wi.items()}
-        split_table = table
-        if oov is not None or "" in table:
-            split_table = dict(table)
-            split_table[""] = 0
-        return split_table.get, table.get, oov
+        return table, oov
 
     def texts_to_sequences(self, texts):
         """Each text as a list of word indices (unknown words dropped, or ``oov_token``'s)."""
@@ -451,6 +457,22 @@ class Tokenizer:
             batch = FitCache(None, (), offsets, ids, words)
             batch.fill(out, [(slot, k) for k, (slot, _) in enumerate(misses)],
                        batch.lut(split_get, oov))
+
+    def sequence_lookup(self, maxlen=None, truncating="pre"):
+        """A compiled ``texts -> (ids, offsets)`` function giving exactly the sequences of
+        :meth:`texts_to_sequences` for str texts, each cut to its first (``truncating="post"``)
+        or last ``maxlen`` ids as ``pad_sequences`` cuts them: text ``j``'s are
+        ``ids[offsets[j]:offsets[j+1]]`` (a :class:`~rnnlab.preprocessing.indexer.SequenceLookup`,
+        no Python list per text; for text streamed from files).  It keeps the vocabulary of now
+        (fitting again afterwards does not change it).  None when the compiled indexer does not
+        apply (reference kernels, no Numba, character-level tokens, non-ASCII filters or
+        separator): use :meth:`texts_to_sequences` then."""
+        maxlen = checks.positive_int(maxlen, "maxlen", who="sequence_lookup()", allow_none=True)
+        checks.one_of(truncating, "truncating", ("pre", "post"), who="sequence_lookup()")
+        table, oov = self._output_table()
+        filters, lower, split, char_level = self._settings()
+        return sequence_lookup(table, 0 if oov is None else oov, filters, split, lower,
+                               char_level, maxlen, truncating)
 
     def sequences_to_texts(self, sequences):
         """Each sequence of indices back to a space-joined string of its words."""
