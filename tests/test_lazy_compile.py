@@ -144,6 +144,23 @@ def test_cold_kernels_run_on_the_reference_until_compiled(tmp_path):
         print("srnn-cold-is-reference", same(run(ops), run(ref)), ops.pending())
         ops.drain()
         print("srnn-after-drain-is-compiled", same(run(ops), run(fast)), ops.pending())
+        # a forward compiled (here: directly) whose backward is not: the gradients come from
+        # the reference, which runs forward and backward again; the backward is then compiled
+        x, w, h0 = x.astype(np.float64), {k: v.astype(np.float64) for k, v in w.items()}, \
+            (h0[0].astype(np.float64),)
+        fast.simple_rnn_forward(x, h0, w)
+        ops = LazyOps(start_worker=False)
+        fwd, bwd = ops.sequence_kernel("simple_rnn")
+        out, fin, cache = fwd(x, h0, w)
+        print("f64-forward-compiled", cache.backward is not None,
+              np.array_equal(out, fast.simple_rnn_forward(x, h0, w)[0]))
+        got = bwd(np.ones_like(out), (np.ones_like(fin[0]),), cache)
+        r_out, r_fin, r_cache = ref.simple_rnn_forward(x, h0, w)
+        want = ref.simple_rnn_backward(np.ones_like(out), (np.ones_like(fin[0]),), r_cache)
+        print("f64-backward-is-reference", same((got[0], *got[2].values()),
+                                                 (want[0], *want[2].values())), ops.pending())
+        ops.drain()
+        print("f64-after-drain-is-compiled", same(run(ops), run(fast)), ops.pending())
         # the checks above tell the two apart only where their results differ
         print("reference-and-compiled-differ", not same(adam(ref), adam(fast)),
               not same(run(ref), run(fast)))
@@ -152,7 +169,9 @@ def test_cold_kernels_run_on_the_reference_until_compiled(tmp_path):
                  "srnn-cold-is-reference True 1", "srnn-after-drain-is-compiled True 0",
                  # the fused Adam is the reference bit for bit (so its lines check one call,
                  # one update); the SimpleRNN's results tell the two apart
-                 "reference-and-compiled-differ False True"):
+                 "reference-and-compiled-differ False True",
+                 "f64-forward-compiled True True", "f64-backward-is-reference True 1",
+                 "f64-after-drain-is-compiled True 0"):
         assert line in out, out
 
 
@@ -233,7 +252,7 @@ def test_reference_made_cache_is_differentiated_by_the_reference():
     x, states, w = _srnn_args(rng)
     ref = ReferenceOps()
     out, fin, cache = ref.simple_rnn_forward(x, states, w)
-    tagged = Tagged(ref.simple_rnn_forward, None, ("simple_rnn_forward",), (x, states, w), {},
+    tagged = Tagged(ref.simple_rnn_forward, None, "simple_rnn_forward", (x, states, w), {},
                     cache)
     ops = LazyOps(start_worker=False)
     got = ops.simple_rnn_backward(np.ones_like(out), (np.ones_like(fin[0]),), tagged)

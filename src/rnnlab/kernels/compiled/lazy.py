@@ -14,8 +14,8 @@ kind (:func:`_key`: the kernel, its arrays' dtypes and shapes, the thread split)
 reference until then.  A forward pass's cache is tagged with the kernels that made it, so that
 its backward always matches it (:class:`Tagged`).
 
-While the worker is busy, a kind of call never run compiled is queued without a try (a try
-could wait for Numba's compiler lock).  With everything in the cache nothing is queued and
+While the worker is busy, a call of a kernel that never ran compiled is queued without a try
+(a try could wait for Numba's compiler lock).  With everything in the cache nothing is queued and
 every call is compiled: results are :class:`CompiledOps`'s, bit for bit.  At exit the queue is
 dropped; the kernel being loaded here is finished first (a thread stopped inside LLVM could
 crash the interpreter's shutdown), and the compiling process finishes its job and exits.  Only
@@ -80,10 +80,10 @@ class cached_only:
 
 class Tagged(NamedTuple):
     """A forward pass's cache with what its backward needs: the compiled forward and backward
-    that made it (backward None: the reference made it), the call's kind and arguments."""
+    that made it (backward None: the reference made it), the kernel's name and arguments."""
     forward: object
     backward: object
-    key: tuple
+    name: str
     args: tuple
     kwargs: dict
     cache: object
@@ -156,7 +156,7 @@ class LazyOps(CompiledOps):
     def __init__(self, start_worker: bool = True):
         self._reference = ReferenceOps()
         self._compiled = CompiledOps()
-        self._ready: set = set()           # kinds that ran compiled
+        self._ready: set = set()           # kernels that ran compiled
         self._pending: set = set()         # kinds queued or compiling
         self._done: set = set()            # kinds the worker compiled
         self._blocking: set = set()        # kinds compiled on the caller's thread from now on
@@ -171,31 +171,41 @@ class LazyOps(CompiledOps):
         atexit.register(self.close)
 
     # ------------------------------------------------------------------ choosing
-    def _call(self, key, compiled, reference, job):
+    def _call(self, label, make_key, compiled, reference, job):
         """``compiled()`` if it runs from what is compiled (in memory or cached), else
         ``reference()`` with ``job`` = (kernel, args, kwargs), which compiles it, queued for the
-        worker (on copies of the arrays).
+        worker (on copies of the arrays); ``make_key()`` gives the call's kind (:func:`_key`),
+        computed only when something is queued or missing (the steady state pays no key).
 
-        Not tried while its kind is queued, nor, for a kind never run compiled, while the worker
-        holds Numba's compiler lock (the try would wait for it).  A kind the worker compiled
-        that still needs compiling here (another variant of the same arrays) is compiled here
-        from then on."""
-        if key in self._blocking:
-            return compiled()
-        if key not in self._pending and (self._busy == 0 or key in self._ready):
-            try:
-                with cached_only():
-                    result = compiled()
-            except NotCompiled:
-                if key in self._done:
-                    self._blocking.add(key)
-                    return compiled()
-            else:
-                self._ready.add(key)
-                return result
-        if key not in self._pending:
+        While the worker is busy, a kind that is queued is not tried, nor one of a kernel
+        (``label``) that never ran compiled: the try would wait for Numba's compiler lock, which
+        the worker holds.  A kind the worker compiled that still needs compiling here (another
+        variant of the same arrays) is compiled here from then on."""
+        key = None
+        if self._busy:
+            key = make_key()
+            if key in self._blocking:
+                return compiled()
+            if key in self._pending or label not in self._ready:
+                if key not in self._pending:
+                    self._submit(key, job)
+                return reference()
+        old = getattr(_local, "cached_only", False)     # cached_only(), inlined: every call
+        _local.cached_only = True
+        try:
+            result = compiled()
+        except NotCompiled:
+            _local.cached_only = old
+            key = make_key() if key is None else key
+            if key in self._done or key in self._blocking:
+                self._blocking.add(key)
+                return compiled()
             self._submit(key, job)
-        return reference()
+            return reference()
+        finally:
+            _local.cached_only = old
+        self._ready.add(label)
+        return result
 
     def _submit(self, key, job):
         fn, args, kwargs = job
@@ -282,35 +292,35 @@ class LazyOps(CompiledOps):
     # ------------------------------------------------------------------ the kernels
     def _single(self, name, args, kwargs):
         fast = getattr(self._compiled, name)
-        return self._call(_key(name, args, kwargs), lambda: fast(*args, **kwargs),
+        return self._call(name, lambda: _key(name, args, kwargs), lambda: fast(*args, **kwargs),
                           lambda: getattr(self._reference, name)(*args, **kwargs),
                           (fast, args, kwargs))
 
     def _forward(self, name, forward, backward, ref_forward, args, kwargs):
         """A forward kernel; its cache is :class:`Tagged` with the pair that must take it."""
-        key = _key(name, args, kwargs)
-
         def fast():
             out = forward(*args, **kwargs)
-            return (*out[:-1], Tagged(forward, backward, key, args, kwargs, out[-1]))
+            return (*out[:-1], Tagged(forward, backward, name, args, kwargs, out[-1]))
 
         def ref():
             out = ref_forward(*args, **kwargs)
-            return (*out[:-1], Tagged(ref_forward, None, key, args, kwargs, out[-1]))
+            return (*out[:-1], Tagged(ref_forward, None, name, args, kwargs, out[-1]))
 
-        return self._call(key, fast, ref, (Pair(forward, backward), args, kwargs))
+        return self._call(name, lambda: _key(name, args, kwargs), fast, ref,
+                          (Pair(forward, backward), args, kwargs))
 
     def _backward(self, ref_backward, grads, tagged):
         """The backward of the pair that made ``tagged``.  A compiled forward whose backward is
         not compiled yet: the reference runs forward and backward again for the gradients."""
-        forward, backward, key, args, kwargs, cache = tagged
+        forward, backward, name, args, kwargs, cache = tagged
         if backward is None:
             return ref_backward(*grads, cache)
 
         def again():
-            return ref_backward(*grads, self._reference_forward(key[0])(*args, **kwargs)[-1])
+            return ref_backward(*grads, self._reference_forward(name)(*args, **kwargs)[-1])
 
-        return self._call(("backward", *key), lambda: backward(*grads, cache), again,
+        return self._call(("backward", name), lambda: ("backward", *_key(name, args, kwargs)),
+                          lambda: backward(*grads, cache), again,
                           (Pair(forward, backward), args, kwargs))
 
     def _reference_forward(self, name):
