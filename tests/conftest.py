@@ -22,8 +22,10 @@ settings.register_profile("dev", max_examples=200, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # Compile the kernels before they first run, as before background compilation existed: tests that
-# compare two runs bit for bit must not see a cold cache mix reference and compiled results.
-# tests/test_lazy_compile.py tests the background mode itself (rnnlab.config.compile_mode()).
+# compare two runs bit for bit must not see a cold cache mix reference and compiled results, nor
+# must the processes some tests start (the environment variable).  tests/test_lazy_compile.py
+# tests the background mode itself (rnnlab.config.compile_mode()).
+os.environ["RNNLAB_COMPILE_MODE"] = "blocking"
 config.set_compile_mode("blocking")
 
 
