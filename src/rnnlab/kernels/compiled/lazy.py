@@ -148,8 +148,9 @@ SINGLES = ("matmul", "embedding_gather", "embedding_scatter_add", "adam_update")
 
 
 class LazyOps(CompiledOps):
-    """:class:`CompiledOps` whose kernels missing from the cache are compiled on a worker
-    thread while the reference kernels stand in (see the module's docstring)."""
+    """:class:`CompiledOps` whose kernels missing from the cache are compiled in the background
+    (a worker thread hands them to a compiling process) while the reference kernels stand in
+    (see the module's docstring)."""
 
     kind = "fast"
 
