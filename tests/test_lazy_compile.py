@@ -210,6 +210,36 @@ def test_first_fit_in_a_cold_process_trains_and_ends_compiled(tmp_path):
         assert line in out, out
 
 
+def test_a_forked_child_compiles_on_its_own(tmp_path):
+    """A process forked while a compilation is queued: the worker and the compiling process stay
+    with the parent; the child drops the queue, queues again what it calls and compiles it
+    with its own worker."""
+    out = _run_cold("""
+        import os
+        import numpy as np
+        from rnnlab.kernels.compiled import LazyOps
+        from rnnlab.kernels.reference.optimizers import AdamStep
+
+        ops = LazyOps()
+        p, g = np.ones((300, 200), np.float32), np.ones((300, 200), np.float32)
+        step = AdamStep(np.float64(1e-3), 0.9, 0.999, 1e-7)
+        ops.adam_update(p, g, (np.zeros_like(p), np.zeros_like(p)), step)
+        print("parent-queued", ops.pending(), flush=True)     # its compiling process starts
+        pid = os.fork()
+        if pid == 0:
+            print("child-after-fork", ops.pending(), flush=True)
+            ops.adam_update(p, g, (np.zeros_like(p), np.zeros_like(p)), step)
+            print("child-compiled", ops.pending() == 1 and ops.wait(240) and ops.pending() == 0,
+                  flush=True)
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        print("child-exit", status, "parent-compiled", ops.wait(240), flush=True)
+    """, tmp_path)
+    for line in ("parent-queued 1", "child-after-fork 0", "child-compiled True",
+                 "child-exit 0 parent-compiled True"):
+        assert line in out, out
+
+
 def test_compiling_process_serves_jobs_and_reports_failures():
     """The child's loop on a pipe's bytes: a job that runs answers "ok", one that raises answers
     "error <type>", and the end of input ends the loop."""

@@ -170,6 +170,20 @@ class LazyOps(CompiledOps):
         self._process = CompilingProcess()
         self._local = threading.Lock()      # held while the worker compiles or loads here
         atexit.register(self.close)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._forget_worker)
+
+    def _forget_worker(self):
+        """In a child made by ``fork``: the worker thread and the compiling process stayed with
+        the parent, so their queue is dropped (its kinds are queued again when called) and the
+        child starts its own when it needs one."""
+        self._lock = threading.Lock()
+        self._local = threading.Lock()
+        self._jobs = queue.SimpleQueue()
+        self._pending.clear()
+        self._busy = 0
+        self._worker = None
+        self._process = CompilingProcess()
 
     # ------------------------------------------------------------------ choosing
     def _call(self, label, make_key, compiled, reference, job):
