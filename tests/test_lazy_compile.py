@@ -63,6 +63,19 @@ def test_compile_mode_setting_is_validated():
     assert type(get_ops("fast")) is CompiledOps
 
 
+def test_workqueue_threading_layer_compiles_before_first_use():
+    """Numba's workqueue layer cannot start parallel regions from two threads at once: with it,
+    the background mode gives plain CompiledOps."""
+    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue", RNNLAB_COMPILE_MODE="background",
+               PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    code = ("from rnnlab import config; from rnnlab.kernels import get_ops; "
+            "print(config.compile_mode(), type(get_ops('fast')).__name__)")
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split() == ["background", "CompiledOps"]
+
+
 def test_bad_environment_setting_is_a_clear_error(tmp_path):
     env = dict(os.environ, RNNLAB_COMPILE_MODE="later")
     res = subprocess.run([sys.executable, "-c", "import rnnlab"], env=env, capture_output=True,

@@ -25,13 +25,14 @@ TBB): with the workqueue layer :func:`make_ops` gives plain :class:`CompiledOps`
 from __future__ import annotations
 
 import atexit
-import importlib.util
+import importlib
 import os
 import queue
 import threading
 import time
 from typing import NamedTuple
 
+import numba
 import numpy as np
 from numba.core import event
 
@@ -390,14 +391,21 @@ for _name in (*PAIRS, *PAIRS.values(), *SINGLES):
     setattr(LazyOps, _name, _method(_name))
 
 
-def _threading_layer_is_safe() -> bool:
-    """Whether parallel regions may start from two threads at once: OpenMP or TBB is there (Numba
-    prefers them) and the workqueue layer has not been asked for."""
-    wanted = os.environ.get("NUMBA_THREADING_LAYER", "default").lower()
-    if wanted == "workqueue":
+def _loads(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
         return False
-    return any(importlib.util.find_spec(f"numba.np.ufunc.{pool}") is not None
-               for pool in ("omppool", "tbbpool"))
+    return True
+
+
+def _threading_layer_is_safe() -> bool:
+    """Whether parallel regions may start from two threads at once: OpenMP or TBB loads (Numba
+    prefers them; an extension found but not loadable, e.g. without libgomp, leaves Numba the
+    workqueue layer) and the workqueue layer has not been asked for."""
+    if str(numba.config.THREADING_LAYER).lower() == "workqueue":
+        return False
+    return any(_loads(f"numba.np.ufunc.{pool}") for pool in ("omppool", "tbbpool"))
 
 
 def make_ops() -> CompiledOps:
